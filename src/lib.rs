@@ -1,9 +1,52 @@
 //! gitops-bump: move image tags in a GitOps repository correctly.
 //!
-//! Every command flows through one spine:
-//! `inputs → discover → resolve → plan → guard → commit → verify → report`.
+//! Every command flows through one spine, one module per step:
+//! `settings` (inputs) → `discover` → resolve → `plan` → `guard` →
+//! commit/verify (`backend`: `local`) → `report`. `manifest` and `reference`
+//! hold the pure engine; `set` wires the spine together.
 
 #![warn(missing_docs)]
 
+pub mod backend;
+pub mod cli;
+pub mod discover;
+pub mod guard;
+pub mod local;
 pub mod manifest;
+pub mod message;
+pub mod plan;
 pub mod reference;
+pub mod report;
+pub mod set;
+pub mod settings;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0: done, including "nothing to change".
+    Success,
+    /// Exit 1: the job failed (a guard refused, verification failed).
+    Failed,
+}
+
+/// Runs a parsed command line. Usage errors come back as
+/// [`settings::UsageError`] inside the `anyhow::Error` (exit 2).
+pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        cli::Command::Set(args) => {
+            let settings = settings::Settings::resolve(&args)?;
+            let mut backend =
+                local::Local::open(&settings.dir, settings.commit && !settings.dry_run)?;
+            let r = set::run(&settings, &mut backend)?;
+            match settings.output {
+                cli::OutputFormat::Text => report::print_text(&r),
+                cli::OutputFormat::Json => report::print_json(&r),
+            }
+            Ok(if r.errors.is_empty() {
+                Outcome::Success
+            } else {
+                Outcome::Failed
+            })
+        }
+    }
+}

@@ -1,1 +1,21 @@
-fn main() {}
+//! Entry point: parse arguments, run, map the result to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // `--help` and `--version` exit here, before any runtime or I/O.
+    let cli = gitops_bump::cli::Cli::parse();
+    match gitops_bump::run(cli) {
+        Ok(gitops_bump::Outcome::Success) => ExitCode::SUCCESS,
+        Ok(gitops_bump::Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            let usage = e
+                .downcast_ref::<gitops_bump::settings::UsageError>()
+                .is_some();
+            gitops_bump::report::fatal(&format!("{e:#}"));
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}

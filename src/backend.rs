@@ -1,0 +1,83 @@
+//! The seam between the spine and where manifests live. `local` implements
+//! it for `--dir`; the GitHub backend implements the same trait over the API.
+//!
+//! Owns the data exchanged across that seam. Does not own any I/O itself.
+
+/// A file read from the backend.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// Path relative to the root, `/`-separated.
+    pub path: String,
+    /// Raw bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A file the backend could not offer, and why (never fatal by itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Path relative to the root.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong, one line.
+    pub message: String,
+}
+
+/// What the backend saw at one moment: the head it read and the files.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Commit the files were read at (`None` for a plain directory).
+    pub head: Option<String>,
+    /// Selected files.
+    pub files: Vec<SourceFile>,
+    /// Files skipped while reading.
+    pub problems: Vec<Problem>,
+}
+
+/// One file's planned new content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileChange {
+    /// Path relative to the root.
+    pub path: String,
+    /// Content the plan was computed from.
+    pub old: String,
+    /// Content to write.
+    pub new: String,
+}
+
+/// Backend failures.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The branch head or a file changed since it was read; re-read and re-plan.
+    #[error("{0} changed since it was read")]
+    Stale(String),
+    /// Anything else, one line, naming the file or command.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Where manifests are read from and written to.
+pub trait Backend {
+    /// A short description for reports (`dir ./gitops`).
+    fn describe(&self) -> String;
+
+    /// Reads the head and the selected files.
+    fn read(&mut self, files: &crate::settings::FileSelection) -> Result<Snapshot, BackendError>;
+
+    /// Writes `changes` atomically, on top of `snapshot` only (compare-and-swap).
+    /// Returns the commit id when one was made.
+    fn commit(
+        &mut self,
+        snapshot: &Snapshot,
+        changes: &[FileChange],
+        message: &str,
+    ) -> Result<Option<String>, BackendError>;
+
+    /// Checks that `changes` are really in place (and `commit` is reachable
+    /// from the head). Returns one line per missing piece.
+    fn verify(
+        &mut self,
+        commit: Option<&str>,
+        changes: &[FileChange],
+    ) -> Result<Vec<String>, BackendError>;
+}

@@ -1,0 +1,103 @@
+//! Low-level arguments: what the user typed, parsed by clap. No validation
+//! beyond syntax; `settings` turns these into checked settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Move image tags in a GitOps repository correctly.
+#[derive(Debug, Parser)]
+#[command(name = "gitops-bump", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set image references to a new tag or digest in every matching manifest.
+    Set(SetArgs),
+}
+
+/// Arguments of `set`.
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Images to set: `name:tag`, `name@sha256:<64 hex>` or `name:tag@sha256:…`.
+    #[arg(value_name = "IMAGE_REF", required = true)]
+    pub images: Vec<String>,
+
+    /// Where the manifests are.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// How changes are written.
+    #[command(flatten)]
+    pub write: WriteArgs,
+
+    /// How results are shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where the manifests are.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Manifests")]
+pub struct SourceArgs {
+    /// Work on a local directory or Git work tree.
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+
+    /// Which files to consider, relative to the root (repeatable; `*` never crosses `/`).
+    /// Default: `**/*.yaml` and `**/*.yml`.
+    #[arg(long = "files", value_name = "GLOB")]
+    pub files: Vec<String>,
+
+    /// Largest file to read, in bytes or with a KiB/MiB suffix.
+    #[arg(long, value_name = "SIZE", default_value = "5MiB")]
+    pub max_file_size: String,
+}
+
+/// How changes are written.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Writing")]
+pub struct WriteArgs {
+    /// Plan, verify and report, but write nothing; prints a unified diff.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Skip the registry checks (tag exists, platforms, digest).
+    #[arg(long)]
+    pub no_verify: bool,
+
+    /// With `--dir` on a Git work tree: make one local commit with the git CLI.
+    #[arg(long)]
+    pub commit: bool,
+
+    /// Commit message template; placeholders: {image}, {from}, {to}, {summary}.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub message: Option<String>,
+
+    /// Identity of this writer, recorded in the `Gitops-Bump-Writer:` trailer.
+    #[arg(long, value_name = "ID", default_value = "gitops-bump")]
+    pub writer_id: String,
+}
+
+/// How results are shown.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Human text (default) or one JSON document on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Readable text.
+    Text,
+    /// One JSON document.
+    Json,
+}

@@ -1,0 +1,132 @@
+//! Commit messages: the `--message` template and the `Gitops-Bump-*`
+//! trailers that let later runs (and people) see who moved what. Pure.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use crate::plan::Update;
+use crate::settings::Settings;
+
+/// Default template: a conventional-commit subject.
+pub const DEFAULT_TEMPLATE: &str = "chore(gitops): {summary}";
+
+/// Renders the message for `updates`, with trailers and a fresh `Gitops-Bump-Id`.
+pub fn render(settings: &Settings, updates: &[Update]) -> String {
+    render_with_id(
+        settings.message.as_deref().unwrap_or(DEFAULT_TEMPLATE),
+        &settings.writer_id,
+        updates,
+        &uuid::Uuid::new_v4().to_string(),
+    )
+}
+
+/// Renders with an explicit id (deterministic for tests).
+pub fn render_with_id(template: &str, writer: &str, updates: &[Update], id: &str) -> String {
+    // image → (from values, to value)
+    let mut images: BTreeMap<&str, (BTreeSet<&str>, BTreeSet<&str>)> = BTreeMap::new();
+    for u in updates {
+        let e = images.entry(u.image.as_str()).or_default();
+        e.0.insert(u.from.as_str());
+        e.1.insert(u.to.as_str());
+    }
+    let list = |set: &BTreeSet<&str>| {
+        set.iter()
+            .map(|s| if s.is_empty() { "(none)" } else { s })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let summary = match images.len() {
+        1 => images
+            .iter()
+            .map(|(i, (_, to))| format!("bump {i} to {}", list(to)))
+            .collect::<String>(),
+        n => format!(
+            "bump {n} images: {}",
+            images
+                .iter()
+                .map(|(i, (_, to))| format!("{} to {}", short(i), list(to)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let join = |f: &dyn Fn(&(&str, &(BTreeSet<&str>, BTreeSet<&str>))) -> String| {
+        images
+            .iter()
+            .map(|(i, v)| f(&(*i, v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let subject = template
+        .replace("{summary}", &summary)
+        .replace("{image}", &join(&|(i, _)| i.to_string()))
+        .replace("{from}", &join(&|(_, (f, _))| list(f)))
+        .replace("{to}", &join(&|(_, (_, t))| list(t)));
+    let mut msg = subject.trim_end().to_owned();
+    msg.push_str("\n\n");
+    for (image, (from, to)) in &images {
+        msg.push_str(&format!(
+            "Gitops-Bump-Image: {image}\nGitops-Bump-From: {}\nGitops-Bump-To: {}\n",
+            list(from),
+            list(to)
+        ));
+    }
+    msg.push_str(&format!(
+        "Gitops-Bump-Writer: {writer}\nGitops-Bump-Id: {id}\n"
+    ));
+    msg
+}
+
+fn short(image: &str) -> &str {
+    image.rsplit('/').next().unwrap_or(image)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Dialect;
+
+    fn update(image: &str, from: &str, to: &str) -> Update {
+        Update {
+            file: "a.yaml".into(),
+            line: 1,
+            column: 1,
+            dialect: Dialect::Workload,
+            image: image.into(),
+            from: from.into(),
+            to: to.into(),
+            aliases: vec![],
+        }
+    }
+
+    #[test]
+    fn trailers_per_image_and_placeholders() {
+        let msg = render_with_id(
+            "deploy {image} {from} -> {to}",
+            "ci",
+            &[
+                update("ghcr.io/acme/app", "v1", "v2"),
+                update("ghcr.io/acme/app", "v0", "v2"),
+            ],
+            "ID",
+        );
+        assert_eq!(
+            msg,
+            "deploy ghcr.io/acme/app v0, v1 -> v2\n\nGitops-Bump-Image: ghcr.io/acme/app\nGitops-Bump-From: v0, v1\nGitops-Bump-To: v2\nGitops-Bump-Writer: ci\nGitops-Bump-Id: ID\n"
+        );
+    }
+
+    #[test]
+    fn default_summary_names_images() {
+        let msg = render_with_id(
+            DEFAULT_TEMPLATE,
+            "w",
+            &[update("a/x", "1", "2"), update("b/y", "", "3")],
+            "ID",
+        );
+        assert!(
+            msg.starts_with("chore(gitops): bump 2 images: x to 2, y to 3\n\n"),
+            "{msg}"
+        );
+        assert!(msg.contains("Gitops-Bump-From: (none)\n"));
+    }
+}

@@ -1,0 +1,155 @@
+//! `set`: the spine for one or more IMAGE_REFs.
+//! inputs → discover → resolve → plan → guard → commit → verify → report.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+
+use crate::backend::{Backend, BackendError, FileChange};
+use crate::discover::discover;
+use crate::guard;
+use crate::manifest::Change;
+use crate::plan::{self, Update};
+use crate::report::{ProblemOut, SetReport};
+use crate::settings::{Settings, Target};
+
+/// How many times a write is retried after the files changed under us.
+const MAX_ATTEMPTS: usize = 5;
+
+/// Runs `set` and returns the report; `errors` non-empty means exit 1.
+pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match once(settings, backend)? {
+            Attempt::Done(report) => return Ok(report),
+            Attempt::Stale(what) if attempt < MAX_ATTEMPTS => {
+                tracing_stale(&what, attempt);
+            }
+            Attempt::Stale(what) => anyhow::bail!(
+                "{what} kept changing while writing; gave up after {MAX_ATTEMPTS} attempts"
+            ),
+        }
+    }
+}
+
+enum Attempt {
+    Done(SetReport),
+    Stale(String),
+}
+
+fn once(settings: &Settings, backend: &mut dyn Backend) -> Result<Attempt> {
+    // discover
+    let snapshot = backend
+        .read(&settings.files)
+        .with_context(|| backend.describe())?;
+    let found = discover(&snapshot);
+    // resolve: the registry checks arrive with the registry client; until
+    // then `Settings` only admits --no-verify and targets are used as given.
+    let targets: &[Target] = &settings.targets;
+    // plan
+    let candidates = plan::plan(&found.manifests, targets);
+    // guard
+    let verdict = guard::check(
+        &found.manifests,
+        targets,
+        &candidates,
+        &found.unreadable,
+        settings.no_verify,
+    );
+    let mut report = SetReport {
+        dry_run: settings.dry_run,
+        skipped: verdict.skipped,
+        problems: found
+            .unreadable
+            .iter()
+            .map(|(p, _)| ProblemOut::from(p))
+            .collect(),
+        ..SetReport::default()
+    };
+    report.errors = verdict.refusals;
+
+    let mut per_file: BTreeMap<usize, (Vec<Change>, Vec<Update>)> = BTreeMap::new();
+    for &i in &verdict.allowed {
+        let c = &candidates[i];
+        let entry = per_file.entry(c.manifest).or_default();
+        for (change, update) in c.changes.iter().zip(&c.updates) {
+            match entry.0.iter().find(|x| x.node == change.node) {
+                Some(prev) if prev.value != change.value => report.errors.push(guard::Refusal {
+                    file: update.file.clone(),
+                    line: Some(update.line),
+                    message: format!(
+                        "two images want different values here ({:?} and {:?})",
+                        prev.value, change.value
+                    ),
+                }),
+                Some(_) => {}
+                None => {
+                    entry.0.push(change.clone());
+                    entry.1.push(update.clone());
+                }
+            }
+        }
+    }
+    let mut changes = Vec::new();
+    for (mi, (file_changes, updates)) in per_file {
+        let m = &found.manifests[mi];
+        match m.apply(&file_changes) {
+            Ok((new, _)) => {
+                changes.push(FileChange {
+                    path: m.path.clone(),
+                    old: m.text.clone(),
+                    new,
+                });
+                report.updates.extend(updates);
+            }
+            Err(e) => report.errors.push(guard::Refusal {
+                file: m.path.clone(),
+                line: None,
+                message: e.to_string(),
+            }),
+        }
+    }
+    report
+        .updates
+        .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    report.changed = !changes.is_empty();
+    if !report.errors.is_empty() {
+        report.changed = false;
+        return Ok(Attempt::Done(report));
+    }
+    if !report.changed {
+        return Ok(Attempt::Done(report));
+    }
+    if settings.dry_run {
+        report.diff = Some(crate::report::unified_diff(&changes));
+        return Ok(Attempt::Done(report));
+    }
+    // commit
+    let message = crate::message::render(settings, &report.updates);
+    let commit = match backend.commit(&snapshot, &changes, &message) {
+        Ok(c) => c,
+        Err(BackendError::Stale(what)) => return Ok(Attempt::Stale(what)),
+        Err(e) => return Err(e).with_context(|| backend.describe()),
+    };
+    // verify
+    let missing = backend
+        .verify(commit.as_deref(), &changes)
+        .with_context(|| backend.describe())?;
+    for m in missing {
+        report.errors.push(guard::Refusal {
+            file: String::new(),
+            line: None,
+            message: format!("gitops commit missing: {m}"),
+        });
+    }
+    report.commit = commit;
+    Ok(Attempt::Done(report))
+}
+
+fn tracing_stale(what: &str, attempt: usize) {
+    crate::report::warn(&format!(
+        "{what} changed while writing; re-reading (attempt {} of {MAX_ATTEMPTS})",
+        attempt + 1
+    ));
+}

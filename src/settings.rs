@@ -1,0 +1,208 @@
+//! Inputs, the first step of the spine: turns [`cli`](crate::cli) arguments
+//! into checked [`Settings`]. Compiles globs, parses image references and
+//! sizes. Does no network and no file I/O.
+
+use std::path::PathBuf;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::cli::{OutputFormat, SetArgs};
+use crate::reference::Reference;
+
+/// Default `--files` patterns.
+pub const DEFAULT_FILES: [&str; 2] = ["**/*.yaml", "**/*.yml"];
+
+/// A usage or configuration error: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// One image the user asked to set.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The argument as typed.
+    pub arg: String,
+    /// The parsed reference.
+    pub reference: Reference,
+}
+
+/// Which files to read.
+#[derive(Clone, Debug)]
+pub struct FileSelection {
+    /// The patterns as given.
+    pub patterns: Vec<String>,
+    /// Compiled with `literal_separator(true)`.
+    pub set: GlobSet,
+    /// Largest file read.
+    pub max_size: u64,
+}
+
+impl FileSelection {
+    /// Returns true if and only if `path` (relative, `/`-separated) is selected.
+    pub fn matches(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
+
+    /// Builds a selection from patterns, rejecting any that could escape the root.
+    pub fn new(patterns: &[String], max_size: u64) -> Result<FileSelection, UsageError> {
+        let patterns: Vec<String> = if patterns.is_empty() {
+            DEFAULT_FILES.iter().map(|s| s.to_string()).collect()
+        } else {
+            patterns.to_vec()
+        };
+        let mut builder = GlobSetBuilder::new();
+        for p in &patterns {
+            if p.starts_with('/') || p.split('/').any(|c| c == "..") || p.contains('\\') {
+                return Err(UsageError(format!(
+                    "--files {p:?}: the pattern must stay inside the directory (no leading '/', no '..')"
+                )));
+            }
+            let glob = GlobBuilder::new(p)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| UsageError(format!("--files {p:?}: {e}")))?;
+            builder.add(glob);
+        }
+        let set = builder
+            .build()
+            .map_err(|e| UsageError(format!("--files: {e}")))?;
+        Ok(FileSelection {
+            patterns,
+            set,
+            max_size,
+        })
+    }
+}
+
+/// Checked settings for `set`.
+#[derive(Debug)]
+pub struct Settings {
+    /// Images to set, one per repository.
+    pub targets: Vec<Target>,
+    /// Local directory (the only backend so far).
+    pub dir: PathBuf,
+    /// Files to read.
+    pub files: FileSelection,
+    /// Write nothing.
+    pub dry_run: bool,
+    /// Registry checks skipped.
+    pub no_verify: bool,
+    /// Make a local Git commit.
+    pub commit: bool,
+    /// Commit message template.
+    pub message: Option<String>,
+    /// Writer identity for trailers.
+    pub writer_id: String,
+    /// Output format.
+    pub output: OutputFormat,
+}
+
+impl Settings {
+    /// Validates `set` arguments.
+    pub fn resolve(args: &SetArgs) -> Result<Settings, UsageError> {
+        let mut targets: Vec<Target> = Vec::new();
+        for arg in &args.images {
+            let reference =
+                Reference::parse(arg).map_err(|e| UsageError(format!("IMAGE_REF {arg:?}: {e}")))?;
+            if reference.tag().is_none() && reference.digest().is_none() {
+                return Err(UsageError(format!(
+                    "IMAGE_REF {arg:?}: give a tag or a digest (name:tag, name@sha256:…)"
+                )));
+            }
+            if let Some(other) = targets
+                .iter()
+                .find(|t| t.reference.repository() == reference.repository())
+            {
+                return Err(UsageError(format!(
+                    "IMAGE_REF {arg:?}: the same image is already set by {:?}",
+                    other.arg
+                )));
+            }
+            targets.push(Target {
+                arg: arg.clone(),
+                reference,
+            });
+        }
+        let dir = args.source.dir.clone().ok_or_else(|| UsageError("set: --dir PATH is required (the GitHub backend, --repo, is not available in this build)".into()))?;
+        if !dir.is_dir() {
+            return Err(UsageError(format!(
+                "--dir {}: not a directory",
+                dir.display()
+            )));
+        }
+        if !args.write.no_verify {
+            return Err(UsageError(
+                "set: registry verification (tag exists, platforms, digest) is not available in this build; pass --no-verify to write without it".into(),
+            ));
+        }
+        let max_size = parse_size(&args.source.max_file_size).ok_or_else(|| {
+            UsageError(format!(
+                "--max-file-size {:?}: expected bytes, or a number with KiB/MiB/GiB",
+                args.source.max_file_size
+            ))
+        })?;
+        if args
+            .write
+            .message
+            .as_deref()
+            .is_some_and(|m| m.trim().is_empty())
+        {
+            return Err(UsageError("--message: the template is empty".into()));
+        }
+        if args.write.writer_id.trim().is_empty() || args.write.writer_id.contains(['\n', '\r']) {
+            return Err(UsageError("--writer-id: must be one non-empty line".into()));
+        }
+        Ok(Settings {
+            targets,
+            dir,
+            files: FileSelection::new(&args.source.files, max_size)?,
+            dry_run: args.write.dry_run,
+            no_verify: args.write.no_verify,
+            commit: args.write.commit,
+            message: args.write.message.clone(),
+            writer_id: args.write.writer_id.trim().to_owned(),
+            output: args.output.output,
+        })
+    }
+}
+
+/// Parses `123`, `64KiB`, `5MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("5MiB"), Some(5 << 20));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("5 TB"), None);
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn globs_never_cross_slash_and_never_escape() {
+        let sel = FileSelection::new(&["overlays/*.yaml".into()], 1).expect("valid");
+        assert!(sel.matches("overlays/a.yaml"));
+        assert!(!sel.matches("overlays/dev/a.yaml"));
+        let default = FileSelection::new(&[], 1).expect("valid");
+        assert!(default.matches("a.yaml") && default.matches("x/y/b.yml"));
+        for bad in ["../x.yaml", "/etc/*.yaml", "a/../../b.yaml"] {
+            assert!(FileSelection::new(&[bad.into()], 1).is_err(), "{bad}");
+        }
+    }
+}
