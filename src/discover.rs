@@ -21,21 +21,19 @@ pub fn discover(snapshot: &Snapshot) -> Discovery {
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = snapshot.files.len().div_ceil(threads).max(1);
-    let parts: Vec<Vec<Result<Manifest, (Problem, Option<String>)>>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = snapshot
-                .files
-                .chunks(chunk)
-                .map(|files| {
-                    scope
-                        .spawn(move || files.iter().map(|f| parse_one(&f.path, &f.bytes)).collect())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
+    let parts: Vec<Vec<Parsed>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = snapshot
+            .files
+            .chunks(chunk)
+            .map(|files| {
+                scope.spawn(move || files.iter().map(|f| parse_one(&f.path, &f.bytes)).collect())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
     let mut out = Discovery::default();
     out.unreadable
         .extend(snapshot.problems.iter().cloned().map(|p| (p, None)));
@@ -48,7 +46,10 @@ pub fn discover(snapshot: &Snapshot) -> Discovery {
     out
 }
 
-fn parse_one(path: &str, bytes: &[u8]) -> Result<Manifest, (Problem, Option<String>)> {
+/// A parsed manifest, or the problem and (UTF-8) text of a file that is not one.
+type Parsed = Result<Manifest, (Problem, Option<String>)>;
+
+fn parse_one(path: &str, bytes: &[u8]) -> Parsed {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_owned(),
         Err(e) => {

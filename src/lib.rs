@@ -36,7 +36,8 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Set(args) => {
             let settings = settings::Settings::resolve(&args)?;
             let mut backend =
-                local::Local::open(&settings.dir, settings.commit && !settings.dry_run)?;
+                local::Local::open(&settings.dir, settings.commit && !settings.dry_run)
+                    .map_err(|e| settings::UsageError(e.to_string()))?;
             let r = set::run(&settings, &mut backend)?;
             match settings.output {
                 cli::OutputFormat::Text => report::print_text(&r),

@@ -209,7 +209,7 @@ impl Backend for Local {
         let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
         let mut status = vec!["status", "--porcelain", "--"];
         status.extend(&paths);
-        let dirty = self.git(&status)?;
+        let dirty = String::from_utf8_lossy(&self.git_bytes(&status)?).into_owned();
         if let Some(line) = dirty.lines().next() {
             return Err(BackendError::Failed(format!(
                 "{}: has uncommitted changes; commit or stash them first",
@@ -245,13 +245,12 @@ impl Backend for Local {
         changes: &[FileChange],
     ) -> Result<Vec<String>, BackendError> {
         let mut missing = Vec::new();
-        if let Some(commit) = commit {
-            if self
+        if let Some(commit) = commit
+            && self
                 .git(&["merge-base", "--is-ancestor", commit, "HEAD"])
                 .is_err()
-            {
-                missing.push(format!("commit {commit} is not an ancestor of HEAD"));
-            }
+        {
+            missing.push(format!("commit {commit} is not an ancestor of HEAD"));
         }
         for c in changes {
             let now = match commit {

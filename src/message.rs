@@ -49,18 +49,14 @@ pub fn render_with_id(template: &str, writer: &str, updates: &[Update], id: &str
                 .join(", ")
         ),
     };
-    let join = |f: &dyn Fn(&(&str, &(BTreeSet<&str>, BTreeSet<&str>))) -> String| {
-        images
-            .iter()
-            .map(|(i, v)| f(&(*i, v)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let names: Vec<&str> = images.keys().copied().collect();
+    let froms: Vec<String> = images.values().map(|(f, _)| list(f)).collect();
+    let tos: Vec<String> = images.values().map(|(_, t)| list(t)).collect();
     let subject = template
         .replace("{summary}", &summary)
-        .replace("{image}", &join(&|(i, _)| i.to_string()))
-        .replace("{from}", &join(&|(_, (f, _))| list(f)))
-        .replace("{to}", &join(&|(_, (_, t))| list(t)));
+        .replace("{image}", &names.join(", "))
+        .replace("{from}", &froms.join(", "))
+        .replace("{to}", &tos.join(", "));
     let mut msg = subject.trim_end().to_owned();
     msg.push_str("\n\n");
     for (image, (from, to)) in &images {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::tree::{Kind, NodeId, Stream};
 use super::{Dialect, Shape, Site};
+use crate::reference::Reference;
 
 /// Upper bound on nodes visited while following aliases; a billion-laughs
 /// document trips it instead of exhausting memory or time.
@@ -104,10 +105,11 @@ impl<'a> Walker<'a> {
             if let Some(images) = self.get(root, "images") {
                 self.kustomize_images(images, ctx);
             }
-        } else if api.starts_with("kustomize.toolkit.fluxcd.io/") && kind == "Kustomization" {
-            if let Some(images) = self.get(root, "spec").and_then(|s| self.get(s, "images")) {
-                self.kustomize_images(images, ctx);
-            }
+        } else if api.starts_with("kustomize.toolkit.fluxcd.io/")
+            && kind == "Kustomization"
+            && let Some(images) = self.get(root, "spec").and_then(|s| self.get(s, "images"))
+        {
+            self.kustomize_images(images, ctx);
         }
         let argo =
             api.starts_with("argoproj.io/") && (kind == "Application" || kind == "ApplicationSet");
@@ -233,6 +235,7 @@ impl<'a> Walker<'a> {
             },
             via_alias: via.into_iter().collect(),
             marker: None,
+            names: Vec::new(),
         });
     }
 
@@ -275,7 +278,8 @@ impl<'a> Walker<'a> {
                 digest,
                 digest_hex_only: false,
             };
-            self.push_split(shape, Dialect::Kustomize, ctx);
+            let names = name.into_iter().chain(new_name).collect();
+            self.push_split(shape, names, Dialect::Kustomize, ctx);
         }
     }
 
@@ -332,15 +336,27 @@ impl<'a> Walker<'a> {
             }
         }
         for fields in groups.values() {
+            let name_nodes: Vec<NodeId> = ["registry", "repository", "name"]
+                .iter()
+                .filter_map(|f| fields.get(*f).copied())
+                .collect();
+            // `image.name: repo:tag` alone is a whole reference.
+            if fields.len() == 1 && name_nodes.len() == 1 {
+                let node = name_nodes[0];
+                if self.s.scalar(node).is_some_and(|v| v.contains([':', '@'])) {
+                    self.full(node, Dialect::ArgoCd, ctx, 0);
+                    continue;
+                }
+            }
             let text = |f: &str| {
                 fields
                     .get(f)
                     .and_then(|&n| self.s.scalar(n))
                     .filter(|v| !v.is_empty())
             };
-            let Some(repo) = text("repository").or_else(|| text("name")) else {
-                continue;
-            };
+            let repo = text("repository")
+                .or_else(|| text("name"))
+                .unwrap_or_default();
             let name = match text("registry") {
                 Some(reg) => format!("{}/{}", reg.trim_end_matches('/'), repo),
                 None => repo.to_owned(),
@@ -352,7 +368,7 @@ impl<'a> Walker<'a> {
                 digest: fields.get("digest").copied(),
                 digest_hex_only: false,
             };
-            self.push_split(shape, Dialect::ArgoCd, ctx);
+            self.push_split(shape, name_nodes, Dialect::ArgoCd, ctx);
         }
     }
 
@@ -381,7 +397,16 @@ impl<'a> Walker<'a> {
             scalar(self, "sha"),
         );
         let any_version = tag.or(version).or(digest).or(sha).is_some();
-        let c1 = repository.is_some() && any_version;
+        // An empty `repository: ""` still marks an image map (the chart fills it).
+        let repo_scalar = scalar(self, "repository").is_some_and(|n| {
+            self.s.scalar(n).is_some_and(|r| {
+                !r.contains("://")
+                    && !r.starts_with(['@'])
+                    && !r.starts_with("oci:")
+                    && !r.starts_with("file:")
+            })
+        });
+        let c1 = repo_scalar && any_version;
         let image_key = ctx.parent_key.is_some_and(|k| {
             k == "image" || k.ends_with("Image") || k.ends_with("_image") || k.ends_with("-image")
         });
@@ -396,7 +421,9 @@ impl<'a> Walker<'a> {
         let base = match (repository, c2.then(|| text(self, "name")).flatten()) {
             (Some(r), _) => r,
             (None, Some(n)) => n,
-            (None, None) => return,
+            // No name in the map (the chart supplies it): kept as a site so
+            // it is visible, but it can never match a target.
+            (None, None) => "",
         };
         let name = match text(self, "registry") {
             Some(reg) => format!("{}/{}", reg.trim_end_matches('/'), base),
@@ -423,10 +450,14 @@ impl<'a> Walker<'a> {
         } else {
             Dialect::HelmValues
         };
-        self.push_split(shape, dialect, ctx);
+        let names = ["registry", "repository", "name"]
+            .iter()
+            .filter_map(|k| scalar(self, k))
+            .collect();
+        self.push_split(shape, names, dialect, ctx);
     }
 
-    fn push_split(&mut self, shape: Shape, dialect: Dialect, ctx: Ctx<'_>) {
+    fn push_split(&mut self, shape: Shape, names: Vec<NodeId>, dialect: Dialect, ctx: Ctx<'_>) {
         let Shape::Split { tag, digest, .. } = &shape else {
             return;
         };
@@ -435,9 +466,8 @@ impl<'a> Walker<'a> {
             .chain(digest.iter())
             .map(|&n| self.s.resolve(n))
             .collect();
-        if slots.is_empty() {
-            return;
-        }
+        // A site without slots still matters: setting its image must fail
+        // loudly ("no tag field") instead of silently skipping it.
         if slots.iter().any(|n| self.covered.contains(n)) {
             for &n in &slots {
                 self.add_alias_use(n, ctx.via_alias);
@@ -467,6 +497,7 @@ impl<'a> Walker<'a> {
             shape,
             via_alias: ctx.via_alias.into_iter().collect(),
             marker: None,
+            names,
         });
     }
 
@@ -527,43 +558,57 @@ impl<'a> Walker<'a> {
                 self.full(m.node, Dialect::FluxMarker, ctx, 0);
             }
         }
-        let mut groups: BTreeMap<(usize, &str), [Option<NodeId>; 3]> = BTreeMap::new();
+        // Markers of one policy describe one image, file-wide (Flux applies
+        // a policy wherever its marker appears).
+        let mut groups: BTreeMap<&str, [Option<&Marker>; 4]> = BTreeMap::new();
         for m in &markers {
             let slot = match m.field {
                 MarkerField::Name => 0,
                 MarkerField::Tag => 1,
                 MarkerField::Digest => 2,
-                MarkerField::Image => continue,
+                MarkerField::Image => 3,
             };
-            groups.entry((m.doc, m.policy.as_str())).or_default()[slot] = Some(m.node);
+            groups.entry(m.policy.as_str()).or_default()[slot].get_or_insert(m);
         }
-        for ((doc, _), [name, tag, digest]) in &groups {
-            let loose: Vec<NodeId> = tag
-                .iter()
-                .chain(digest.iter())
-                .copied()
-                .filter(|n| !self.covered.contains(n))
-                .collect();
-            let Some(name) = name.and_then(|n| self.s.scalar(n)) else {
+        for [name, tag, digest, image] in groups.values() {
+            // Only slots no other rule claimed: Flux's `newDigest` beside a
+            // kustomize entry's `newTag` becomes its own digest-only site.
+            let loose =
+                |m: &Option<&Marker>| m.map(|m| m.node).filter(|n| !self.covered.contains(n));
+            let (tag_node, digest_node) = (loose(tag), loose(digest));
+            let Some(doc) = tag.or(*digest).map(|m| m.doc) else {
                 continue;
             };
-            if loose.is_empty() {
+            let from_image = image
+                .and_then(|m| self.s.scalar(m.node))
+                .and_then(|v| Reference::parse(v).ok())
+                .map(|r| r.name_as_written().to_owned());
+            let Some(name_text) = name
+                .and_then(|m| self.s.scalar(m.node))
+                .map(str::to_owned)
+                .or(from_image)
+            else {
+                continue;
+            };
+            if tag_node.is_none() && digest_node.is_none() {
                 continue;
             }
             let shape = Shape::Split {
-                name: name.to_owned(),
-                tag: *tag,
-                tag_holds_digest: tag
+                name: name_text,
+                tag: tag_node,
+                tag_holds_digest: tag_node
                     .and_then(|n| self.s.scalar(n))
                     .is_some_and(|v| v.contains('@')),
-                digest: *digest,
+                digest: digest_node,
                 digest_hex_only: false,
             };
+            let names = name.map(|m| m.node).into_iter().collect();
             self.push_split(
                 shape,
+                names,
                 Dialect::FluxMarker,
                 Ctx {
-                    doc: *doc,
+                    doc,
                     ..Ctx::default()
                 },
             );

@@ -104,6 +104,8 @@ pub struct Site {
     pub via_alias: Vec<NodeId>,
     /// Flux `$imagepolicy` marker on one of its scalars.
     pub marker: Option<String>,
+    /// Scalars holding name parts (registry, repository, `newName`), never edited.
+    pub names: Vec<NodeId>,
 }
 
 impl Site {
@@ -273,11 +275,11 @@ impl Manifest {
                         .filter(|v| !v.is_empty())
                 };
                 let (mut t, mut d) = (value(tag).map(str::to_owned), None);
-                if *tag_holds_digest {
-                    if let Some((tv, dv)) = t.clone().as_deref().and_then(|v| v.split_once('@')) {
-                        t = Some(tv.to_owned()).filter(|s| !s.is_empty());
-                        d = Some(dv.to_owned());
-                    }
+                if *tag_holds_digest
+                    && let Some((tv, dv)) = t.clone().as_deref().and_then(|v| v.split_once('@'))
+                {
+                    t = Some(tv.to_owned()).filter(|s| !s.is_empty());
+                    d = Some(dv.to_owned());
                 }
                 if let Some(dv) = value(digest) {
                     d = Some(if *digest_hex_only {

@@ -18,8 +18,12 @@ pub struct Repr(pub String);
 /// `1.10`, `0e1234`, `706798e8`, `123456`, `yes`, `on`, `0x1F`, `012`,
 /// `2024-01-15` and `1_000` all need quotes.
 pub fn plain_is_string(value: &str) -> bool {
-    !(is_null(value) || is_bool(value) || is_int(value) || is_float(value) || is_timestamp(value))
-        && !matches!(value, "<<" | "=")
+    !(is_null(value)
+        || is_bool(value)
+        || is_int(value)
+        || is_float(value)
+        || is_timestamp(value)
+        || matches!(value, "<<" | "="))
 }
 
 /// Renders `value` in the given style, or `None` if that style cannot hold it
@@ -220,18 +224,21 @@ fn is_sexagesimal(u: &str, float: bool) -> bool {
 
 // YAML 1.1 timestamps: `2001-12-14`, `2001-12-14t21:59:43.10-05:00`, ...
 fn is_timestamp(v: &str) -> bool {
-    let b = v.as_bytes();
-    let date = b.len() >= 8
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && matches!(v[5..].split_once('-'), Some((m, d)) if (1..=2).contains(&m.len()) && m.chars().all(|c| c.is_ascii_digit())
-        && d.len() >= 1 && d.chars().take_while(char::is_ascii_digit).count() >= 1
-        && d.chars().take_while(char::is_ascii_digit).count() <= 2
-        && {
-            let rest = &d[d.chars().take_while(char::is_ascii_digit).count()..];
-            rest.is_empty() || rest.starts_with(['t', 'T', ' ', '\t'])
-        });
-    date
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let Some((year, rest)) = v.split_once('-') else {
+        return false;
+    };
+    let Some((month, day)) = rest.split_once('-') else {
+        return false;
+    };
+    let day_len = digits(day);
+    let tail = &day[day_len..];
+    year.len() == 4
+        && digits(year) == 4
+        && (1..=2).contains(&month.len())
+        && digits(month) == month.len()
+        && (1..=2).contains(&day_len)
+        && (tail.is_empty() || tail.starts_with(['t', 'T', ' ', '\t']))
 }
 
 #[cfg(test)]

@@ -106,7 +106,8 @@ pub struct ParseError {
 impl Stream {
     /// Parses `text` into a stream, or the first syntax error.
     pub fn parse(text: &str) -> Result<Stream, ParseError> {
-        let options = granit_parser::options! { emit_anchor_events: true };
+        // Real values files carry long comment blocks; the bound stays finite.
+        let options = granit_parser::options! { emit_anchor_events: true, max_buffered_comment_events: 65_536 };
         let mut out = Stream::default();
         let mut stack: Vec<(NodeId, Option<NodeId>)> = Vec::new(); // (collection, pending key)
         let mut anchors: HashMap<usize, NodeId> = HashMap::new();

@@ -1,1 +1,18 @@
 //! Integration tests: one binary, a module per area.
+
+#![allow(clippy::print_stderr, clippy::print_stdout, clippy::unwrap_used)]
+
+mod common;
+
+/// The shared real-world corpus: recall and byte-exact edits.
+mod corpus;
+/// Flux image-automation setter vectors.
+mod flux_setters;
+/// kustomize renders the edited overlay to the intended image.
+mod kustomize_render;
+/// Lossless editing under random documents.
+mod lossless;
+/// distribution/reference and kustomize name oracles.
+mod reference_oracles;
+/// `set --dir` end to end through the real binary.
+mod set_cli;

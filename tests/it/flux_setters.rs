@@ -1,0 +1,1 @@
+//! Flux image-automation setter vectors (`../shared/oracles/flux_setters.json`).

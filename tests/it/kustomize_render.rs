@@ -1,0 +1,1 @@
+//! kustomize renders the edited overlay to the intended image.

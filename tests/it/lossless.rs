@@ -1,0 +1,1 @@
+//! Lossless editing under random documents (proptest).
