@@ -29,8 +29,8 @@ pub struct FileHints<'a> {
     pub text: &'a str,
 }
 
-/// Finds every image site in `stream`.
-pub fn scan(stream: &Stream, hints: &FileHints<'_>) -> Result<Vec<Site>, ScanError> {
+/// Finds every image site in `stream`, and every Flux setter marker.
+pub fn scan(stream: &Stream, hints: &FileHints<'_>) -> Result<(Vec<Site>, Vec<Marker>), ScanError> {
     let mut w = Walker {
         s: stream,
         hints,
@@ -45,24 +45,35 @@ pub fn scan(stream: &Stream, hints: &FileHints<'_>) -> Result<Vec<Site>, ScanErr
         w.document(doc, root)?;
     }
     w.marker_sites();
-    Ok(w.sites)
+    Ok((w.sites, w.markers))
 }
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
+/// Which part of an image a Flux setter marker sets.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum MarkerField {
+pub enum MarkerField {
+    /// The whole reference (`ns:policy`).
     Image,
+    /// The tag (`ns:policy:tag`).
     Tag,
+    /// The repository name (`ns:policy:name`).
     Name,
+    /// The digest (`ns:policy:digest`).
     Digest,
 }
 
-struct Marker {
-    node: NodeId,
-    doc: usize,
-    policy: String,
-    field: MarkerField,
+/// A Flux setter comment (`# {"$imagepolicy": "ns:policy[:field]"}`) on a scalar's line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    /// The scalar the marker sets.
+    pub node: NodeId,
+    /// 0-based document index.
+    pub doc: usize,
+    /// `namespace:name` of the ImagePolicy.
+    pub policy: String,
+    /// Which part it sets.
+    pub field: MarkerField,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -548,7 +559,7 @@ impl<'a> Walker<'a> {
     }
 
     fn marker_sites(&mut self) {
-        let markers = std::mem::take(&mut self.markers);
+        let markers = self.markers.clone();
         for m in markers.iter().filter(|m| m.field == MarkerField::Image) {
             let ctx = Ctx {
                 doc: m.doc,

@@ -212,6 +212,8 @@ pub struct Manifest {
     pub stream: Stream,
     /// Image sites in source order of their first slot.
     pub sites: Vec<Site>,
+    /// Flux setter markers in source order.
+    pub markers: Vec<dialect::Marker>,
     line_starts: Vec<usize>,
 }
 
@@ -228,7 +230,8 @@ impl Manifest {
             file_name,
             text: &text,
         };
-        let mut sites = dialect::scan(&stream, &hints).map_err(|_| ManifestError::AliasBudget)?;
+        let (mut sites, markers) =
+            dialect::scan(&stream, &hints).map_err(|_| ManifestError::AliasBudget)?;
         sites.sort_by_key(|s| s.slots().first().map(|&n| stream.nodes[n].span.start));
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
@@ -238,6 +241,7 @@ impl Manifest {
             text,
             stream,
             sites,
+            markers,
             line_starts,
         })
     }
