@@ -43,10 +43,17 @@ fn once(settings: &Settings, backend: &mut dyn Backend) -> Result<Attempt> {
     let snapshot = backend
         .read(&settings.files)
         .with_context(|| backend.describe())?;
-    let found = discover(&snapshot);
+    let targets: &[Target] = &settings.targets;
+    let holds_target = |m: &crate::manifest::Manifest| {
+        m.sites.iter().any(|s| {
+            m.image_of(s)
+                .repository
+                .is_some_and(|r| targets.iter().any(|t| t.reference.repository() == r))
+        })
+    };
+    let found = discover(&snapshot, &holds_target);
     // resolve: the registry checks arrive with the registry client; until
     // then `Settings` only admits --no-verify and targets are used as given.
-    let targets: &[Target] = &settings.targets;
     // plan
     let candidates = plan::plan(&found.manifests, targets);
     // guard

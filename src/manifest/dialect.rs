@@ -516,6 +516,9 @@ impl<'a> Walker<'a> {
     /// after a scalar on its line.
     fn collect_markers(&mut self) {
         let text = self.hints.text;
+        if !text.contains("$imagepolicy") {
+            return;
+        }
         let mut doc_of_node = vec![0usize; self.s.nodes.len()];
         for (doc, root) in self.s.docs.iter().enumerate() {
             if let Some(root) = root {
@@ -668,6 +671,21 @@ impl<'a> Walker<'a> {
     }
 
     fn get(&self, map: NodeId, key: &str) -> Option<NodeId> {
+        let Kind::Map(pairs) = &self.s.nodes[self.s.resolve(map)].kind else {
+            return None;
+        };
+        // Fast path without allocation; merge keys (rare) take the full path.
+        let mut merge = false;
+        for &(k, v) in pairs {
+            match self.s.scalar(k) {
+                Some(name) if name == key => return Some(v),
+                Some("<<") => merge = true,
+                _ => {}
+            }
+        }
+        if !merge {
+            return None;
+        }
         self.pairs(map)
             .into_iter()
             .find(|&(k, _)| self.s.scalar(k) == Some(key))
