@@ -10,11 +10,13 @@
 pub mod backend;
 pub mod cli;
 pub mod discover;
+pub mod explain;
 pub mod guard;
 pub mod local;
 pub mod manifest;
 pub mod message;
 pub mod plan;
+pub mod policy;
 pub mod reference;
 pub mod report;
 pub mod set;
@@ -44,6 +46,20 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
                 cli::OutputFormat::Json => report::print_json(&r),
             }
             Ok(if r.errors.is_empty() {
+                Outcome::Success
+            } else {
+                Outcome::Failed
+            })
+        }
+        cli::Command::Explain(args) => {
+            let e = explain::run(&args)?;
+            match args.output.output {
+                cli::OutputFormat::Text => report::print_explain_text(&e.image, &e.selection),
+                cli::OutputFormat::Json => {
+                    report::print_json_value(&report::ExplainJson::new(&e.selection, None))
+                }
+            }
+            Ok(if e.selection.winner.is_some() {
                 Outcome::Success
             } else {
                 Outcome::Failed

@@ -148,8 +148,13 @@ pub fn print_text(r: &SetReport) {
 
 /// Prints the report as one JSON document on stdout.
 pub fn print_json(r: &SetReport) {
+    print_json_value(r);
+}
+
+/// Prints any serializable document as pretty JSON on stdout.
+pub fn print_json_value<T: Serialize>(v: &T) {
     let text =
-        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
@@ -173,4 +178,119 @@ fn join(lines: &[usize]) -> String {
         .map(usize::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `explain --output json` (DESIGN §2 / issue #3 contract).
+#[derive(Debug, Serialize)]
+pub struct ExplainJson {
+    /// The winner, or null.
+    pub selected: Option<SelectedJson>,
+    /// Every tag with its verdict.
+    pub candidates: Vec<CandidateJson>,
+    /// "Probably not what you meant" notes.
+    pub warnings: Vec<String>,
+    /// Why nothing was selected, when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The selected tag.
+#[derive(Debug, Serialize)]
+pub struct SelectedJson {
+    /// Tag as listed.
+    pub tag: String,
+    /// Index digest, when the registry was asked.
+    pub digest: Option<String>,
+}
+
+/// One candidate.
+#[derive(Debug, Serialize)]
+pub struct CandidateJson {
+    /// Tag as listed.
+    pub tag: String,
+    /// Still a candidate after every step.
+    pub kept: bool,
+    /// `kept`, or the step that dropped it.
+    pub reason: String,
+    /// The ordering key the policy used.
+    pub key: Option<String>,
+}
+
+impl ExplainJson {
+    /// Builds the document from a selection.
+    pub fn new(sel: &crate::policy::Selection, digest: Option<String>) -> ExplainJson {
+        use crate::policy::Verdict;
+        ExplainJson {
+            selected: sel.winner.clone().map(|tag| SelectedJson { tag, digest }),
+            candidates: sel
+                .candidates
+                .iter()
+                .map(|c| CandidateJson {
+                    tag: c.tag.clone(),
+                    kept: c.kept(),
+                    reason: match &c.verdict {
+                        Verdict::Kept => "kept".to_owned(),
+                        Verdict::Dropped(r) => r.to_string(),
+                    },
+                    key: c.key.clone(),
+                })
+                .collect(),
+            warnings: sel.warnings.iter().map(ToString::to_string).collect(),
+            error: sel.failure.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+/// Prints an explanation as a readable table: ranked candidates first, then
+/// dropped tags with the step that dropped them, then warnings.
+pub fn print_explain_text(image: &str, sel: &crate::policy::Selection) {
+    use crate::policy::Verdict;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{image}  policy {}  ({} tags)",
+        sel.policy,
+        sel.candidates.len()
+    );
+    let width = sel
+        .candidates
+        .iter()
+        .map(|c| c.tag.len())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 48);
+    for (rank, &i) in sel.ranking.iter().enumerate() {
+        let c = &sel.candidates[i];
+        let mark = if sel.winner.as_deref() == Some(c.tag.as_str()) {
+            "  ← selected"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  #{:<3} {:<width$}  key {}{mark}",
+            rank + 1,
+            c.tag,
+            c.key.as_deref().unwrap_or("-")
+        );
+    }
+    for c in &sel.candidates {
+        if let Verdict::Dropped(reason) = &c.verdict {
+            let _ = writeln!(out, "  drop {:<width$}  {reason}", c.tag);
+        }
+    }
+    for w in &sel.warnings {
+        let _ = writeln!(std::io::stderr().lock(), "warning: {w}");
+    }
+    match (&sel.winner, &sel.failure) {
+        (Some(w), _) => {
+            let _ = writeln!(out, "selected: {w}");
+        }
+        (None, Some(e)) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: nothing selected: {e}");
+        }
+        (None, None) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: nothing selected");
+        }
+    }
 }

@@ -6,12 +6,16 @@ mod common;
 
 /// The shared real-world corpus: recall and byte-exact edits.
 mod corpus;
+/// `explain` end to end (offline tag lists).
+mod explain_cli;
 /// Flux image-automation setter vectors.
 mod flux_setters;
 /// kustomize renders the edited overlay to the intended image.
 mod kustomize_render;
 /// Lossless editing under random documents.
 mod lossless;
+/// Masterminds, Flux and Argo CD tag-policy oracles.
+mod policy_oracles;
 /// distribution/reference and kustomize name oracles.
 mod reference_oracles;
 /// `set --dir` end to end through the real binary.
