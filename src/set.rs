@@ -24,7 +24,7 @@ pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> 
         match once(settings, backend)? {
             Attempt::Done(report) => return Ok(report),
             Attempt::Stale(what) if attempt < MAX_ATTEMPTS => {
-                tracing_stale(&what, attempt);
+                warn_stale(&what, attempt);
             }
             Attempt::Stale(what) => anyhow::bail!(
                 "{what} kept changing while writing; gave up after {MAX_ATTEMPTS} attempts"
@@ -154,7 +154,7 @@ fn once(settings: &Settings, backend: &mut dyn Backend) -> Result<Attempt> {
     Ok(Attempt::Done(report))
 }
 
-fn tracing_stale(what: &str, attempt: usize) {
+fn warn_stale(what: &str, attempt: usize) {
     crate::report::warn(&format!(
         "{what} changed while writing; re-reading (attempt {} of {MAX_ATTEMPTS})",
         attempt + 1
