@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod backend;
 pub mod cli;
 pub mod discover;
@@ -31,6 +32,11 @@ pub enum Outcome {
     Failed,
 }
 
+/// Returns true if and only if this process runs as a GitHub Actions step.
+fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
 /// Runs a parsed command line. Usage errors come back as
 /// [`settings::UsageError`] inside the `anyhow::Error` (exit 2).
 pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
@@ -42,7 +48,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
                     .map_err(|e| settings::UsageError(e.to_string()))?;
             let r = set::run(&settings, &mut backend)?;
             match settings.output {
-                cli::OutputFormat::Text => report::print_text(&r),
+                cli::OutputFormat::Text => report::print_text(&r, in_actions()),
                 cli::OutputFormat::Json => report::print_json(&r),
             }
             Ok(if r.errors.is_empty() {

@@ -79,7 +79,12 @@ pub fn at(file: &str, line: Option<usize>) -> String {
 }
 
 /// Prints the report as text (stdout) with warnings and errors on stderr.
-pub fn print_text(r: &SetReport) {
+/// Inside GitHub Actions (`actions`), problems, updates and errors are also
+/// annotations at their `file:line`.
+pub fn print_text(r: &SetReport, actions: bool) {
+    if actions {
+        print_annotations(r);
+    }
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     for p in &r.problems {
@@ -146,6 +151,85 @@ pub fn print_text(r: &SetReport) {
     }
 }
 
+/// The runner shows at most this many annotations of each level per step.
+pub const ANNOTATION_LIMIT: usize = 10;
+
+/// Workflow-command annotations for a `set` report, at most
+/// [`ANNOTATION_LIMIT`] per level; the rest are summarized in one more.
+pub fn annotations(r: &SetReport) -> String {
+    use crate::actions::{Annotation, Level, annotation};
+    let at = |title: &str, file: &str, line: Option<usize>, col: Option<usize>| Annotation {
+        title: Some(title.to_owned()),
+        file: Some(file.to_owned()).filter(|f| !f.is_empty()),
+        line,
+        col,
+        ..Annotation::default()
+    };
+    let errors: Vec<(String, Annotation)> = r
+        .errors
+        .iter()
+        .map(|e| (e.message.clone(), at("gitops-bump", &e.file, e.line, None)))
+        .collect();
+    let warnings: Vec<(String, Annotation)> = r
+        .problems
+        .iter()
+        .map(|p| {
+            (
+                p.message.clone(),
+                at("gitops-bump: file skipped", &p.file, p.line, None),
+            )
+        })
+        .collect();
+    let verb = if r.dry_run { "would update" } else { "updated" };
+    let notices: Vec<(String, Annotation)> = r
+        .updates
+        .iter()
+        .map(|u| {
+            (
+                format!("{verb} {} {} → {}", u.image, show(&u.from), show(&u.to)),
+                at("gitops-bump: image", &u.file, Some(u.line), Some(u.column)),
+            )
+        })
+        .chain(r.skipped.iter().map(|s| {
+            (
+                format!("{} {}", s.image, s.reason),
+                at("gitops-bump: skipped", &s.file, Some(s.line), None),
+            )
+        }))
+        .collect();
+    let mut out = String::new();
+    for (level, items) in [
+        (Level::Error, errors),
+        (Level::Warning, warnings),
+        (Level::Notice, notices),
+    ] {
+        let shown = if items.len() > ANNOTATION_LIMIT {
+            ANNOTATION_LIMIT - 1
+        } else {
+            items.len()
+        };
+        for (message, a) in &items[..shown] {
+            out.push_str(&annotation(level, message, a));
+        }
+        if items.len() > shown {
+            let rest = items.len() - shown;
+            out.push_str(&annotation(
+                level,
+                &format!("{rest} more not shown here; see the job log and summary"),
+                &Annotation {
+                    title: Some("gitops-bump".into()),
+                    ..Annotation::default()
+                },
+            ));
+        }
+    }
+    out
+}
+
+fn print_annotations(r: &SetReport) {
+    let _ = write!(std::io::stdout().lock(), "{}", annotations(r));
+}
+
 /// Prints the report as one JSON document on stdout.
 pub fn print_json(r: &SetReport) {
     print_json_value(r);
@@ -163,8 +247,20 @@ pub fn warn(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
 }
 
-/// Prints one fatal error line on stderr.
+/// Prints one fatal error line on stderr, and inside GitHub Actions also as
+/// an `::error::` annotation so the failure shows on the run page.
 pub fn fatal(message: &str) {
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        let a = crate::actions::Annotation {
+            title: Some("gitops-bump".into()),
+            ..Default::default()
+        };
+        let _ = write!(
+            std::io::stdout().lock(),
+            "{}",
+            crate::actions::annotation(crate::actions::Level::Error, message, &a)
+        );
+    }
     let _ = writeln!(std::io::stderr().lock(), "error: {message}");
 }
 

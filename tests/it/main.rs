@@ -4,6 +4,8 @@
 
 mod common;
 
+/// @actions/core workflow-command vectors.
+mod actions_oracles;
 /// The shared real-world corpus: recall and byte-exact edits.
 mod corpus;
 /// `explain` end to end (offline tag lists).
