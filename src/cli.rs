@@ -21,6 +21,9 @@ pub enum Command {
     Set(SetArgs),
     /// Show which tag a policy selects, step by step, and warn about likely mistakes.
     Explain(ExplainArgs),
+    /// Run as a GitHub Action step: read the `INPUT_*` variables action.yml passes.
+    #[command(hide = true)]
+    Action,
 }
 
 /// Arguments of `explain`.

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod discover;
 pub mod explain;
 pub mod guard;
+pub mod inputs;
 pub mod local;
 pub mod manifest;
 pub mod message;
@@ -32,6 +33,41 @@ pub enum Outcome {
     Failed,
 }
 
+/// The `action` subcommand: masks secrets first, then turns `INPUT_*`
+/// variables into a command line and runs it like any other.
+fn run_action() -> anyhow::Result<Outcome> {
+    use clap::Parser as _;
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let mut secrets: Vec<&str> = ["INPUT_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .filter_map(|k| env.get(*k))
+        .map(String::as_str)
+        .collect();
+    secrets.sort_unstable();
+    secrets.dedup();
+    report::mask(secrets.into_iter());
+    for name in inputs::unknown(&env) {
+        report::warn(&format!(
+            "{name} matches no input of this action; is `with:` misspelled?"
+        ));
+    }
+    let args = inputs::translate(&env).map_err(|e| settings::UsageError(e.to_string()))?;
+    let cli = cli::Cli::try_parse_from(std::iter::once("gitops-bump".to_owned()).chain(args))
+        .map_err(|e| {
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            settings::UsageError(format!("inputs: {first}"))
+        })?;
+    if matches!(cli.command, cli::Command::Action) {
+        return Err(settings::UsageError("input command: action is not a command".into()).into());
+    }
+    run(cli)
+}
+
 /// Returns true if and only if this process runs as a GitHub Actions step.
 fn in_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
@@ -41,12 +77,25 @@ fn in_actions() -> bool {
 /// [`settings::UsageError`] inside the `anyhow::Error` (exit 2).
 pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
     match cli.command {
+        cli::Command::Action => run_action(),
         cli::Command::Set(args) => {
             let settings = settings::Settings::resolve(&args)?;
             let mut backend =
                 local::Local::open(&settings.dir, settings.commit && !settings.dry_run)
                     .map_err(|e| settings::UsageError(e.to_string()))?;
             let r = set::run(&settings, &mut backend)?;
+            if in_actions() {
+                let var = |k: &str| std::env::var_os(k).map(std::path::PathBuf::from);
+                // Local commits are not on GitHub, so the summary shows the sha without a link.
+                if let Err(e) = report::write_action_files(
+                    &r,
+                    var("GITHUB_OUTPUT").as_deref(),
+                    var("GITHUB_STEP_SUMMARY").as_deref(),
+                    None,
+                ) {
+                    report::warn(&e);
+                }
+            }
             match settings.output {
                 cli::OutputFormat::Text => report::print_text(&r, in_actions()),
                 cli::OutputFormat::Json => report::print_json(&r),

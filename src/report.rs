@@ -242,6 +242,14 @@ pub fn print_json_value<T: Serialize>(v: &T) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
+/// Emits `::add-mask::` for every secret before anything else is printed.
+pub fn mask<'a>(secrets: impl Iterator<Item = &'a str>) {
+    let mut out = std::io::stdout().lock();
+    for s in secrets {
+        let _ = write!(out, "{}", crate::actions::add_mask(s.trim()));
+    }
+}
+
 /// Prints one warning line on stderr.
 pub fn warn(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
@@ -388,5 +396,201 @@ pub fn print_explain_text(image: &str, sel: &crate::policy::Selection) {
         (None, None) => {
             let _ = writeln!(std::io::stderr().lock(), "error: nothing selected");
         }
+    }
+}
+
+/// Largest job summary GitHub accepts per step.
+pub const SUMMARY_LIMIT: usize = 1024 * 1024;
+
+/// The action's outputs for a `set` report, as `(name, value)` pairs.
+pub fn outputs(r: &SetReport) -> Vec<(&'static str, String)> {
+    vec![
+        ("changed", r.changed.to_string()),
+        ("commit-sha", r.commit.clone().unwrap_or_default()),
+        ("pull-request-url", String::new()),
+        (
+            "updates",
+            serde_json::to_string(&r.updates).unwrap_or_else(|_| "[]".into()),
+        ),
+        ("summary", headline(r)),
+    ]
+}
+
+/// One line saying how the run ended.
+pub fn headline(r: &SetReport) -> String {
+    let files = r
+        .updates
+        .iter()
+        .map(|u| u.file.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let n = r.updates.len();
+    match (r.errors.is_empty(), r.changed, r.dry_run, &r.commit) {
+        (false, _, _, _) => format!(
+            "failed: {}",
+            r.errors.first().map_or("", |e| e.message.as_str())
+        ),
+        (true, false, _, _) => "already up to date".to_owned(),
+        (true, true, true, _) => format!("dry run: {n} value(s) in {files} file(s) would change"),
+        (true, true, false, Some(c)) => format!(
+            "committed {} ({n} value(s) in {files} file(s))",
+            &c[..c.len().min(12)]
+        ),
+        (true, true, false, None) => format!("wrote {n} value(s) in {files} file(s)"),
+    }
+}
+
+/// The job summary: a table of updates and a collapsed diff, kept under
+/// [`SUMMARY_LIMIT`]. `commit_url` links the commit when it is on GitHub.
+pub fn step_summary(r: &SetReport, commit_url: Option<&str>) -> String {
+    let cell = |s: &str| {
+        s.replace('|', "\\|")
+            .replace('`', "'")
+            .replace(['\n', '\r'], " ")
+    };
+    let mut md = format!("### gitops-bump: {}\n\n", cell(&headline(r)));
+    let commit = match (&r.commit, commit_url) {
+        (Some(c), Some(url)) => format!("[`{}`]({url})", &c[..c.len().min(12)]),
+        (Some(c), None) => format!("`{}`", &c[..c.len().min(12)]),
+        (None, _) if r.dry_run => "dry run".to_owned(),
+        (None, _) => String::new(),
+    };
+    if !r.updates.is_empty() {
+        md.push_str("| image | file:line | from → to | commit |\n|---|---|---|---|\n");
+        for u in &r.updates {
+            md.push_str(&format!(
+                "| `{}` | `{}:{}` | `{}` → `{}` | {commit} |\n",
+                cell(&u.image),
+                cell(&u.file),
+                u.line,
+                cell(show(&u.from)),
+                cell(show(&u.to))
+            ));
+        }
+    }
+    for s in &r.skipped {
+        md.push_str(&format!(
+            "\n- skipped `{}:{}` ({}): {}",
+            cell(&s.file),
+            s.line,
+            cell(&s.image),
+            cell(&s.reason)
+        ));
+    }
+    for e in &r.errors {
+        md.push_str(&format!(
+            "\n- **error** `{}`: {}",
+            cell(&at(&e.file, e.line)),
+            cell(&e.message)
+        ));
+    }
+    for p in &r.problems {
+        md.push_str(&format!(
+            "\n- warning `{}`: {}",
+            cell(&at(&p.file, p.line)),
+            cell(&p.message)
+        ));
+    }
+    md.push('\n');
+    if let Some(diff) = &r.diff {
+        let room = SUMMARY_LIMIT.saturating_sub(md.len() + 200);
+        let mut shown = diff.as_str();
+        let mut note = "";
+        if shown.len() > room {
+            let mut cut = room;
+            while !shown.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            shown = &shown[..cut];
+            note = "\n… diff truncated to fit the 1 MiB summary limit; see the job log\n";
+        }
+        // A fence longer than any backtick run inside keeps the diff verbatim.
+        let fence = "`".repeat(3.max(longest_backtick_run(shown) + 1));
+        md.push_str(&format!("\n<details><summary>Diff</summary>\n\n{fence}diff\n{shown}{}{fence}\n{note}</details>\n", if shown.ends_with('\n') { "" } else { "\n" }));
+    }
+    md
+}
+
+fn longest_backtick_run(s: &str) -> usize {
+    s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+/// Writes the outputs and the job summary to the files the runner names.
+pub fn write_action_files(
+    r: &SetReport,
+    output: Option<&std::path::Path>,
+    summary: Option<&std::path::Path>,
+    commit_url: Option<&str>,
+) -> Result<(), String> {
+    if let Some(path) = output {
+        for (name, value) in outputs(r) {
+            crate::actions::append_output(path, name, &value)
+                .map_err(|e| format!("$GITHUB_OUTPUT: {e}"))?;
+        }
+    }
+    if let Some(path) = summary {
+        let text = step_summary(r, commit_url);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| format!("$GITHUB_STEP_SUMMARY {}: {e}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| format!("$GITHUB_STEP_SUMMARY {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Dialect;
+
+    fn report() -> SetReport {
+        SetReport {
+            changed: true,
+            commit: Some("0123456789abcdef0123".into()),
+            updates: vec![Update {
+                file: "a|b.yaml".into(),
+                line: 3,
+                column: 5,
+                dialect: Dialect::Workload,
+                image: "ghcr.io/acme/app".into(),
+                from: "v1".into(),
+                to: "v2".into(),
+                aliases: vec![],
+            }],
+            ..SetReport::default()
+        }
+    }
+
+    #[test]
+    fn outputs_are_strings_and_updates_are_json() {
+        let o = outputs(&report());
+        assert_eq!(o[0], ("changed", "true".to_owned()));
+        assert_eq!(o[1].1, "0123456789abcdef0123");
+        let updates: serde_json::Value = serde_json::from_str(&o[3].1).expect("json");
+        assert_eq!(updates[0]["to"], "v2");
+        assert_eq!(o[4].1, "committed 0123456789ab (1 value(s) in 1 file(s))");
+    }
+
+    #[test]
+    fn summary_escapes_cells_and_links_the_commit() {
+        let md = step_summary(&report(), Some("https://github.com/o/r/commit/0123"));
+        assert!(md.contains("| `ghcr.io/acme/app` | `a\\|b.yaml:3` | `v1` → `v2` | [`0123456789ab`](https://github.com/o/r/commit/0123) |"), "{md}");
+    }
+
+    #[test]
+    fn summary_diff_is_fenced_and_bounded() {
+        let mut r = report();
+        r.dry_run = true;
+        r.diff = Some(format!("+ x ```` y\n{}", "+".repeat(2 * SUMMARY_LIMIT)));
+        let md = step_summary(&r, None);
+        assert!(md.len() <= SUMMARY_LIMIT, "{}", md.len());
+        assert!(
+            md.contains("`````diff\n"),
+            "fence longer than the diff's backticks"
+        );
+        assert!(md.contains("truncated"));
     }
 }

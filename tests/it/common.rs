@@ -93,7 +93,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Every file under `dir` with its bytes, for before/after comparisons.
+/// Every file under `dir` (path relative to `dir`) with its bytes, for before/after comparisons.
 pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     for entry in ignore::WalkBuilder::new(dir)
@@ -105,7 +105,11 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             && !entry.path().components().any(|c| c.as_os_str() == ".git")
         {
             out.push((
-                entry.path().to_path_buf(),
+                entry
+                    .path()
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .to_path_buf(),
                 std::fs::read(entry.path()).expect("read"),
             ));
         }

@@ -4,6 +4,9 @@
 
 mod common;
 
+/// action.yml's composite steps, run the way the runner runs them.
+mod action;
+
 /// @actions/core workflow-command vectors.
 mod actions_oracles;
 /// The shared real-world corpus: recall and byte-exact edits.

@@ -1,0 +1,326 @@
+//! Action inputs: translates the `INPUT_*` variables a composite action
+//! passes (uppercased names, spaces as `_`, hyphens kept) into the same
+//! command line a person would type. Pure: it takes the environment as a map.
+//!
+//! Rules, as @actions/core reads inputs: values are trimmed, an empty value
+//! is unset, booleans are `true|True|TRUE|false|False|FALSE`, lists are split
+//! on newlines or commas.
+
+use std::collections::BTreeMap;
+
+/// An invalid input: which one, and what is wrong (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("input {input}: {message}")]
+pub struct InputError {
+    /// The input's name as in action.yml.
+    pub input: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Every input action.yml declares, in its order; anything else named
+/// `INPUT_*` is a mistake worth reporting (a typo in `with:`).
+pub const INPUTS: &[&str] = &[
+    "command",
+    "images",
+    "files",
+    "repository",
+    "branch",
+    "token",
+    "dry-run",
+    "platforms",
+    "policy",
+    "message",
+    "pull-request",
+    "writer-id",
+    "skip-ci",
+    "insecure-registries",
+    "working-directory",
+    "extra-args",
+];
+
+/// Commands the action can run.
+const COMMANDS: &[&str] = &["set", "explain"];
+
+/// Reads inputs from `env` and builds the argument list (without argv[0]).
+pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputError> {
+    let get = |name: &str| -> Option<String> {
+        let key = format!("INPUT_{}", name.replace(' ', "_").to_uppercase());
+        env.get(&key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let err = |input: &str, message: String| InputError {
+        input: input.to_owned(),
+        message,
+    };
+    let flag = |name: &str| -> Result<bool, InputError> {
+        match get(name).as_deref() {
+            None => Ok(false),
+            Some("true" | "True" | "TRUE") => Ok(true),
+            Some("false" | "False" | "FALSE") => Ok(false),
+            Some(other) => Err(err(
+                name,
+                format!("{other:?} is not a boolean (use true or false)"),
+            )),
+        }
+    };
+    let list =
+        |name: &str| -> Vec<String> { get(name).map(|v| split_list(&v)).unwrap_or_default() };
+
+    let command = get("command").unwrap_or_else(|| "set".to_owned());
+    if !COMMANDS.contains(&command.as_str()) {
+        return Err(err(
+            "command",
+            format!("{command:?} is not one of {}", COMMANDS.join(", ")),
+        ));
+    }
+    let mut args = vec![command.clone()];
+    let images = list("images");
+    if images.is_empty() {
+        return Err(err(
+            "images",
+            "is required: one or more IMAGE_REFs, one per line or comma-separated".into(),
+        ));
+    }
+    if command == "explain" && images.len() != 1 {
+        return Err(err(
+            "images",
+            format!("explain takes exactly one image, got {}", images.len()),
+        ));
+    }
+    for pattern in list("files") {
+        args.extend(["--files".to_owned(), pattern]);
+    }
+    if command == "set" {
+        match get("working-directory") {
+            Some(dir) => args.extend(["--dir".to_owned(), dir]),
+            None => {
+                let repo = get("repository").ok_or_else(|| {
+                    err(
+                        "repository",
+                        "is required when working-directory is not set".into(),
+                    )
+                })?;
+                if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+                    return Err(err("repository", format!("{repo:?} is not OWNER/NAME")));
+                }
+                args.extend(["--repo".to_owned(), repo]);
+                if let Some(branch) = get("branch") {
+                    args.extend(["--branch".to_owned(), branch]);
+                }
+                if flag("pull-request")? {
+                    args.push("--pull-request".into());
+                }
+                if flag("skip-ci")? {
+                    args.push("--skip-ci".into());
+                }
+            }
+        }
+        if flag("dry-run")? {
+            args.push("--dry-run".into());
+        }
+        for platform in list("platforms") {
+            args.extend(["--platform".to_owned(), platform]);
+        }
+        if let Some(message) = get("message") {
+            args.extend(["--message".to_owned(), message]);
+        }
+        if let Some(writer) = get("writer-id") {
+            args.extend(["--writer-id".to_owned(), writer]);
+        }
+    }
+    if let Some(policy) = get("policy") {
+        args.extend(["--policy".to_owned(), policy]);
+    }
+    for host in list("insecure-registries") {
+        args.extend(["--insecure-registry".to_owned(), host]);
+    }
+    if let Some(extra) = get("extra-args") {
+        args.extend(split_words(&extra).map_err(|m| err("extra-args", m))?);
+    }
+    args.push("--".into());
+    args.extend(images);
+    Ok(args)
+}
+
+/// Names of `INPUT_*` variables that match no declared input.
+pub fn unknown(env: &BTreeMap<String, String>) -> Vec<String> {
+    let known: Vec<String> = INPUTS
+        .iter()
+        .map(|i| format!("INPUT_{}", i.replace(' ', "_").to_uppercase()))
+        .collect();
+    env.keys()
+        .filter(|k| k.starts_with("INPUT_") && !known.contains(k))
+        .cloned()
+        .collect()
+}
+
+/// Splits a list input on newlines or commas, trimming and dropping empties.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Splits `extra-args` into words: whitespace separates, single and double
+/// quotes group. No shell is involved, so nothing is expanded or executed.
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut cur, mut quote, mut in_word) =
+        (Vec::new(), String::new(), None::<char>, false);
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if let Some(q) = quote {
+        return Err(format!("unclosed {q} quote"));
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn set_with_a_directory() {
+        let e = env(&[
+            ("INPUT_IMAGES", " ghcr.io/a/b:v1,\n ghcr.io/a/c:v2 \n"),
+            ("INPUT_WORKING-DIRECTORY", "gitops"),
+            ("INPUT_DRY-RUN", "True"),
+            ("INPUT_FILES", "a/*.yaml\nb/*.yaml"),
+        ]);
+        assert_eq!(
+            translate(&e).expect("valid").join(" "),
+            "set --files a/*.yaml --files b/*.yaml --dir gitops --dry-run -- ghcr.io/a/b:v1 ghcr.io/a/c:v2"
+        );
+    }
+
+    #[test]
+    fn set_on_a_repository_with_flags() {
+        let e = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_REPOSITORY", "acme/gitops"),
+            ("INPUT_BRANCH", "main"),
+            ("INPUT_PULL-REQUEST", "TRUE"),
+            ("INPUT_SKIP-CI", "false"),
+            ("INPUT_PLATFORMS", "linux/amd64,linux/arm64"),
+            ("INPUT_EXTRA-ARGS", "--writer-id 'ci dev' --no-verify"),
+        ]);
+        assert_eq!(
+            translate(&e).expect("valid"),
+            [
+                "set",
+                "--repo",
+                "acme/gitops",
+                "--branch",
+                "main",
+                "--pull-request",
+                "--platform",
+                "linux/amd64",
+                "--platform",
+                "linux/arm64",
+                "--writer-id",
+                "ci dev",
+                "--no-verify",
+                "--",
+                "x:1"
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_values_are_unset_and_bad_values_name_the_input() {
+        let e = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+            ("INPUT_DRY-RUN", "  "),
+        ]);
+        assert!(
+            !translate(&e)
+                .expect("valid")
+                .contains(&"--dry-run".to_owned())
+        );
+        let e = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+            ("INPUT_DRY-RUN", "yes"),
+        ]);
+        assert_eq!(
+            translate(&e).expect_err("bad").to_string(),
+            "input dry-run: \"yes\" is not a boolean (use true or false)"
+        );
+        assert_eq!(translate(&env(&[])).expect_err("missing").input, "images");
+        let e = env(&[("INPUT_IMAGES", "x:1"), ("INPUT_REPOSITORY", "nope")]);
+        assert_eq!(translate(&e).expect_err("bad").input, "repository");
+        let e = env(&[("INPUT_IMAGES", "x:1"), ("INPUT_COMMAND", "deploy")]);
+        assert_eq!(translate(&e).expect_err("bad").input, "command");
+    }
+
+    #[test]
+    fn images_can_never_become_flags() {
+        // `--` ends options, so an image input of `--commit` is an IMAGE_REF (and rejected as one).
+        let e = env(&[
+            ("INPUT_IMAGES", "--commit"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+        ]);
+        assert_eq!(
+            translate(&e)
+                .expect("translates")
+                .last()
+                .map(String::as_str),
+            Some("--commit")
+        );
+        assert_eq!(
+            translate(&e)
+                .expect("translates")
+                .iter()
+                .rev()
+                .nth(1)
+                .map(String::as_str),
+            Some("--")
+        );
+    }
+
+    #[test]
+    fn words_and_unknown_inputs() {
+        assert_eq!(
+            split_words(r#"a "b c" 'd "e"'"#),
+            Ok(vec!["a".to_owned(), "b c".to_owned(), "d \"e\"".to_owned()])
+        );
+        assert!(split_words("'open").is_err());
+        assert_eq!(
+            unknown(&env(&[("INPUT_IMAGE", "x"), ("INPUT_IMAGES", "y")])),
+            vec!["INPUT_IMAGE".to_owned()]
+        );
+    }
+}
