@@ -77,7 +77,14 @@ fn plan_site(
     ti: usize,
     target: &Target,
 ) -> Candidate {
-    let (new_tag, new_digest) = (target.reference.tag(), target.reference.digest());
+    let new_tag = target.reference.tag();
+    // A digest the user gave is written everywhere; one the registry gave is
+    // written only where the site already pins a digest, so unpinned sites
+    // stay unpinned.
+    let new_digest = target.reference.digest().or(current
+        .digest
+        .as_ref()
+        .and(target.resolved_digest.as_deref()));
     let mut c = Candidate {
         manifest: mi,
         site: si,
