@@ -488,7 +488,26 @@ impl Client {
         // HEAD gave no digest (or only a status without an error code, as
         // HEAD has no body): GET once for the body and its error code.
         let reply = self.send(repo, Method::GET, url, MANIFEST_ACCEPT).await?;
-        let reply = self.expect_found(repo, reply, tag, digest).await?;
+        let reply = match self.expect_found(repo, reply, tag, digest).await {
+            Err(RegistryError::TagNotFound { .. } | RegistryError::DigestNotFound { .. }) => {
+                // The distribution registry answers MANIFEST_UNKNOWN even
+                // when the whole repository is missing; one small tag-list
+                // request tells the two apart (failure path only).
+                let probe = self.get(repo, "tags/list?n=1", "application/json").await?;
+                self.expect_found(repo, probe, None, None).await?;
+                return Err(match tag {
+                    Some(tag) => RegistryError::TagNotFound {
+                        repository: repo.to_string(),
+                        tag: tag.to_owned(),
+                    },
+                    None => RegistryError::DigestNotFound {
+                        repository: repo.to_string(),
+                        digest: reference.to_owned(),
+                    },
+                });
+            }
+            other => other?,
+        };
         let computed = format!("sha256:{:x}", sha2::Sha256::digest(&reply.body));
         let digest = reply
             .header("docker-content-digest")

@@ -1,0 +1,1 @@
+//! `set` verifying against the real registry through the binary.
