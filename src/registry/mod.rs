@@ -814,6 +814,30 @@ mod tests {
     }
 
     #[test]
+    fn docker_hub_urls_use_the_api_host_and_library() {
+        let c = Client::new(RegistryOptions::default()).expect("client");
+        let repo = crate::reference::Reference::parse("nginx:1")
+            .expect("valid")
+            .repository();
+        assert_eq!(
+            c.url(&repo, "tags/list?n=100").expect("url").as_str(),
+            "https://registry-1.docker.io/v2/library/nginx/tags/list?n=100"
+        );
+        let local = crate::reference::Reference::parse("localhost:5000/a/b:v1")
+            .expect("valid")
+            .repository();
+        let c = Client::new(RegistryOptions {
+            insecure: vec!["localhost:5000".into()],
+            ..RegistryOptions::default()
+        })
+        .expect("client");
+        assert_eq!(
+            c.url(&local, "manifests/v1").expect("url").as_str(),
+            "http://localhost:5000/v2/a/b/manifests/v1"
+        );
+    }
+
+    #[test]
     fn error_codes() {
         assert_eq!(
             error_code(br#"{"errors":[{"code":"NAME_UNKNOWN","message":"x"}]}"#).as_deref(),

@@ -363,12 +363,13 @@ impl Transport {
                 Ok(reply) => Failure::Status(reply),
                 Err(e) => Failure::Network(e),
             };
-            // Full jitter: a random wait in [0, the exponential step].
-            let backoff = delays.next().map(|d| d.mul_f64(fastrand::f64()));
-            let wait = match &failure {
-                Failure::Status(r) => retry_after(r).or(backoff),
-                Failure::Network(_) => backoff,
-            };
+            // Full jitter: a random wait in [0, the exponential step]. The
+            // schedule also bounds the number of retries, so a registry that
+            // keeps sending `Retry-After: 0` cannot make us spin.
+            let wait = delays.next().map(|step| match &failure {
+                Failure::Status(r) => retry_after(r).unwrap_or(step.mul_f64(fastrand::f64())),
+                Failure::Network(_) => step.mul_f64(fastrand::f64()),
+            });
             let fits = wait.filter(|w| Instant::now() + *w < deadline);
             match (fits, failure) {
                 (Some(w), _) => tokio::time::sleep(w).await,
