@@ -244,6 +244,32 @@ fn registry_set_credentials_from_docker_config_and_flag() {
     let r = run(config.path(), &[], &[]);
     assert_eq!(r.code, 0, "docker config: {r:?}");
 
+    // credHelpers: docker_credential runs docker-credential-<name> get.
+    let helpers = tempfile::tempdir().expect("tempdir");
+    let helper = helpers.path().join("docker-credential-gbtest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"pa55-word\"}' \"$server\"\n",
+    )
+    .expect("write helper");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let with_helper = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        with_helper.path().join("config.json"),
+        format!("{{\"credHelpers\": {{\"{host}\": \"gbtest\"}}}}"),
+    )
+    .expect("write config.json");
+    let path = format!(
+        "{}:{}",
+        helpers.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let r = run(with_helper.path(), &[], &[("PATH", &path)]);
+    assert_eq!(r.code, 0, "credHelpers: {r:?}");
+
     let flag = format!("{host}=alice:REG_PASSWORD");
     let r = run(
         empty.path(),
