@@ -89,6 +89,10 @@ pub struct SetArgs {
     #[command(flatten)]
     pub write: WriteArgs,
 
+    /// How the registry is checked.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
     /// How results are shown.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -135,6 +139,27 @@ pub struct WriteArgs {
     /// Identity of this writer, recorded in the `Gitops-Bump-Writer:` trailer.
     #[arg(long, value_name = "ID", default_value = "gitops-bump")]
     pub writer_id: String,
+}
+
+/// How the registry is checked (skipped with `--no-verify`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Registry")]
+pub struct RegistryArgs {
+    /// A platform every new tag must provide (repeatable, or comma-separated:
+    /// `linux/amd64,linux/arm64`).
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+    pub platforms: Vec<String>,
+
+    /// Talk plain HTTP to this registry (repeatable; a HOST without a port
+    /// allows every port). Meant for loopback test registries.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+
+    /// Credentials for a registry (repeatable). The last part names an
+    /// environment variable holding the password or token, so the secret
+    /// never appears on the command line.
+    #[arg(long = "registry-auth", value_name = "HOST=USER:PASSWORD_ENV_VAR")]
+    pub registry_auth: Vec<String>,
 }
 
 /// How results are shown.

@@ -1,9 +1,9 @@
 //! gitops-bump: move image tags in a GitOps repository correctly.
 //!
 //! Every command flows through one spine, one module per step:
-//! `settings` (inputs) → `discover` → resolve → `plan` → `guard` →
-//! commit/verify (`backend`: `local`) → `report`. `manifest` and `reference`
-//! hold the pure engine; `set` wires the spine together.
+//! `settings` (inputs) → `discover` → `resolve` (over `registry`) → `plan` →
+//! `guard` → commit/verify (`backend`: `local`) → `report`. `manifest` and
+//! `reference` hold the pure engine; `set` wires the spine together.
 
 #![warn(missing_docs)]
 
@@ -20,7 +20,9 @@ pub mod message;
 pub mod plan;
 pub mod policy;
 pub mod reference;
+pub mod registry;
 pub mod report;
+pub mod resolve;
 pub mod set;
 pub mod settings;
 

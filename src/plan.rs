@@ -77,7 +77,14 @@ fn plan_site(
     ti: usize,
     target: &Target,
 ) -> Candidate {
-    let (new_tag, new_digest) = (target.reference.tag(), target.reference.digest());
+    let new_tag = target.reference.tag();
+    // A digest the user gave is written everywhere; one the registry gave is
+    // written only where the site already pins a digest, so unpinned sites
+    // stay unpinned.
+    let new_digest = target.reference.digest().or(current
+        .digest
+        .as_ref()
+        .and(target.resolved_digest.as_deref()));
     let mut c = Candidate {
         manifest: mi,
         site: si,
@@ -205,7 +212,20 @@ mod tests {
         Target {
             arg: s.to_owned(),
             reference: Reference::parse(s).expect("valid"),
+            resolved_digest: None,
         }
+    }
+
+    #[test]
+    fn a_registry_digest_goes_only_where_a_digest_is_pinned() {
+        let mut t = target("app:v2");
+        t.resolved_digest = Some(D2.to_owned());
+        let text = format!("containers:\n- image: app:v1@{D1}\n- image: app:v1\n");
+        let m = Manifest::parse("p.yaml", text).expect("parses");
+        let c = plan(&[m], &[t]);
+        assert_eq!(c[0].changes[0].value, format!("app:v2@{D2}"));
+        assert_eq!(c[0].stale_digest, None);
+        assert_eq!(c[1].changes[0].value, "app:v2", "unpinned stays unpinned");
     }
 
     fn plan_one(path: &str, text: &str, t: &str) -> Vec<Candidate> {

@@ -28,6 +28,9 @@ pub struct SetReport {
     pub problems: Vec<ProblemOut>,
     /// Reasons the run failed.
     pub errors: Vec<Refusal>,
+    /// Registry requests and rate limits, when the registry was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<crate::registry::RegistryStats>,
     /// Unified diff of the change (dry run only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
@@ -78,6 +81,16 @@ pub fn at(file: &str, line: Option<usize>) -> String {
     }
 }
 
+/// Formats `file:line: ` in front of a message, or nothing for errors that
+/// belong to no file (registry checks).
+fn prefix(file: &str, line: Option<usize>) -> String {
+    if file.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", at(file, line))
+    }
+}
+
 /// Prints the report as text (stdout) with warnings and errors on stderr.
 /// Inside GitHub Actions (`actions`), problems, updates and errors are also
 /// annotations at their `file:line`.
@@ -119,7 +132,10 @@ pub fn print_text(r: &SetReport, actions: bool) {
         );
     }
     for e in &r.errors {
-        let _ = writeln!(err, "error: {}: {}", at(&e.file, e.line), e.message);
+        let _ = writeln!(err, "error: {}{}", prefix(&e.file, e.line), e.message);
+    }
+    if let Some(n) = r.registry.as_ref().and_then(|s| s.ratelimit_remaining) {
+        let _ = writeln!(err, "note: Docker Hub pulls remaining in this window: {n}");
     }
     if r.errors.is_empty() {
         let files = r

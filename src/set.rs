@@ -18,11 +18,25 @@ const MAX_ATTEMPTS: usize = 5;
 
 /// Runs `set` and returns the report; `errors` non-empty means exit 1.
 pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> {
+    // resolve: once, before anything is read. The registry's answer does not
+    // depend on the files, so a retry after a stale write reuses it.
+    let resolution = crate::resolve::resolve(settings);
+    if !resolution.errors.is_empty() {
+        return Ok(SetReport {
+            dry_run: settings.dry_run,
+            errors: resolution.errors,
+            registry: resolution.stats,
+            ..SetReport::default()
+        });
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match once(settings, backend)? {
-            Attempt::Done(report) => return Ok(report),
+        match once(settings, &resolution.targets, backend)? {
+            Attempt::Done(mut report) => {
+                report.registry = resolution.stats;
+                return Ok(report);
+            }
             Attempt::Stale(what) if attempt < MAX_ATTEMPTS => {
                 warn_stale(&what, attempt);
             }
@@ -38,12 +52,11 @@ enum Attempt {
     Stale(String),
 }
 
-fn once(settings: &Settings, backend: &mut dyn Backend) -> Result<Attempt> {
+fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> Result<Attempt> {
     // discover
     let snapshot = backend
         .read(&settings.files)
         .with_context(|| backend.describe())?;
-    let targets: &[Target] = &settings.targets;
     let holds_target = |m: &crate::manifest::Manifest| {
         m.sites.iter().any(|s| {
             m.image_of(s)
@@ -52,8 +65,6 @@ fn once(settings: &Settings, backend: &mut dyn Backend) -> Result<Attempt> {
         })
     };
     let found = discover(&snapshot, &holds_target);
-    // resolve: the registry checks arrive with the registry client; until
-    // then `Settings` only admits --no-verify and targets are used as given.
     // plan
     let candidates = plan::plan(&found.manifests, targets);
     // guard

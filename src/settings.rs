@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::cli::{OutputFormat, SetArgs};
+use crate::cli::{OutputFormat, RegistryArgs, SetArgs};
 use crate::reference::Reference;
+use crate::registry::{FlagCredential, Platform, RegistryOptions, Secret};
 
 /// Default `--files` patterns.
 pub const DEFAULT_FILES: [&str; 2] = ["**/*.yaml", "**/*.yml"];
@@ -24,6 +25,10 @@ pub struct Target {
     pub arg: String,
     /// The parsed reference.
     pub reference: Reference,
+    /// The digest the registry gave for the tag (the index digest for a
+    /// multi-arch image), once `resolve` verified it. `plan` writes it only
+    /// where a site already pins a digest.
+    pub resolved_digest: Option<String>,
 }
 
 /// Which files to read.
@@ -95,11 +100,24 @@ pub struct Settings {
     pub writer_id: String,
     /// Output format.
     pub output: OutputFormat,
+    /// Platforms every target must provide.
+    pub platforms: Vec<Platform>,
+    /// How to reach registries.
+    pub registry: RegistryOptions,
 }
 
 impl Settings {
-    /// Validates `set` arguments.
+    /// Validates `set` arguments, reading secrets named by
+    /// `--registry-auth` and `GITHUB_TOKEN` from the process environment.
     pub fn resolve(args: &SetArgs) -> Result<Settings, UsageError> {
+        Settings::resolve_with_env(args, &|k| std::env::var(k).ok())
+    }
+
+    /// Validates `set` arguments with `env` as the environment.
+    pub fn resolve_with_env(
+        args: &SetArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, UsageError> {
         let mut targets: Vec<Target> = Vec::new();
         for arg in &args.images {
             let reference =
@@ -121,6 +139,7 @@ impl Settings {
             targets.push(Target {
                 arg: arg.clone(),
                 reference,
+                resolved_digest: None,
             });
         }
         let dir = args.source.dir.clone().ok_or_else(|| UsageError("set: --dir PATH is required (the GitHub backend, --repo, is not available in this build)".into()))?;
@@ -130,9 +149,10 @@ impl Settings {
                 dir.display()
             )));
         }
-        if !args.write.no_verify {
+        let (platforms, registry) = registry_settings(&args.registry, env)?;
+        if args.write.no_verify && !platforms.is_empty() {
             return Err(UsageError(
-                "set: registry verification (tag exists, platforms, digest) is not available in this build; pass --no-verify to write without it".into(),
+                "--platform needs the registry check; drop --no-verify or drop --platform".into(),
             ));
         }
         let max_size = parse_size(&args.source.max_file_size).ok_or_else(|| {
@@ -162,8 +182,86 @@ impl Settings {
             message: args.write.message.clone(),
             writer_id: args.write.writer_id.trim().to_owned(),
             output: args.output.output,
+            platforms,
+            registry,
         })
     }
+}
+
+/// Checks the registry arguments: platforms, insecure hosts and
+/// `--registry-auth HOST=USER:PASSWORD_ENV_VAR` (the secret is read from the
+/// named variable here, so a missing one is a usage error, exit 2).
+fn registry_settings(
+    args: &RegistryArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Vec<Platform>, RegistryOptions), UsageError> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    for p in &args.platforms {
+        for p in Platform::parse_list(p).map_err(|e| UsageError(format!("--platform: {e}")))? {
+            if !platforms.contains(&p) {
+                platforms.push(p);
+            }
+        }
+    }
+    for host in &args.insecure_registries {
+        if !is_host_port(host) {
+            return Err(UsageError(format!(
+                "--insecure-registry {host:?}: expected HOST or HOST:PORT, without a scheme or path"
+            )));
+        }
+    }
+    let mut credentials = Vec::new();
+    for spec in &args.registry_auth {
+        let bad = || {
+            UsageError(format!(
+                "--registry-auth {}=…: expected HOST=USER:PASSWORD_ENV_VAR (the last part names an environment variable, never the secret itself)",
+                spec.split_once('=').map_or("HOST", |(host, _)| host)
+            ))
+        };
+        let (host, rest) = spec.split_once('=').ok_or_else(bad)?;
+        let (username, var) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let var_ok = !var.is_empty()
+            && !var.starts_with(|c: char| c.is_ascii_digit())
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !is_host_port(host) || username.is_empty() || !var_ok {
+            return Err(bad());
+        }
+        let password = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+            UsageError(format!(
+                "--registry-auth {host}: the environment variable {var} is not set or empty"
+            ))
+        })?;
+        credentials.push(FlagCredential {
+            host: host.to_owned(),
+            username: username.to_owned(),
+            password: Secret::new(password),
+            env_var: var.to_owned(),
+        });
+    }
+    let github_token = ["GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .find_map(|k| {
+            env(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        })
+        .map(Secret::new);
+    Ok((
+        platforms,
+        RegistryOptions {
+            insecure: args.insecure_registries.clone(),
+            credentials,
+            github_token,
+            ..RegistryOptions::default()
+        },
+    ))
+}
+
+/// Returns true if and only if `s` is `HOST` or `HOST:PORT` with nothing else.
+fn is_host_port(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
 }
 
 /// Parses `123`, `64KiB`, `5MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`).
@@ -185,6 +283,43 @@ pub fn parse_size(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn registry_args(platforms: &[&str], auth: &[&str]) -> RegistryArgs {
+        RegistryArgs {
+            platforms: platforms.iter().map(|s| s.to_string()).collect(),
+            insecure_registries: vec!["127.0.0.1:5000".into()],
+            registry_auth: auth.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn registry_arguments() {
+        let env = |k: &str| (k == "REG_PASS").then(|| "s3cret".to_owned());
+        let (platforms, opts) = registry_settings(
+            &registry_args(
+                &["linux/amd64,linux/arm64", "linux/arm64/v8"],
+                &["127.0.0.1:5000=alice:REG_PASS"],
+            ),
+            &env,
+        )
+        .expect("valid");
+        assert_eq!(platforms.len(), 2);
+        assert_eq!(opts.credentials[0].username, "alice");
+        assert_eq!(opts.credentials[0].password.expose(), "s3cret");
+        for bad in [
+            "127.0.0.1:5000=alice:UNSET",
+            "127.0.0.1:5000=alice",
+            "https://x=alice:REG_PASS",
+            "127.0.0.1:5000=alice:pa$$word",
+            "127.0.0.1:5000=:REG_PASS",
+        ] {
+            let e = registry_settings(&registry_args(&[], &[bad]), &env)
+                .expect_err(bad)
+                .to_string();
+            assert!(!e.contains("s3cret") && !e.contains("pa$$"), "{e}");
+        }
+        assert!(registry_settings(&registry_args(&["linux"], &[]), &env).is_err());
+    }
 
     #[test]
     fn sizes() {

@@ -23,5 +23,11 @@ mod lossless;
 mod policy_oracles;
 /// distribution/reference and kustomize name oracles.
 mod reference_oracles;
+/// The registry client against the real distribution registry.
+mod registry;
+/// `set` verifying against the real registry, end to end.
+mod registry_set;
+/// Starts the real registry and loopback helpers; pushes images.
+mod registry_support;
 /// `set --dir` end to end through the real binary.
 mod set_cli;

@@ -249,13 +249,23 @@ fn usage_errors_name_the_flag() {
         assert_eq!(r.code, 2, "{args:?}: {r:?}");
         assert!(r.stderr.contains(needle), "{needle} in {}", r.stderr);
     }
-    let r = gitops_bump()
-        .args(["set", "--dir"])
-        .args([tmp.path()])
-        .args([BACKEND])
-        .run();
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("--no-verify"), "{}", r.stderr);
+    // Registry flags are checked before any request: a platform cannot be
+    // verified offline, and a secret must come from the environment.
+    for (args, needle) in [
+        (vec!["--platform", "linux/amd64", BACKEND], "--platform"),
+        (
+            vec!["--registry-auth", "ghcr.io=bot:NO_SUCH_VAR_X", BACKEND],
+            "NO_SUCH_VAR_X is not set",
+        ),
+        (
+            vec!["--insecure-registry", "http://localhost:5000", BACKEND],
+            "--insecure-registry",
+        ),
+    ] {
+        let r = set(tmp.path(), &args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(r.stderr.contains(needle), "{needle} in {}", r.stderr);
+    }
 }
 
 #[test]

@@ -1,0 +1,137 @@
+//! Resolve, the spine step between discover and plan: asks the registry
+//! whether every target exists and provides every `--platform`, and learns
+//! the index digest that `tag@digest` pins must receive.
+//!
+//! Owns the meaning of a registry answer for `set` (what fails the run).
+//! Does not own registry I/O (`registry`) or where the digest is written
+//! (`plan`).
+
+use crate::guard::Refusal;
+use crate::registry::{Client, Platform, RegistryError, RegistryStats};
+use crate::settings::{Settings, Target};
+
+/// The targets after the registry checks.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    /// Targets, each with `resolved_digest` set when verified.
+    pub targets: Vec<Target>,
+    /// One line per target that failed a check; non-empty fails the run.
+    pub errors: Vec<Refusal>,
+    /// Requests made, when the registry was asked at all.
+    pub stats: Option<RegistryStats>,
+}
+
+/// Checks every target against its registry, concurrently (the client caps
+/// requests per host). With `--no-verify`, returns the targets untouched and
+/// makes no request.
+pub fn resolve(settings: &Settings) -> Resolution {
+    if settings.no_verify {
+        return Resolution {
+            targets: settings.targets.clone(),
+            ..Resolution::default()
+        };
+    }
+    let failed = |message: String| Resolution {
+        targets: settings.targets.clone(),
+        errors: vec![refusal(message)],
+        stats: None,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return failed(format!("cannot start the registry client: {e}")),
+    };
+    let client = match Client::new(settings.registry.clone()) {
+        Ok(c) => c,
+        Err(e) => return failed(e.to_string()),
+    };
+    runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, target) in settings.targets.iter().enumerate() {
+            let (client, target, platforms) =
+                (client.clone(), target.clone(), settings.platforms.clone());
+            tasks.spawn(async move { (i, check(&client, &target, &platforms).await) });
+        }
+        let mut results = Vec::with_capacity(settings.targets.len());
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(r) => results.push(r),
+                Err(e) => results.push((usize::MAX, Err(format!("registry check failed: {e}")))),
+            }
+        }
+        results.sort_by_key(|(i, _)| *i);
+        let mut out = Resolution {
+            targets: settings.targets.clone(),
+            ..Resolution::default()
+        };
+        for (i, result) in results {
+            match (result, out.targets.get_mut(i)) {
+                (Ok(digest), Some(t)) => t.resolved_digest = Some(digest),
+                (Ok(_), None) => {}
+                (Err(message), _) => out.errors.push(refusal(message)),
+            }
+        }
+        out.stats = Some(client.stats());
+        out
+    })
+}
+
+/// Verifies one target; returns the digest its tag (or digest) names.
+async fn check(client: &Client, target: &Target, platforms: &[Platform]) -> Result<String, String> {
+    let reference = &target.reference;
+    let repo = reference.repository();
+    let shown = reference.name_as_written();
+    let err = |e: RegistryError| e.to_string();
+    let digest = match (reference.tag(), reference.digest()) {
+        (Some(tag), given) => {
+            let resolved = client.resolve(&repo, tag).await.map_err(err)?;
+            if let Some(given) = given
+                && given != resolved.digest
+            {
+                return Err(format!(
+                    "{shown}:{tag} is {} in the registry, not {given}; the tag moved or the digest is wrong",
+                    resolved.digest
+                ));
+            }
+            resolved.digest
+        }
+        (None, Some(digest)) => client.resolve(&repo, digest).await.map_err(err)?.digest,
+        (None, None) => {
+            return Err(format!("{shown}: no tag or digest to verify"));
+        }
+    };
+    if !platforms.is_empty() {
+        let have = client.platforms(&repo, &digest).await.map_err(err)?;
+        let missing: Vec<String> = platforms
+            .iter()
+            .filter(|p| !have.contains(p))
+            .map(Platform::to_string)
+            .collect();
+        if !missing.is_empty() {
+            let what = reference
+                .tag()
+                .map_or_else(|| format!("{shown}@{digest}"), |t| format!("{shown}:{t}"));
+            let have: Vec<String> = have.iter().map(Platform::to_string).collect();
+            return Err(format!(
+                "{what} lacks platform {} (it has: {})",
+                missing.join(", "),
+                if have.is_empty() {
+                    "none declared".to_owned()
+                } else {
+                    have.join(", ")
+                }
+            ));
+        }
+    }
+    Ok(digest)
+}
+
+fn refusal(message: String) -> Refusal {
+    Refusal {
+        file: String::new(),
+        line: None,
+        message,
+    }
+}
