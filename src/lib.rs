@@ -2,14 +2,16 @@
 //!
 //! Every command flows through one spine, one module per step:
 //! `settings` (inputs) → `discover` → resolve → `plan` → `guard` →
-//! commit/verify (`backend`: `local`) → `report`. `manifest` and `reference`
-//! hold the pure engine; `set` wires the spine together.
+//! commit/verify (`backend`: `local`, `github`) → `report`. `manifest` and
+//! `reference` hold the pure engine; `set` wires the spine together; `retry`
+//! holds the deadline and backoff shared by that loop and the network backend.
 
 #![warn(missing_docs)]
 
 pub mod backend;
 pub mod cli;
 pub mod discover;
+pub mod github;
 pub mod guard;
 pub mod local;
 pub mod manifest;
@@ -17,6 +19,7 @@ pub mod message;
 pub mod plan;
 pub mod reference;
 pub mod report;
+pub mod retry;
 pub mod set;
 pub mod settings;
 
@@ -35,10 +38,14 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         cli::Command::Set(args) => {
             let settings = settings::Settings::resolve(&args)?;
-            let mut backend =
-                local::Local::open(&settings.dir, settings.commit && !settings.dry_run)
-                    .map_err(|e| settings::UsageError(e.to_string()))?;
-            let r = set::run(&settings, &mut backend)?;
+            let mut backend: Box<dyn backend::Backend> = match &settings.source {
+                settings::Source::Dir(dir) => Box::new(
+                    local::Local::open(dir, settings.commit && !settings.dry_run)
+                        .map_err(|e| settings::UsageError(e.to_string()))?,
+                ),
+                settings::Source::GitHub(gh) => Box::new(github::GitHub::new(gh, settings.retry)?),
+            };
+            let r = set::run(&settings, backend.as_mut())?;
             match settings.output {
                 cli::OutputFormat::Text => report::print_text(&r),
                 cli::OutputFormat::Json => report::print_json(&r),

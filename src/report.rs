@@ -28,6 +28,11 @@ pub struct SetReport {
     pub problems: Vec<ProblemOut>,
     /// Reasons the run failed.
     pub errors: Vec<Refusal>,
+    /// Read-plan-write rounds (more than 1 after the branch moved under us).
+    pub attempts: usize,
+    /// API requests sent (network backends only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_requests: Option<u64>,
     /// Unified diff of the change (dry run only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,

@@ -11,24 +11,41 @@ use crate::guard;
 use crate::manifest::Change;
 use crate::plan::{self, Update};
 use crate::report::{ProblemOut, SetReport};
+use crate::retry::{Backoff, Deadline};
 use crate::settings::{Settings, Target};
 
-/// How many times a write is retried after the files changed under us.
-const MAX_ATTEMPTS: usize = 5;
-
 /// Runs `set` and returns the report; `errors` non-empty means exit 1.
+///
+/// A compare-and-swap miss re-runs the whole spine from the read: contents
+/// computed on an old head are never resent (DESIGN.md §6). Between rounds
+/// it waits with full jitter, within `--max-attempts` and `--deadline`.
 pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> {
+    let max = settings.retry.max_attempts;
+    let deadline = Deadline::after(settings.retry.deadline);
+    let mut backoff = Backoff::cas();
     let mut attempt = 0;
     loop {
         attempt += 1;
         match once(settings, backend)? {
-            Attempt::Done(report) => return Ok(report),
-            Attempt::Stale(what) if attempt < MAX_ATTEMPTS => {
-                tracing_stale(&what, attempt);
+            Attempt::Done(mut report) => {
+                report.attempts = attempt;
+                report.api_requests = backend.api_requests();
+                return Ok(report);
             }
-            Attempt::Stale(what) => anyhow::bail!(
-                "{what} kept changing while writing; gave up after {MAX_ATTEMPTS} attempts"
-            ),
+            Attempt::Stale(what) if attempt < max => {
+                let wait = backoff.next_wait();
+                if deadline.exceeded_by(wait) {
+                    anyhow::bail!(
+                        "{what} kept changing while writing; gave up at the --deadline of {}s after {attempt} attempt(s)",
+                        deadline.total().as_secs()
+                    );
+                }
+                tracing_stale(&what, attempt, max);
+                std::thread::sleep(wait);
+            }
+            Attempt::Stale(what) => {
+                anyhow::bail!("{what} kept changing while writing; gave up after {max} attempts")
+            }
         }
     }
 }
@@ -147,9 +164,9 @@ fn once(settings: &Settings, backend: &mut dyn Backend) -> Result<Attempt> {
     Ok(Attempt::Done(report))
 }
 
-fn tracing_stale(what: &str, attempt: usize) {
+fn tracing_stale(what: &str, attempt: usize, max: usize) {
     crate::report::warn(&format!(
-        "{what} changed while writing; re-reading (attempt {} of {MAX_ATTEMPTS})",
+        "{what} changed while writing; re-reading (attempt {} of {max})",
         attempt + 1
     ));
 }

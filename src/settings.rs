@@ -3,10 +3,12 @@
 //! sizes. Does no network and no file I/O.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::cli::{OutputFormat, SetArgs};
+use crate::cli::{ApiKind, OutputFormat, SetArgs};
+use crate::github::{Endpoints, RepoName, Token};
 use crate::reference::Reference;
 
 /// Default `--files` patterns.
@@ -43,6 +45,16 @@ impl FileSelection {
         self.set.is_match(path)
     }
 
+    /// The patterns as plain paths when none has a glob metacharacter, so a
+    /// backend can fetch them by name without listing the tree.
+    pub fn exact_paths(&self) -> Option<Vec<String>> {
+        let literal = |p: &String| !p.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        self.patterns
+            .iter()
+            .all(literal)
+            .then(|| self.patterns.clone())
+    }
+
     /// Builds a selection from patterns, rejecting any that could escape the root.
     pub fn new(patterns: &[String], max_size: u64) -> Result<FileSelection, UsageError> {
         let patterns: Vec<String> = if patterns.is_empty() {
@@ -74,13 +86,46 @@ impl FileSelection {
     }
 }
 
+/// Where manifests live.
+#[derive(Debug)]
+pub enum Source {
+    /// `--dir PATH`: a directory or Git work tree.
+    Dir(PathBuf),
+    /// `--repo OWNER/NAME`: a GitHub repository through its API.
+    GitHub(GitHubSource),
+}
+
+/// Everything the GitHub backend needs, checked.
+#[derive(Debug)]
+pub struct GitHubSource {
+    /// `OWNER/NAME`.
+    pub repo: RepoName,
+    /// Branch to commit to; `None` means the default branch.
+    pub branch: Option<String>,
+    /// Write path.
+    pub api: ApiKind,
+    /// REST and GraphQL endpoints.
+    pub endpoints: Endpoints,
+    /// From `GITHUB_TOKEN` or `GH_TOKEN` (redacted in `Debug`).
+    pub token: Token,
+}
+
+/// Bounds on retries, shared by the set loop and the network backends.
+#[derive(Clone, Copy, Debug)]
+pub struct RetrySettings {
+    /// Most attempts at one write, and at one API request.
+    pub max_attempts: usize,
+    /// Total time for all retries and waits of one run.
+    pub deadline: Duration,
+}
+
 /// Checked settings for `set`.
 #[derive(Debug)]
 pub struct Settings {
     /// Images to set, one per repository.
     pub targets: Vec<Target>,
-    /// Local directory (the only backend so far).
-    pub dir: PathBuf,
+    /// Where the manifests are.
+    pub source: Source,
     /// Files to read.
     pub files: FileSelection,
     /// Write nothing.
@@ -93,13 +138,31 @@ pub struct Settings {
     pub message: Option<String>,
     /// Writer identity for trailers.
     pub writer_id: String,
+    /// Add `[skip ci]` to the subject.
+    pub skip_ci: bool,
+    /// Retry bounds.
+    pub retry: RetrySettings,
     /// Output format.
     pub output: OutputFormat,
 }
 
 impl Settings {
-    /// Validates `set` arguments.
+    /// Validates `set` arguments against the process environment.
     pub fn resolve(args: &SetArgs) -> Result<Settings, UsageError> {
+        Settings::resolve_with(args, &|k| std::env::var(k).ok())
+    }
+
+    /// Validates `set` arguments; `env` looks up environment variables
+    /// (empty values count as unset).
+    pub fn resolve_with(
+        args: &SetArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, UsageError> {
+        let env = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let mut targets: Vec<Target> = Vec::new();
         for arg in &args.images {
             let reference =
@@ -123,13 +186,7 @@ impl Settings {
                 reference,
             });
         }
-        let dir = args.source.dir.clone().ok_or_else(|| UsageError("set: --dir PATH is required (the GitHub backend, --repo, is not available in this build)".into()))?;
-        if !dir.is_dir() {
-            return Err(UsageError(format!(
-                "--dir {}: not a directory",
-                dir.display()
-            )));
-        }
+        let source = resolve_source(args, &env)?;
         if !args.write.no_verify {
             return Err(UsageError(
                 "set: registry verification (tag exists, platforms, digest) is not available in this build; pass --no-verify to write without it".into(),
@@ -152,17 +209,102 @@ impl Settings {
         if args.write.writer_id.trim().is_empty() || args.write.writer_id.contains(['\n', '\r']) {
             return Err(UsageError("--writer-id: must be one non-empty line".into()));
         }
+        if args.write.max_attempts == 0 {
+            return Err(UsageError("--max-attempts: must be at least 1".into()));
+        }
+        let deadline = parse_duration(&args.write.deadline).ok_or_else(|| {
+            UsageError(format!(
+                "--deadline {:?}: expected seconds, or a number with ms/s/m/h",
+                args.write.deadline
+            ))
+        })?;
+        if args.write.commit && matches!(source, Source::GitHub(_)) {
+            return Err(UsageError(
+                "--commit is for --dir; with --repo every write is a commit".into(),
+            ));
+        }
         Ok(Settings {
             targets,
-            dir,
+            source,
             files: FileSelection::new(&args.source.files, max_size)?,
             dry_run: args.write.dry_run,
             no_verify: args.write.no_verify,
             commit: args.write.commit,
             message: args.write.message.clone(),
             writer_id: args.write.writer_id.trim().to_owned(),
+            skip_ci: args.write.skip_ci,
+            retry: RetrySettings {
+                max_attempts: args.write.max_attempts,
+                deadline,
+            },
             output: args.output.output,
         })
+    }
+}
+
+/// `--dir`, else `--repo`, else `$GITHUB_REPOSITORY`.
+fn resolve_source(
+    args: &SetArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Source, UsageError> {
+    if let Some(dir) = &args.source.dir {
+        if !dir.is_dir() {
+            return Err(UsageError(format!(
+                "--dir {}: not a directory",
+                dir.display()
+            )));
+        }
+        return Ok(Source::Dir(dir.clone()));
+    }
+    let (repo, from) = match (&args.source.repo, env("GITHUB_REPOSITORY")) {
+        (Some(r), _) => (r.clone(), "--repo"),
+        (None, Some(r)) => (r, "$GITHUB_REPOSITORY"),
+        (None, None) => {
+            return Err(UsageError(
+                "set: say where the manifests are: --dir PATH, or --repo OWNER/NAME (default $GITHUB_REPOSITORY)".into(),
+            ));
+        }
+    };
+    let repo = RepoName::parse(&repo).map_err(|e| UsageError(format!("{from} {repo:?}: {e}")))?;
+    let branch = match &args.source.branch {
+        Some(b) if !crate::github::valid_branch(b) => {
+            return Err(UsageError(format!(
+                "--branch {b:?}: not a valid branch name"
+            )));
+        }
+        b => b.clone(),
+    };
+    let token = env("GITHUB_TOKEN")
+        .or_else(|| env("GH_TOKEN"))
+        .map(Token::new)
+        .ok_or_else(|| {
+            UsageError(
+                "set --repo: no token; set GITHUB_TOKEN (or GH_TOKEN) to a token with `contents: write` on the repository".into(),
+            )
+        })?;
+    let endpoints =
+        Endpoints::resolve(env("GITHUB_API_URL"), env("GITHUB_GRAPHQL_URL")).map_err(UsageError)?;
+    Ok(Source::GitHub(GitHubSource {
+        repo,
+        branch,
+        api: args.source.api.unwrap_or(ApiKind::Graphql),
+        endpoints,
+        token,
+    }))
+}
+
+/// Parses `300`, `500ms`, `90s`, `5m`, `1h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => Some(Duration::from_secs(n)),
+        "m" | "min" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
     }
 }
 
@@ -192,6 +334,30 @@ mod tests {
         assert_eq!(parse_size("100"), Some(100));
         assert_eq!(parse_size("5 TB"), None);
         assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("300"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("5 days"), None);
+    }
+
+    #[test]
+    fn exact_paths_only_without_metacharacters() {
+        let exact = FileSelection::new(&["a/b.yaml".into(), "c.yml".into()], 1).expect("valid");
+        assert_eq!(
+            exact.exact_paths(),
+            Some(vec!["a/b.yaml".to_owned(), "c.yml".to_owned()])
+        );
+        let glob = FileSelection::new(&["a/b.yaml".into(), "*.yml".into()], 1).expect("valid");
+        assert_eq!(glob.exact_paths(), None);
+        assert_eq!(
+            FileSelection::new(&[], 1).expect("valid").exact_paths(),
+            None
+        );
     }
 
     #[test]
