@@ -8,7 +8,7 @@
 //! layout, so a URL join that drops `v3` fails every test.
 
 pub mod git;
-mod graphql;
+pub mod graphql;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
