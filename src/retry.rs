@@ -66,10 +66,11 @@ impl Backoff {
         }
     }
 
-    /// For compare-and-swap misses: short, because the next attempt re-reads
-    /// anyway and the competitor has already finished its write.
+    /// For compare-and-swap misses: starts short, because the competitor has
+    /// already finished its write, but grows past one read-plan-write round
+    /// (~100 ms) quickly so that many writers on one branch spread out.
     pub fn cas() -> Backoff {
-        Backoff::new(Duration::from_millis(50), Duration::from_secs(2))
+        Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
     }
 
     /// For server errors and dropped connections.

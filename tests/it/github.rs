@@ -508,3 +508,71 @@ fn issue_4_sixteen_concurrent_writers_different_files_all_land() {
     }
     assert_eq!(commits(&fake), 17);
 }
+
+/// The numbers behind `scripts/bench-github`: API requests and wall time for
+/// one uncontended bump, and for 1/4/16 concurrent writers on one file.
+/// Prints a markdown table; asserts only that every writer landed.
+#[test]
+#[ignore = "benchmark: run with scripts/bench-github"]
+fn bench_github() {
+    use std::time::Instant;
+    // Parse GitHub's schema (the fake validates every document) before timing.
+    let _ = fake_github::graphql::schema();
+    println!(
+        "| scenario | writers | exit 0 | commits | API requests (total) | attempts per writer (min/mean/max) | wall time |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, args) in [
+        (
+            "uncontended, `--files` globs",
+            vec!["--branch", "main", BACKEND],
+        ),
+        (
+            "uncontended, exact `--files` path",
+            vec![
+                "--branch",
+                "main",
+                "--files",
+                "base/deployment.yaml",
+                BACKEND,
+            ],
+        ),
+    ] {
+        let fake = start();
+        let t = Instant::now();
+        let r = bump(&fake, &args);
+        let wall = t.elapsed();
+        assert_eq!(r.code, 0, "{r:?}");
+        println!(
+            "| {name} | 1 | 1/1 | {} | {} | {} | {:.0} ms |",
+            commits(&fake) - 1,
+            fake.total(),
+            json(&r)["attempts"],
+            wall.as_secs_f64() * 1000.0
+        );
+    }
+    for writers in [1, 4, 16] {
+        let t = Instant::now();
+        let (fake, runs) = concurrent(writers, true);
+        let wall = t.elapsed();
+        let ok = runs.iter().filter(|r| r.code == 0).count();
+        let attempts: Vec<u64> = runs
+            .iter()
+            .filter_map(|r| serde_json::from_str::<Value>(&r.stdout).ok())
+            .filter_map(|v| v["attempts"].as_u64())
+            .collect();
+        let (min, max) = (
+            attempts.iter().min().copied().unwrap_or(0),
+            attempts.iter().max().copied().unwrap_or(0),
+        );
+        let mean = attempts.iter().sum::<u64>() as f64 / attempts.len().max(1) as f64;
+        println!(
+            "| concurrent, same file | {writers} | {ok}/{writers} | {} | {} | {min}/{mean:.1}/{max} | {:.0} ms |",
+            commits(&fake) - 1,
+            fake.total(),
+            wall.as_secs_f64() * 1000.0
+        );
+        assert_eq!(ok, writers);
+        assert_eq!(commits(&fake) - 1, writers);
+    }
+}

@@ -145,11 +145,6 @@ impl FakeGitHub {
     pub fn total(&self) -> u64 {
         lock(&self.state.counts).values().sum()
     }
-
-    /// Forgets the counts.
-    pub fn reset_counts(&self) {
-        lock(&self.state.counts).clear();
-    }
 }
 
 impl Drop for FakeGitHub {
