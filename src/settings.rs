@@ -336,6 +336,39 @@ mod tests {
         assert_eq!(parse_size("x"), None);
     }
 
+    fn set_args(argv: &[&str]) -> SetArgs {
+        use clap::Parser;
+        let mut full = vec!["gitops-bump", "set"];
+        full.extend(argv);
+        match crate::cli::Cli::try_parse_from(full)
+            .expect("parses")
+            .command
+        {
+            crate::cli::Command::Set(args) => args,
+        }
+    }
+
+    #[test]
+    fn repo_settings_come_from_env_and_never_show_the_token() {
+        let args = set_args(&["--no-verify", "--branch", "main", "a/b:1"]);
+        let env = |k: &str| match k {
+            "GITHUB_REPOSITORY" => Some("acme/gitops".to_owned()),
+            "GITHUB_TOKEN" => Some("  ".to_owned()), // empty counts as unset
+            "GH_TOKEN" => Some("ghp_SECRET".to_owned()),
+            "GITHUB_API_URL" => Some("https://ghe.example.com/api/v3".to_owned()),
+            _ => None,
+        };
+        let settings = Settings::resolve_with(&args, &env).expect("valid");
+        let Source::GitHub(gh) = &settings.source else {
+            panic!("expected the GitHub backend");
+        };
+        assert_eq!(gh.repo.to_string(), "acme/gitops");
+        assert_eq!(gh.endpoints.graphql, "https://ghe.example.com/api/graphql");
+        assert!(!format!("{settings:?}").contains("ghp_SECRET"));
+        let no_token = |k: &str| (k == "GITHUB_REPOSITORY").then(|| "acme/gitops".to_owned());
+        assert!(Settings::resolve_with(&args, &no_token).is_err());
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
