@@ -119,7 +119,12 @@ pub fn print_text(r: &SetReport) {
         );
     }
     for e in &r.errors {
-        let _ = writeln!(err, "error: {}: {}", at(&e.file, e.line), e.message);
+        // Run-wide errors (a missing gitops commit) name no file.
+        if e.file.is_empty() {
+            let _ = writeln!(err, "error: {}", e.message);
+        } else {
+            let _ = writeln!(err, "error: {}: {}", at(&e.file, e.line), e.message);
+        }
     }
     if r.errors.is_empty() {
         let files = r

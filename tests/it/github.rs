@@ -370,6 +370,38 @@ fn issue_4_dropped_commit_fails_verification_loudly() {
 }
 
 #[test]
+fn issue_4_dropped_commit_in_text_output_says_gitops_commit_missing() {
+    let fake = start();
+    fake.faults().drop_commits = 1;
+    let r = gitops_bump()
+        .env("GITHUB_TOKEN", fake_github::TOKEN)
+        .env("GITHUB_API_URL", &fake.api_url())
+        .env("GITHUB_GRAPHQL_URL", &fake.graphql_url())
+        .args([
+            "set",
+            "--no-verify",
+            "--repo",
+            "acme/gitops",
+            "--branch",
+            "main",
+        ])
+        .args(["--files", "base/deployment.yaml", BACKEND])
+        .run();
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("error: gitops commit missing: commit "),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("error: gitops commit missing: base/deployment.yaml at main head"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn issue_4_truncated_listings_and_texts_fall_back() {
     let fake = start();
     {
