@@ -608,3 +608,22 @@ fn bench_github() {
         assert_eq!(commits(&fake) - 1, writers);
     }
 }
+
+#[test]
+fn issue_4_dry_run_reads_and_writes_nothing() {
+    let fake = start();
+    let r = bump(&fake, &["--branch", "main", "--dry-run", BACKEND]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r);
+    assert_eq!(
+        (v["changed"].as_bool(), v["commit"].is_null()),
+        (Some(true), true)
+    );
+    assert!(
+        v["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("+    newTag: v1.4.0"))
+    );
+    assert_eq!(fake.total(), 2, "listing and file query only");
+    assert_eq!(commits(&fake), 1);
+}
