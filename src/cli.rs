@@ -19,6 +19,56 @@ pub struct Cli {
 pub enum Command {
     /// Set image references to a new tag or digest in every matching manifest.
     Set(SetArgs),
+    /// Show which tag a policy selects, step by step, and warn about likely mistakes.
+    Explain(ExplainArgs),
+}
+
+/// Arguments of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The image repository (with `--tags-from`, only a label).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// Tag policy: `semver:RANGE`, `alphabetical[:asc|desc]`, `numerical[:asc|desc]`,
+    /// `newest-build` or `digest[:TAG]`.
+    #[arg(long, value_name = "SPEC", default_value = "semver:*")]
+    pub policy: String,
+
+    /// Keep only tags this (unanchored) regex matches; named groups feed `--extract`.
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
+
+    /// What the policy compares, expanded from `--filter` groups (`$ts`, `${1}`).
+    #[arg(long, value_name = "TEMPLATE", requires = "filter")]
+    pub extract: Option<String>,
+
+    /// Drop tags this regex matches (repeatable; added to the defaults for
+    /// cosign `.sig`, `.att` and `.sbom` tags).
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Vec<String>,
+
+    /// How tags are read as versions: `strict` (Flux: exactly three parts) or
+    /// `lenient` (Argo CD: `1` and `1.2` accepted).
+    #[arg(long, value_enum, default_value_t = SemverParseArg::Strict)]
+    pub semver_parse: SemverParseArg,
+
+    /// Take the tag list from a file, one tag per line (`-` for stdin), instead of the registry.
+    #[arg(long, value_name = "FILE")]
+    pub tags_from: Option<PathBuf>,
+
+    /// How results are shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Semver parsing modes on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SemverParseArg {
+    /// Flux: exactly three parts, optional lowercase `v`.
+    Strict,
+    /// Argo CD: `1` and `1.2` are versions too.
+    Lenient,
 }
 
 /// Arguments of `set`.

@@ -15,8 +15,10 @@ pub struct Discovery {
     pub unreadable: Vec<(Problem, Option<String>)>,
 }
 
-/// Parses every file of `snapshot`, on all cores.
-pub fn discover(snapshot: &Snapshot) -> Discovery {
+/// Parses every file of `snapshot` on all cores, keeping only the manifests
+/// `keep` accepts: the rest are dropped as soon as they are scanned, so
+/// memory follows what the run needs, not the size of the repository.
+pub fn discover(snapshot: &Snapshot, keep: &(dyn Fn(&Manifest) -> bool + Sync)) -> Discovery {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
@@ -26,7 +28,15 @@ pub fn discover(snapshot: &Snapshot) -> Discovery {
             .files
             .chunks(chunk)
             .map(|files| {
-                scope.spawn(move || files.iter().map(|f| parse_one(&f.path, &f.bytes)).collect())
+                scope.spawn(move || {
+                    files
+                        .iter()
+                        .filter_map(|f| match parse_one(&f.path, &f.bytes) {
+                            Ok(m) if !keep(&m) => None,
+                            other => Some(other),
+                        })
+                        .collect()
+                })
             })
             .collect();
         handles

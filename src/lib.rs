@@ -8,15 +8,18 @@
 
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod backend;
 pub mod cli;
 pub mod discover;
+pub mod explain;
 pub mod github;
 pub mod guard;
 pub mod local;
 pub mod manifest;
 pub mod message;
 pub mod plan;
+pub mod policy;
 pub mod reference;
 pub mod report;
 pub mod retry;
@@ -30,6 +33,11 @@ pub enum Outcome {
     Success,
     /// Exit 1: the job failed (a guard refused, verification failed).
     Failed,
+}
+
+/// Returns true if and only if this process runs as a GitHub Actions step.
+fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
 /// Runs a parsed command line. Usage errors come back as
@@ -47,10 +55,24 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
             };
             let r = set::run(&settings, backend.as_mut())?;
             match settings.output {
-                cli::OutputFormat::Text => report::print_text(&r),
+                cli::OutputFormat::Text => report::print_text(&r, in_actions()),
                 cli::OutputFormat::Json => report::print_json(&r),
             }
             Ok(if r.errors.is_empty() {
+                Outcome::Success
+            } else {
+                Outcome::Failed
+            })
+        }
+        cli::Command::Explain(args) => {
+            let e = explain::run(&args)?;
+            match args.output.output {
+                cli::OutputFormat::Text => report::print_explain_text(&e.image, &e.selection),
+                cli::OutputFormat::Json => {
+                    report::print_json_value(&report::ExplainJson::new(&e.selection, None))
+                }
+            }
+            Ok(if e.selection.winner.is_some() {
                 Outcome::Success
             } else {
                 Outcome::Failed

@@ -120,55 +120,49 @@ fn plan_site(
             digest_hex_only,
             ..
         } => {
-            match (tag, new_tag) {
-                (Some(node), Some(t)) => {
-                    let value = match (tag_holds_digest, new_digest, digest) {
-                        (true, Some(d), None) => format!("{t}@{d}"),
-                        _ => t.to_owned(),
-                    };
-                    changes.push((*node, value.clone(), scalar(*node), value));
-                }
-                (None, Some(_)) => {
-                    c.unfit = Some(format!(
-                        "the {} entry has no tag field to set; add one",
-                        site.dialect.as_str()
-                    ))
-                }
-                _ => {}
-            }
-            if let Some(d) = new_digest {
-                match (digest, tag) {
-                    (Some(node), _) => {
-                        let value = if *digest_hex_only {
-                            d.split_once(':').map_or(d, |(_, hex)| hex).to_owned()
-                        } else {
-                            d.to_owned()
+            // A new digest goes to its own field, or else onto the tag
+            // (`v1@sha256:…`, Renovate's form) where the tag already holds
+            // one or in Helm values, whose templates accept it there.
+            let digest_in_tag = new_digest.is_some()
+                && digest.is_none()
+                && (*tag_holds_digest || site.dialect == Dialect::HelmValues);
+            match tag {
+                Some(node) => {
+                    let keep = || current.tag.clone().unwrap_or_default();
+                    let tag_text = new_tag
+                        .map(str::to_owned)
+                        .or_else(|| digest_in_tag.then(keep));
+                    if let Some(t) = tag_text {
+                        let value = match new_digest.filter(|_| digest_in_tag) {
+                            Some(d) => format!("{t}@{d}"),
+                            None => t,
                         };
                         changes.push((*node, value.clone(), scalar(*node), value));
                     }
-                    (None, Some(node)) if *tag_holds_digest && new_tag.is_none() => {
-                        let keep = current.tag.clone().unwrap_or_default();
-                        let value = format!("{keep}@{d}");
+                }
+                None if new_tag.is_some() => {
+                    c.unfit = Some(format!(
+                        "the {} entry has no tag field to set; add one",
+                        site.dialect.as_str()
+                    ));
+                }
+                None => {}
+            }
+            if let Some(d) = new_digest {
+                match digest {
+                    Some(node) => {
+                        let value = match d.split_once(':') {
+                            Some((_, hex)) if *digest_hex_only => hex.to_owned(),
+                            _ => d.to_owned(),
+                        };
                         changes.push((*node, value.clone(), scalar(*node), value));
                     }
-                    (None, Some(node))
-                        if site.dialect == Dialect::HelmValues && new_tag.is_none() =>
-                    {
-                        // Renovate-style `tag: v1@sha256:…` keeps a chart working without a digest field.
-                        let value = format!("{}@{d}", current.tag.clone().unwrap_or_default());
-                        changes.push((*node, value.clone(), scalar(*node), value));
-                    }
-                    (None, Some(_)) if site.dialect == Dialect::HelmValues || *tag_holds_digest => {
-                        if let Some(last) = changes.last_mut() {
-                            last.1 = format!("{}@{d}", new_tag.unwrap_or_default());
-                            last.3 = last.1.clone();
-                        }
-                    }
-                    _ => {
+                    None if digest_in_tag && tag.is_some() => {}
+                    None => {
                         c.unfit = Some(format!(
                             "the {} entry has no digest field to pin {d}; add one",
                             site.dialect.as_str()
-                        ))
+                        ));
                     }
                 }
             }
@@ -197,4 +191,149 @@ fn plan_site(
         c.changes.push(Change { node, value });
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::Reference;
+
+    const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    fn target(s: &str) -> Target {
+        Target {
+            arg: s.to_owned(),
+            reference: Reference::parse(s).expect("valid"),
+        }
+    }
+
+    fn plan_one(path: &str, text: &str, t: &str) -> Vec<Candidate> {
+        let m = Manifest::parse(path, text.to_owned()).expect("parses");
+        plan(&[m], &[target(t)])
+    }
+
+    fn values(c: &Candidate) -> Vec<(&str, &str)> {
+        c.updates
+            .iter()
+            .map(|u| (u.from.as_str(), u.to.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn full_reference_takes_exactly_the_target_version() {
+        let c = plan_one(
+            "p.yaml",
+            "containers:\n- image: ghcr.io/acme/app:v1\n",
+            "ghcr.io/acme/app:v2",
+        );
+        assert_eq!(values(&c[0]), vec![("v1", "v2")]);
+        assert_eq!(c[0].changes[0].value, "ghcr.io/acme/app:v2");
+        let c = plan_one(
+            "p.yaml",
+            "containers:\n- image: ghcr.io/acme/app:v1\n",
+            &format!("ghcr.io/acme/app@{D2}"),
+        );
+        assert_eq!(c[0].changes[0].value, format!("ghcr.io/acme/app@{D2}"));
+    }
+
+    #[test]
+    fn other_images_and_up_to_date_sites_plan_nothing() {
+        assert!(
+            plan_one(
+                "p.yaml",
+                "containers:\n- image: ghcr.io/acme/other:v1\n",
+                "ghcr.io/acme/app:v2"
+            )
+            .is_empty()
+        );
+        let c = plan_one(
+            "p.yaml",
+            "containers:\n- image: ghcr.io/acme/app:v2\n",
+            "ghcr.io/acme/app:v2",
+        );
+        assert!(c[0].changes.is_empty());
+    }
+
+    #[test]
+    fn a_pinned_digest_without_a_new_one_is_stale() {
+        let c = plan_one(
+            "p.yaml",
+            &format!("containers:\n- image: app:v1@{D1}\n"),
+            "app:v2",
+        );
+        assert_eq!(c[0].stale_digest.as_deref(), Some(D1));
+        let c = plan_one(
+            "p.yaml",
+            &format!("containers:\n- image: app:v1@{D1}\n"),
+            &format!("app:v2@{D2}"),
+        );
+        assert_eq!(c[0].stale_digest, None);
+        assert_eq!(
+            values(&c[0]),
+            vec![(&*format!("v1@{D1}"), &*format!("v2@{D2}"))]
+        );
+    }
+
+    #[test]
+    fn helm_maps_fill_tag_and_digest_slots() {
+        let text = "image:\n  repository: app\n  tag: v1\n  digest: \"\"\n";
+        let c = plan_one("values.yaml", text, &format!("app:v2@{D2}"));
+        assert_eq!(
+            c[0].changes
+                .iter()
+                .map(|c| c.value.as_str())
+                .collect::<Vec<_>>(),
+            vec!["v2", D2]
+        );
+        // Renovate-style pins keep their shape.
+        let c = plan_one(
+            "values.yaml",
+            &format!("image:\n  repository: app\n  tag: v1@{D1}\n"),
+            &format!("app:v2@{D2}"),
+        );
+        assert_eq!(c[0].changes[0].value, format!("v2@{D2}"));
+        // `sha:` slots hold bare hex.
+        let c = plan_one(
+            "values.yaml",
+            "image:\n  repository: app\n  tag: v1\n  sha: \"\"\n",
+            &format!("app:v1@{D2}"),
+        );
+        assert_eq!(c[0].changes[0].value, D2.trim_start_matches("sha256:"));
+    }
+
+    #[test]
+    fn kustomize_entries_without_new_tag_are_unfit() {
+        let c = plan_one(
+            "kustomization.yaml",
+            "images:\n- name: app\n  newName: ghcr.io/acme/app\n",
+            "ghcr.io/acme/app:v2",
+        );
+        assert!(
+            c[0].unfit
+                .as_deref()
+                .is_some_and(|u| u.contains("no tag field")),
+            "{:?}",
+            c[0].unfit
+        );
+        let c = plan_one(
+            "kustomization.yaml",
+            "images:\n- name: app\n  newTag: v1\n",
+            &format!("app:v1@{D2}"),
+        );
+        assert!(
+            c[0].unfit
+                .as_deref()
+                .is_some_and(|u| u.contains("no digest field")),
+            "{:?}",
+            c[0].unfit
+        );
+    }
+
+    /// Backstop for the documented limitation: block scalars are text, never sites.
+    #[test]
+    fn images_inside_block_scalars_are_not_sites() {
+        let text = "spec:\n  source:\n    helm:\n      values: |\n        image:\n          repository: app\n          tag: v1\n";
+        assert!(plan_one("app.yaml", text, "app:v2").is_empty());
+    }
 }

@@ -84,7 +84,12 @@ pub fn at(file: &str, line: Option<usize>) -> String {
 }
 
 /// Prints the report as text (stdout) with warnings and errors on stderr.
-pub fn print_text(r: &SetReport) {
+/// Inside GitHub Actions (`actions`), problems, updates and errors are also
+/// annotations at their `file:line`.
+pub fn print_text(r: &SetReport, actions: bool) {
+    if actions {
+        print_annotations(r);
+    }
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     for p in &r.problems {
@@ -156,10 +161,94 @@ pub fn print_text(r: &SetReport) {
     }
 }
 
+/// The runner shows at most this many annotations of each level per step.
+pub const ANNOTATION_LIMIT: usize = 10;
+
+/// Workflow-command annotations for a `set` report, at most
+/// [`ANNOTATION_LIMIT`] per level; the rest are summarized in one more.
+pub fn annotations(r: &SetReport) -> String {
+    use crate::actions::{Annotation, Level, annotation};
+    let at = |title: &str, file: &str, line: Option<usize>, col: Option<usize>| Annotation {
+        title: Some(title.to_owned()),
+        file: Some(file.to_owned()).filter(|f| !f.is_empty()),
+        line,
+        col,
+        ..Annotation::default()
+    };
+    let errors: Vec<(String, Annotation)> = r
+        .errors
+        .iter()
+        .map(|e| (e.message.clone(), at("gitops-bump", &e.file, e.line, None)))
+        .collect();
+    let warnings: Vec<(String, Annotation)> = r
+        .problems
+        .iter()
+        .map(|p| {
+            (
+                p.message.clone(),
+                at("gitops-bump: file skipped", &p.file, p.line, None),
+            )
+        })
+        .collect();
+    let verb = if r.dry_run { "would update" } else { "updated" };
+    let notices: Vec<(String, Annotation)> = r
+        .updates
+        .iter()
+        .map(|u| {
+            (
+                format!("{verb} {} {} → {}", u.image, show(&u.from), show(&u.to)),
+                at("gitops-bump: image", &u.file, Some(u.line), Some(u.column)),
+            )
+        })
+        .chain(r.skipped.iter().map(|s| {
+            (
+                format!("{} {}", s.image, s.reason),
+                at("gitops-bump: skipped", &s.file, Some(s.line), None),
+            )
+        }))
+        .collect();
+    let mut out = String::new();
+    for (level, items) in [
+        (Level::Error, errors),
+        (Level::Warning, warnings),
+        (Level::Notice, notices),
+    ] {
+        let shown = if items.len() > ANNOTATION_LIMIT {
+            ANNOTATION_LIMIT - 1
+        } else {
+            items.len()
+        };
+        for (message, a) in &items[..shown] {
+            out.push_str(&annotation(level, message, a));
+        }
+        if items.len() > shown {
+            let rest = items.len() - shown;
+            out.push_str(&annotation(
+                level,
+                &format!("{rest} more not shown here; see the job log and summary"),
+                &Annotation {
+                    title: Some("gitops-bump".into()),
+                    ..Annotation::default()
+                },
+            ));
+        }
+    }
+    out
+}
+
+fn print_annotations(r: &SetReport) {
+    let _ = write!(std::io::stdout().lock(), "{}", annotations(r));
+}
+
 /// Prints the report as one JSON document on stdout.
 pub fn print_json(r: &SetReport) {
+    print_json_value(r);
+}
+
+/// Prints any serializable document as pretty JSON on stdout.
+pub fn print_json_value<T: Serialize>(v: &T) {
     let text =
-        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
@@ -168,8 +257,20 @@ pub fn warn(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
 }
 
-/// Prints one fatal error line on stderr.
+/// Prints one fatal error line on stderr, and inside GitHub Actions also as
+/// an `::error::` annotation so the failure shows on the run page.
 pub fn fatal(message: &str) {
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        let a = crate::actions::Annotation {
+            title: Some("gitops-bump".into()),
+            ..Default::default()
+        };
+        let _ = write!(
+            std::io::stdout().lock(),
+            "{}",
+            crate::actions::annotation(crate::actions::Level::Error, message, &a)
+        );
+    }
     let _ = writeln!(std::io::stderr().lock(), "error: {message}");
 }
 
@@ -183,4 +284,119 @@ fn join(lines: &[usize]) -> String {
         .map(usize::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `explain --output json` (DESIGN §2 / issue #3 contract).
+#[derive(Debug, Serialize)]
+pub struct ExplainJson {
+    /// The winner, or null.
+    pub selected: Option<SelectedJson>,
+    /// Every tag with its verdict.
+    pub candidates: Vec<CandidateJson>,
+    /// "Probably not what you meant" notes.
+    pub warnings: Vec<String>,
+    /// Why nothing was selected, when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The selected tag.
+#[derive(Debug, Serialize)]
+pub struct SelectedJson {
+    /// Tag as listed.
+    pub tag: String,
+    /// Index digest, when the registry was asked.
+    pub digest: Option<String>,
+}
+
+/// One candidate.
+#[derive(Debug, Serialize)]
+pub struct CandidateJson {
+    /// Tag as listed.
+    pub tag: String,
+    /// Still a candidate after every step.
+    pub kept: bool,
+    /// `kept`, or the step that dropped it.
+    pub reason: String,
+    /// The ordering key the policy used.
+    pub key: Option<String>,
+}
+
+impl ExplainJson {
+    /// Builds the document from a selection.
+    pub fn new(sel: &crate::policy::Selection, digest: Option<String>) -> ExplainJson {
+        use crate::policy::Verdict;
+        ExplainJson {
+            selected: sel.winner.clone().map(|tag| SelectedJson { tag, digest }),
+            candidates: sel
+                .candidates
+                .iter()
+                .map(|c| CandidateJson {
+                    tag: c.tag.clone(),
+                    kept: c.kept(),
+                    reason: match &c.verdict {
+                        Verdict::Kept => "kept".to_owned(),
+                        Verdict::Dropped(r) => r.to_string(),
+                    },
+                    key: c.key.clone(),
+                })
+                .collect(),
+            warnings: sel.warnings.iter().map(ToString::to_string).collect(),
+            error: sel.failure.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+/// Prints an explanation as a readable table: ranked candidates first, then
+/// dropped tags with the step that dropped them, then warnings.
+pub fn print_explain_text(image: &str, sel: &crate::policy::Selection) {
+    use crate::policy::Verdict;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{image}  policy {}  ({} tags)",
+        sel.policy,
+        sel.candidates.len()
+    );
+    let width = sel
+        .candidates
+        .iter()
+        .map(|c| c.tag.len())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 48);
+    for (rank, &i) in sel.ranking.iter().enumerate() {
+        let c = &sel.candidates[i];
+        let mark = if sel.winner.as_deref() == Some(c.tag.as_str()) {
+            "  ← selected"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  #{:<3} {:<width$}  key {}{mark}",
+            rank + 1,
+            c.tag,
+            c.key.as_deref().unwrap_or("-")
+        );
+    }
+    for c in &sel.candidates {
+        if let Verdict::Dropped(reason) = &c.verdict {
+            let _ = writeln!(out, "  drop {:<width$}  {reason}", c.tag);
+        }
+    }
+    for w in &sel.warnings {
+        let _ = writeln!(std::io::stderr().lock(), "warning: {w}");
+    }
+    match (&sel.winner, &sel.failure) {
+        (Some(w), _) => {
+            let _ = writeln!(out, "selected: {w}");
+        }
+        (None, Some(e)) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: nothing selected: {e}");
+        }
+        (None, None) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: nothing selected");
+        }
+    }
 }

@@ -40,7 +40,7 @@ pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> 
                         deadline.total().as_secs()
                     );
                 }
-                tracing_stale(&what, attempt, max);
+                warn_stale(&what, attempt, max);
                 std::thread::sleep(wait);
             }
             Attempt::Stale(what) => {
@@ -60,10 +60,17 @@ fn once(settings: &Settings, backend: &mut dyn Backend) -> Result<Attempt> {
     let snapshot = backend
         .read(&settings.files)
         .with_context(|| backend.describe())?;
-    let found = discover(&snapshot);
+    let targets: &[Target] = &settings.targets;
+    let holds_target = |m: &crate::manifest::Manifest| {
+        m.sites.iter().any(|s| {
+            m.image_of(s)
+                .repository
+                .is_some_and(|r| targets.iter().any(|t| t.reference.repository() == r))
+        })
+    };
+    let found = discover(&snapshot, &holds_target);
     // resolve: the registry checks arrive with the registry client; until
     // then `Settings` only admits --no-verify and targets are used as given.
-    let targets: &[Target] = &settings.targets;
     // plan
     let candidates = plan::plan(&found.manifests, targets);
     // guard
@@ -164,7 +171,7 @@ fn once(settings: &Settings, backend: &mut dyn Backend) -> Result<Attempt> {
     Ok(Attempt::Done(report))
 }
 
-fn tracing_stale(what: &str, attempt: usize, max: usize) {
+fn warn_stale(what: &str, attempt: usize, max: usize) {
     crate::report::warn(&format!(
         "{what} changed while writing; re-reading (attempt {} of {max})",
         attempt + 1

@@ -345,6 +345,7 @@ mod tests {
             .command
         {
             crate::cli::Command::Set(args) => args,
+            other => panic!("parsed as {other:?}"),
         }
     }
 

@@ -29,8 +29,8 @@ pub struct FileHints<'a> {
     pub text: &'a str,
 }
 
-/// Finds every image site in `stream`.
-pub fn scan(stream: &Stream, hints: &FileHints<'_>) -> Result<Vec<Site>, ScanError> {
+/// Finds every image site in `stream`, and every Flux setter marker.
+pub fn scan(stream: &Stream, hints: &FileHints<'_>) -> Result<(Vec<Site>, Vec<Marker>), ScanError> {
     let mut w = Walker {
         s: stream,
         hints,
@@ -45,24 +45,35 @@ pub fn scan(stream: &Stream, hints: &FileHints<'_>) -> Result<Vec<Site>, ScanErr
         w.document(doc, root)?;
     }
     w.marker_sites();
-    Ok(w.sites)
+    Ok((w.sites, w.markers))
 }
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
+/// Which part of an image a Flux setter marker sets.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum MarkerField {
+pub enum MarkerField {
+    /// The whole reference (`ns:policy`).
     Image,
+    /// The tag (`ns:policy:tag`).
     Tag,
+    /// The repository name (`ns:policy:name`).
     Name,
+    /// The digest (`ns:policy:digest`).
     Digest,
 }
 
-struct Marker {
-    node: NodeId,
-    doc: usize,
-    policy: String,
-    field: MarkerField,
+/// A Flux setter comment (`# {"$imagepolicy": "ns:policy[:field]"}`) on a scalar's line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    /// The scalar the marker sets.
+    pub node: NodeId,
+    /// 0-based document index.
+    pub doc: usize,
+    /// `namespace:name` of the ImagePolicy.
+    pub policy: String,
+    /// Which part it sets.
+    pub field: MarkerField,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -505,6 +516,9 @@ impl<'a> Walker<'a> {
     /// after a scalar on its line.
     fn collect_markers(&mut self) {
         let text = self.hints.text;
+        if !text.contains("$imagepolicy") {
+            return;
+        }
         let mut doc_of_node = vec![0usize; self.s.nodes.len()];
         for (doc, root) in self.s.docs.iter().enumerate() {
             if let Some(root) = root {
@@ -548,7 +562,7 @@ impl<'a> Walker<'a> {
     }
 
     fn marker_sites(&mut self) {
-        let markers = std::mem::take(&mut self.markers);
+        let markers = self.markers.clone();
         for m in markers.iter().filter(|m| m.field == MarkerField::Image) {
             let ctx = Ctx {
                 doc: m.doc,
@@ -657,6 +671,21 @@ impl<'a> Walker<'a> {
     }
 
     fn get(&self, map: NodeId, key: &str) -> Option<NodeId> {
+        let Kind::Map(pairs) = &self.s.nodes[self.s.resolve(map)].kind else {
+            return None;
+        };
+        // Fast path without allocation; merge keys (rare) take the full path.
+        let mut merge = false;
+        for &(k, v) in pairs {
+            match self.s.scalar(k) {
+                Some(name) if name == key => return Some(v),
+                Some("<<") => merge = true,
+                _ => {}
+            }
+        }
+        if !merge {
+            return None;
+        }
         self.pairs(map)
             .into_iter()
             .find(|&(k, _)| self.s.scalar(k) == Some(key))

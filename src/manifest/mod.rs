@@ -212,6 +212,8 @@ pub struct Manifest {
     pub stream: Stream,
     /// Image sites in source order of their first slot.
     pub sites: Vec<Site>,
+    /// Flux setter markers in source order.
+    pub markers: Vec<dialect::Marker>,
     line_starts: Vec<usize>,
 }
 
@@ -228,7 +230,8 @@ impl Manifest {
             file_name,
             text: &text,
         };
-        let mut sites = dialect::scan(&stream, &hints).map_err(|_| ManifestError::AliasBudget)?;
+        let (mut sites, markers) =
+            dialect::scan(&stream, &hints).map_err(|_| ManifestError::AliasBudget)?;
         sites.sort_by_key(|s| s.slots().first().map(|&n| stream.nodes[n].span.start));
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
@@ -238,6 +241,7 @@ impl Manifest {
             text,
             stream,
             sites,
+            markers,
             line_starts,
         })
     }
@@ -327,7 +331,12 @@ impl Manifest {
     /// for the changed scalars.
     pub fn apply(&self, changes: &[Change]) -> Result<(String, Vec<Edit>), EditError> {
         let mut edits = Vec::with_capacity(changes.len());
-        let mut expected = self.stream.signature.clone();
+        // The original's signature is built only now: most files are never edited.
+        let original = Stream::parse_signed(&self.text).map_err(|e| EditError::Verification {
+            line: e.line,
+            detail: e.message,
+        })?;
+        let mut expected = original.signature;
         for change in changes {
             let node = &self.stream.nodes[change.node];
             let line = self.node_position(change.node).0;
@@ -374,7 +383,7 @@ impl Manifest {
 
     fn prove(&self, out: &str, expected: &[Sig]) -> Result<(), EditError> {
         let fail = |line: usize, detail: String| EditError::Verification { line, detail };
-        let reparsed = Stream::parse(out).map_err(|e| fail(e.line, e.message))?;
+        let reparsed = Stream::parse_signed(out).map_err(|e| fail(e.line, e.message))?;
         if reparsed.signature.len() != expected.len() {
             return Err(fail(
                 1,

@@ -62,7 +62,8 @@ pub struct Stream {
     pub docs: Vec<Option<NodeId>>,
     /// Every comment, in source order.
     pub comments: Vec<Comment>,
-    /// The event stream minus positions, for before/after comparison.
+    /// The event stream minus positions, for before/after comparison
+    /// (empty unless parsed with [`Stream::parse_signed`]).
     pub signature: Vec<Sig>,
 }
 
@@ -104,8 +105,19 @@ pub struct ParseError {
 }
 
 impl Stream {
-    /// Parses `text` into a stream, or the first syntax error.
+    /// Parses `text` into a stream, or the first syntax error. The
+    /// signature is left empty: most files are never edited, so it is only
+    /// built by [`Stream::parse_signed`] when an edit needs proving.
     pub fn parse(text: &str) -> Result<Stream, ParseError> {
+        Self::parse_impl(text, false)
+    }
+
+    /// Like [`Stream::parse`], also recording [`Stream::signature`].
+    pub fn parse_signed(text: &str) -> Result<Stream, ParseError> {
+        Self::parse_impl(text, true)
+    }
+
+    fn parse_impl(text: &str, signed: bool) -> Result<Stream, ParseError> {
         // Real values files carry long comment blocks; the bound stays finite.
         let options = granit_parser::options! { emit_anchor_events: true, max_buffered_comment_events: 65_536 };
         let mut out = Stream::default();
@@ -113,6 +125,16 @@ impl Stream {
         let mut anchors: HashMap<usize, NodeId> = HashMap::new();
         let mut names: HashMap<usize, String> = HashMap::new();
         let mut last_node: Option<NodeId> = None;
+        // Event indices are counted even when unsigned, so `Kind::Scalar::event`
+        // matches a later signed parse of the same text.
+        let mut events = 0usize;
+        let mut sig = |out: &mut Stream, make: &dyn Fn() -> Sig| {
+            events += 1;
+            if signed {
+                out.signature.push(make());
+            }
+            events - 1
+        };
         for next in Parser::new_from_str_with_options(text, options) {
             let (event, span) = next.map_err(|e| ParseError {
                 line: e.marker().line(),
@@ -127,44 +149,46 @@ impl Stream {
                 Event::StreamStart | Event::StreamEnd => {}
                 Event::DocumentStart(explicit, _) => {
                     out.docs.push(None);
-                    out.signature.push(Sig::DocStart(explicit));
+                    sig(&mut out, &|| Sig::DocStart(explicit));
                 }
-                Event::DocumentEnd => out.signature.push(Sig::DocEnd),
+                Event::DocumentEnd => {
+                    sig(&mut out, &|| Sig::DocEnd);
+                }
                 Event::Scalar(value, style, _, t) => {
-                    out.signature
-                        .push(Sig::Scalar(value.to_string(), style, tag(&t)));
+                    let event = sig(&mut out, &|| Sig::Scalar(value.to_string(), style, tag(&t)));
                     let kind = Kind::Scalar {
                         value: value.into_owned(),
                         style,
-                        event: out.signature.len() - 1,
+                        event,
                     };
                     let id = out.push(kind, range, &mut stack);
                     last_node = Some(id);
                 }
                 Event::SequenceStart(style, _, t) => {
-                    out.signature.push(Sig::SeqStart(style, tag(&t)));
+                    sig(&mut out, &|| Sig::SeqStart(style, tag(&t)));
                     let id = out.push(Kind::Seq(Vec::new()), range, &mut stack);
                     stack.push((id, None));
                     last_node = Some(id);
                 }
                 Event::MappingStart(style, _, t) => {
-                    out.signature.push(Sig::MapStart(style, tag(&t)));
+                    sig(&mut out, &|| Sig::MapStart(style, tag(&t)));
                     let id = out.push(Kind::Map(Vec::new()), range, &mut stack);
                     stack.push((id, None));
                     last_node = Some(id);
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
-                    out.signature.push(if matches!(event, Event::SequenceEnd) {
+                    let end = if matches!(event, Event::SequenceEnd) {
                         Sig::SeqEnd
                     } else {
                         Sig::MapEnd
-                    });
+                    };
+                    sig(&mut out, &|| end.clone());
                     if let Some((id, _)) = stack.pop() {
                         out.nodes[id].span.end = range.end.max(out.nodes[id].span.end);
                     }
                 }
                 Event::Anchor(id, name) => {
-                    out.signature.push(Sig::Anchor(name.to_string()));
+                    sig(&mut out, &|| Sig::Anchor(name.to_string()));
                     if let Some(node) = last_node {
                         out.nodes[node].anchor = Some(name.to_string());
                         anchors.insert(id, node);
@@ -172,14 +196,15 @@ impl Stream {
                     }
                 }
                 Event::Alias(id) => {
-                    out.signature
-                        .push(Sig::Alias(names.get(&id).cloned().unwrap_or_default()));
+                    sig(&mut out, &|| {
+                        Sig::Alias(names.get(&id).cloned().unwrap_or_default())
+                    });
                     // The parser resolved the alias, so the anchor exists.
                     let target = anchors.get(&id).copied().unwrap_or(0);
                     out.push(Kind::Alias(target), range, &mut stack);
                 }
                 Event::Comment(text, _) => {
-                    out.signature.push(Sig::Comment(text.to_string()));
+                    sig(&mut out, &|| Sig::Comment(text.to_string()));
                     out.comments.push(Comment {
                         span: range,
                         text: text.into_owned(),

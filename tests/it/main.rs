@@ -4,8 +4,12 @@
 
 mod common;
 
+/// @actions/core workflow-command vectors.
+mod actions_oracles;
 /// The shared real-world corpus: recall and byte-exact edits.
 mod corpus;
+/// `explain` end to end (offline tag lists).
+mod explain_cli;
 /// A fake GitHub (axum over a real Git repository) for the GitHub backend.
 mod fake_github;
 /// Flux image-automation setter vectors.
@@ -16,6 +20,8 @@ mod github;
 mod kustomize_render;
 /// Lossless editing under random documents.
 mod lossless;
+/// Masterminds, Flux and Argo CD tag-policy oracles.
+mod policy_oracles;
 /// distribution/reference and kustomize name oracles.
 mod reference_oracles;
 /// `set --dir` end to end through the real binary.

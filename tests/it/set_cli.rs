@@ -427,3 +427,61 @@ fn version_and_help_exit_zero() {
     assert_eq!(r.code, 0);
     assert!(r.stdout.starts_with("gitops-bump "));
 }
+
+#[test]
+fn inside_actions_updates_and_errors_are_annotations() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut text = String::from("spec:\n  containers:\n");
+    for _ in 0..12 {
+        text.push_str("  - image: ghcr.io/acme/backend:v1.3.0\n");
+    }
+    fs::write(tmp.path().join("a,b:c.yaml"), &text).expect("write");
+    fs::write(tmp.path().join("broken.yaml"), "x: [\n").expect("write");
+    let r = gitops_bump()
+        .env("GITHUB_ACTIONS", "true")
+        .args(["set", "--no-verify", "--dry-run", "--dir"])
+        .args([tmp.path()])
+        .args([BACKEND])
+        .run();
+    assert_eq!(r.code, 0, "{r:?}");
+    let notices: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::notice "))
+        .collect();
+    assert_eq!(notices.len(), 10, "limit of 10 per step: {}", r.stdout);
+    // File names are escaped as properties: ',' and ':' cannot break the command.
+    assert_eq!(
+        notices[0],
+        "::notice title=gitops-bump%3A image,file=a%2Cb%3Ac.yaml,line=3,col=12::would update ghcr.io/acme/backend v1.3.0 → v1.4.0"
+    );
+    assert_eq!(
+        notices[9],
+        "::notice title=gitops-bump::3 more not shown here; see the job log and summary"
+    );
+    assert!(
+        r.stdout.contains(
+            "::warning title=gitops-bump%3A file skipped,file=broken.yaml,line=1::invalid YAML"
+        ),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn inside_actions_fatal_errors_are_annotations() {
+    let tmp = example();
+    let r = gitops_bump()
+        .env("GITHUB_ACTIONS", "true")
+        .args(["set", "--no-verify", "--dir"])
+        .args([tmp.path()])
+        .args(["Bad/Ref:v1"])
+        .run();
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout
+            .starts_with("::error title=gitops-bump::IMAGE_REF \"Bad/Ref:v1\""),
+        "{}",
+        r.stdout
+    );
+}

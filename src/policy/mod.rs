@@ -1,0 +1,891 @@
+//! Tag selection: which tag a policy picks from a list of tags, and why, compatible with Flux's
+//! image-reflector-controller and Argo CD Image Updater (DESIGN.md §5).
+//!
+//! [`Policy::parse`] reads a policy spec (`semver:RANGE`, `alphabetical[:asc|desc]`,
+//! `numerical[:asc|desc]`, `newest-build`, `digest[:TAG]`); [`TagFilter`] says which tags the
+//! policy sees and what it sees of them; [`select`] returns a [`Selection`] that explains every
+//! tag: which step dropped it, the ordering of the rest, the winner, and warnings about
+//! configurations that probably do not do what the user meant.
+//!
+//! # Tie-breaking
+//!
+//! `select` is deterministic: the result depends only on the policy, the filter and the tag
+//! list *in the order given*. Where the policy finds two kept tags equal, position decides, as
+//! in Flux's policies, except for newest-build:
+//! - **semver**, equal precedence (`v1.2.3` vs `1.2.3`, `1.2.3+a` vs `1.2.3+b`, and under
+//!   [`SemverParse::Lenient`] `1.11` vs `1.11.0`): the first in the list wins (Flux keeps the
+//!   first of equals).
+//! - **numerical**, equal values (`1`, `01`, `1.0`): the last in the list wins (Flux keeps the
+//!   last of equals).
+//! - **extract collisions**: tags with equal extracted values collapse onto the last in the
+//!   list (Flux's map); the others are dropped as [`DropReason::Superseded`].
+//! - **alphabetical**: values are unique after extraction, so there are no ties.
+//! - **newest-build**, equal build times: the byte-wise greatest tag wins (Argo CD's rule).
+//!
+//! Callers should pass tags in [`flux_scan_order`] (byte-wise descending, how Flux's
+//! ImageRepository stores them and feeds its policies). Then the rules above become independent
+//! of the registry's listing order and agree with both tools: semver ties go to the byte-wise
+//! greatest tag (Flux's controller and Argo CD both pick it), numerical ties and extract
+//! collisions to the byte-wise smallest (as Flux's controller does; Argo CD has neither).
+//!
+//! # Digest
+//!
+//! `digest:TAG` follows one mutable tag (`latest`, `main`): it keeps only `TAG`, which must
+//! exist and pass the filters; the caller then pins that tag's *index* digest. A bare `digest`
+//! carries no tag; the caller sets it from the manifest ([`Policy::Digest`]) before calling
+//! `select`, otherwise the selection fails with [`PolicyError::DigestNeedsTag`].
+//!
+//! This module does no I/O: registry listing, image-config fetching (build times) and digest
+//! resolution belong to the caller. Platform checks are the caller's too; it records them with
+//! [`Selection::drop_tag`] and [`DropReason::PlatformMissing`].
+
+pub mod filter;
+pub mod order;
+pub mod semver;
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+pub use filter::{DEFAULT_EXCLUSIONS, FilterVerdict, TagFilter};
+pub use semver::{ConstraintError, Constraints, Version, VersionError};
+
+/// How the semver policy reads tags as versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SemverParse {
+    /// Flux (`fluxcd/pkg/version.ParseVersion`): exactly three dot-separated parts, optional
+    /// lowercase `v`, leading zeros allowed. The default: floating tags such as `1` or `1.2`
+    /// move, so they are not versions to pin.
+    #[default]
+    Strict,
+    /// Argo CD Image Updater (Masterminds `NewVersion`): also `1` and `1.2` (read as `1.0.0`,
+    /// `1.2.0`).
+    Lenient,
+}
+
+/// Sort direction of the alphabetical and numerical policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Order {
+    /// Selects the greatest (the default).
+    #[default]
+    Asc,
+    /// Selects the smallest.
+    Desc,
+}
+
+/// A tag-selection policy.
+#[derive(Debug, Clone)]
+pub enum Policy {
+    /// Greatest version satisfying a Masterminds v3 range.
+    Semver {
+        /// The range.
+        range: Constraints,
+        /// How tags are read as versions.
+        parse: SemverParse,
+    },
+    /// Byte-wise string order.
+    Alphabetical {
+        /// Direction.
+        order: Order,
+    },
+    /// Tags read as Go `float64`; one unparseable tag fails the policy, as in Flux.
+    Numerical {
+        /// Direction.
+        order: Order,
+    },
+    /// Newest image config `created` time, supplied by the caller.
+    NewestBuild,
+    /// Follows one mutable tag by digest; `None` until the caller names the tag.
+    Digest {
+        /// The tag to follow.
+        tag: Option<String>,
+    },
+}
+
+impl Policy {
+    /// Parses a policy spec: `semver:RANGE`, `alphabetical`, `alphabetical:asc|desc`,
+    /// `numerical`, `numerical:asc|desc`, `newest-build`, `digest` or `digest:TAG`. Names and
+    /// orders are case-insensitive; semver uses [`SemverParse::Strict`].
+    pub fn parse(spec: &str) -> Result<Policy, PolicyError> {
+        let (kind, arg) = match spec.split_once(':') {
+            Some((k, a)) => (k, Some(a)),
+            None => (spec, None),
+        };
+        match kind.to_ascii_lowercase().as_str() {
+            "semver" => {
+                let range = arg.ok_or_else(|| PolicyError::MissingRange {
+                    spec: spec.to_owned(),
+                })?;
+                Ok(Policy::Semver {
+                    range: parse_range(range)?,
+                    parse: SemverParse::Strict,
+                })
+            }
+            "alphabetical" => Ok(Policy::Alphabetical {
+                order: parse_order(spec, arg)?,
+            }),
+            "numerical" => Ok(Policy::Numerical {
+                order: parse_order(spec, arg)?,
+            }),
+            "newest-build" if arg.is_none() => Ok(Policy::NewestBuild),
+            "digest" => Ok(Policy::Digest {
+                tag: arg.filter(|t| !t.is_empty()).map(str::to_owned),
+            }),
+            _ => Err(PolicyError::UnknownPolicy {
+                spec: spec.to_owned(),
+            }),
+        }
+    }
+
+    /// The policy Argo CD Image Updater uses for an `update-strategy` and the version
+    /// constraint of the image spec: names are case-insensitive, `latest` means
+    /// `newest-build`, `name` means `alphabetical`, anything else means semver with an empty
+    /// constraint read as `*` and [`SemverParse::Lenient`]; `digest` needs the constraint
+    /// (the tag to follow).
+    pub fn from_argocd(strategy: &str, constraint: Option<&str>) -> Result<Policy, PolicyError> {
+        let constraint = constraint.filter(|c| !c.is_empty());
+        match strategy.to_ascii_lowercase().as_str() {
+            "newest-build" | "latest" => Ok(Policy::NewestBuild),
+            "alphabetical" | "name" => Ok(Policy::Alphabetical { order: Order::Asc }),
+            "digest" => match constraint {
+                Some(tag) => Ok(Policy::Digest {
+                    tag: Some(tag.to_owned()),
+                }),
+                None => Err(PolicyError::DigestNeedsTag),
+            },
+            _ => Ok(Policy::Semver {
+                range: parse_range(constraint.unwrap_or("*"))?,
+                parse: SemverParse::Lenient,
+            }),
+        }
+    }
+
+    /// The same policy with another semver tag-parsing mode (no effect on other policies).
+    pub fn with_semver_parse(self, mode: SemverParse) -> Policy {
+        match self {
+            Policy::Semver { range, .. } => Policy::Semver { range, parse: mode },
+            other => other,
+        }
+    }
+
+    /// The policy's name: `semver`, `alphabetical`, `numerical`, `newest-build` or `digest`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Policy::Semver { .. } => "semver",
+            Policy::Alphabetical { .. } => "alphabetical",
+            Policy::Numerical { .. } => "numerical",
+            Policy::NewestBuild => "newest-build",
+            Policy::Digest { .. } => "digest",
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    /// The spec form (`semver:>=1.0.0`, `alphabetical:desc`, `digest:latest`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dir = |o: &Order| match o {
+            Order::Asc => "asc",
+            Order::Desc => "desc",
+        };
+        match self {
+            Policy::Semver { range, .. } => write!(f, "semver:{}", range.source()),
+            Policy::Alphabetical { order } => write!(f, "alphabetical:{}", dir(order)),
+            Policy::Numerical { order } => write!(f, "numerical:{}", dir(order)),
+            Policy::NewestBuild => f.write_str("newest-build"),
+            Policy::Digest { tag: Some(t) } => write!(f, "digest:{t}"),
+            Policy::Digest { tag: None } => f.write_str("digest"),
+        }
+    }
+}
+
+/// Errors from building a policy or filter, and reasons a selection has no winner.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    /// The spec names no known policy.
+    #[error(
+        "unknown policy {spec:?}: expected semver:RANGE, alphabetical[:asc|desc], numerical[:asc|desc], newest-build or digest[:TAG]"
+    )]
+    UnknownPolicy {
+        /// The spec as given.
+        spec: String,
+    },
+    /// `semver` without `:RANGE`.
+    #[error("policy {spec:?} needs a range, e.g. semver:>=1.0.0")]
+    MissingRange {
+        /// The spec as given.
+        spec: String,
+    },
+    /// The semver range does not parse.
+    #[error("invalid semver range {range:?}: {source}")]
+    InvalidRange {
+        /// The range as given.
+        range: String,
+        /// Masterminds' reason.
+        source: ConstraintError,
+    },
+    /// The order is neither `asc` nor `desc`.
+    #[error("invalid order {order:?} in policy {spec:?}: expected asc or desc")]
+    InvalidOrder {
+        /// The spec as given.
+        spec: String,
+        /// The order as given.
+        order: String,
+    },
+    /// A filter, allow-tags or exclusion regex does not compile.
+    #[error("invalid {role} regex {pattern:?}: {message}")]
+    InvalidRegex {
+        /// `filter`, `allow-tags` or `exclusion`.
+        role: &'static str,
+        /// The pattern as given.
+        pattern: String,
+        /// The compiler's reason.
+        message: String,
+    },
+    /// An ignore-tags glob is malformed (Argo CD would silently ignore nothing with it).
+    #[error("invalid glob {glob:?}: {message}")]
+    InvalidGlob {
+        /// The glob as given.
+        glob: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An Argo CD allow-tags value that is neither `any` nor `regexp:…` (Argo CD would then
+    /// match no tag at all).
+    #[error("unsupported allow-tags {spec:?}: expected \"any\" or \"regexp:<pattern>\"")]
+    UnsupportedAllowTags {
+        /// The value as given.
+        spec: String,
+    },
+    /// `digest` without the tag to follow.
+    #[error("the digest policy needs the tag to follow: write digest:TAG")]
+    DigestNeedsTag,
+    /// Nothing passed the exclusions and the filter (Flux: `version list argument cannot be
+    /// empty`).
+    #[error("no tag passed the filters ({listed} tags listed)")]
+    NoCandidates {
+        /// How many tags were listed.
+        listed: usize,
+    },
+    /// Tags passed the filters but none satisfies the policy (Flux: `unable to determine
+    /// latest version from provided list`).
+    #[error("no tag satisfies policy {policy}")]
+    NoMatch {
+        /// The policy, in spec form.
+        policy: String,
+    },
+    /// The tag followed by a digest policy is not in the list (or was filtered out).
+    #[error("tag {tag:?} is not among the listed tags that passed the filters")]
+    TagNotFound {
+        /// The tag.
+        tag: String,
+    },
+    /// Some values are not numbers, which fails Flux's whole numerical policy.
+    #[error(
+        "failed to parse invalid numeric value '{}'{}",
+        .values.first().map_or("", String::as_str),
+        more(.values.len())
+    )]
+    NotANumber {
+        /// The values the policy saw (extracted when a template is set), in input order; never
+        /// empty.
+        values: Vec<String>,
+    },
+}
+
+impl Serialize for PolicyError {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Why a tag is not a candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", content = "detail", rename_all = "kebab-case")]
+pub enum DropReason {
+    /// An exclusion matched.
+    Excluded {
+        /// The exclusion as written.
+        pattern: String,
+    },
+    /// The filter pattern did not match.
+    FilterMismatch {
+        /// The filter pattern.
+        pattern: String,
+    },
+    /// A later tag has the same extracted value and replaced this one (Flux's map).
+    Superseded {
+        /// The tag that replaced it.
+        by: String,
+    },
+    /// Not a version (semver) or not a number (numerical).
+    Unparseable {
+        /// Why.
+        detail: String,
+    },
+    /// A version outside the range.
+    OutsideRange {
+        /// Masterminds' first reason (`"2.0.0" is greater than or equal to "2"`).
+        detail: String,
+    },
+    /// A pre-release the range would accept but for the pre-release rule: no comparator of an
+    /// AND-group it satisfies carries a pre-release.
+    PreRelease,
+    /// No build time is known (newest-build).
+    NoBuildTime,
+    /// Not the tag a digest policy follows.
+    NotTracked {
+        /// The followed tag.
+        tracked: String,
+    },
+    /// The image lacks a required platform (recorded by the caller).
+    PlatformMissing(String),
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DropReason::Excluded { pattern } => write!(f, "excluded by {pattern:?}"),
+            DropReason::FilterMismatch { pattern } => write!(f, "filter {pattern:?} did not match"),
+            DropReason::Superseded { by } => {
+                write!(f, "same extracted value as the later tag {by:?}, which replaces it")
+            }
+            DropReason::Unparseable { detail } => f.write_str(detail),
+            DropReason::OutsideRange { detail } => write!(f, "outside the range: {detail}"),
+            DropReason::PreRelease => f.write_str(
+                "pre-release, and no comparator of its AND-group of the range has one (add -0 to admit pre-releases, e.g. >=1.0.0-0)",
+            ),
+            DropReason::NoBuildTime => f.write_str("no build time known"),
+            DropReason::NotTracked { tracked } => write!(f, "not the followed tag {tracked:?}"),
+            DropReason::PlatformMissing(p) => write!(f, "platform {p} missing"),
+        }
+    }
+}
+
+/// What happened to a tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", content = "why", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// A candidate for the policy's ordering.
+    Kept,
+    /// Dropped, and why.
+    Dropped(DropReason),
+}
+
+/// One listed tag and what the selection did with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    /// The tag as listed.
+    pub tag: String,
+    /// The value the policy saw, when an extract template is set.
+    pub extracted: Option<String>,
+    /// The ordering key as shown to users: the parsed version, the number, the build time or
+    /// the string compared.
+    pub key: Option<String>,
+    /// Kept or dropped.
+    pub verdict: Verdict,
+}
+
+impl Candidate {
+    /// Returns true if and only if the tag is still a candidate.
+    pub fn kept(&self) -> bool {
+        self.verdict == Verdict::Kept
+    }
+}
+
+/// The kind of a [`Warning`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningCode {
+    /// `desc` over date- or time-stamp-like tags selects the oldest.
+    DescSelectsOldest,
+    /// Numerical policy over tags that are not numbers (Flux fails the whole policy).
+    NotNumbers,
+    /// The semver range matches nothing although versions exist.
+    RangeMatchesNothing,
+    /// Tags equal in precedence compete for the win; two tools could flip-flop.
+    EqualPrecedence,
+    /// A mutable tag such as `latest` is ignored by the semver policy.
+    MutableTagIgnored,
+    /// Tags built in the same second compete for the win.
+    BuildTimeTie,
+    /// `NaN` makes Flux's numerical choice depend on list position.
+    NotANumberValue,
+}
+
+/// A "probably not what you meant" note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// What kind.
+    pub code: WarningCode,
+    /// For people.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The explained result of [`select`].
+///
+/// Exactly one of `winner` and `failure` is `Some`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Selection {
+    /// The policy in spec form.
+    pub policy: String,
+    /// Every listed tag, in input order.
+    pub candidates: Vec<Candidate>,
+    /// Indices into `candidates` of the kept tags, best first (for numerical policies that
+    /// failed, the order the parseable tags would have had).
+    pub ranking: Vec<usize>,
+    /// The selected tag, as listed.
+    pub winner: Option<String>,
+    /// Why there is no winner.
+    pub failure: Option<PolicyError>,
+    /// Notes about configurations that probably do not do what the user meant.
+    pub warnings: Vec<Warning>,
+}
+
+impl Selection {
+    /// Drops a kept tag for a reason found after selection (e.g.
+    /// [`DropReason::PlatformMissing`]); if it was the winner, the next kept tag in the
+    /// ranking wins, or the selection fails with [`PolicyError::NoMatch`].
+    pub fn drop_tag(&mut self, tag: &str, reason: DropReason) {
+        for c in &mut self.candidates {
+            if c.tag == tag && c.kept() {
+                c.verdict = Verdict::Dropped(reason.clone());
+            }
+        }
+        let candidates = &self.candidates;
+        self.ranking
+            .retain(|&i| candidates.get(i).is_some_and(Candidate::kept));
+        if self.failure.is_none() {
+            self.winner = self
+                .ranking
+                .first()
+                .and_then(|&i| self.candidates.get(i))
+                .map(|c| c.tag.clone());
+            if self.winner.is_none() {
+                self.failure = Some(PolicyError::NoMatch {
+                    policy: self.policy.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Looks up a listed tag's image config `created` time, in Unix seconds.
+pub type BuildTimes<'a> = &'a dyn Fn(&str) -> Option<i64>;
+
+/// Selects a tag from `tags` (in the order they were listed) with `policy` after `filter`, and
+/// explains every step. `build_times` gives each listed tag's image `created` time in Unix
+/// seconds, for [`Policy::NewestBuild`]; other policies ignore it.
+pub fn select(
+    policy: &Policy,
+    filter: &TagFilter,
+    tags: &[String],
+    build_times: Option<BuildTimes<'_>>,
+) -> Selection {
+    let mut sel = Selection {
+        policy: policy.to_string(),
+        candidates: Vec::with_capacity(tags.len()),
+        ranking: Vec::new(),
+        winner: None,
+        failure: None,
+        warnings: Vec::new(),
+    };
+    // Filter, then collapse equal extracted values onto the later tag, like Flux's map.
+    let mut by_value: HashMap<String, usize> = HashMap::new();
+    for (i, tag) in tags.iter().enumerate() {
+        let mut c = Candidate {
+            tag: tag.clone(),
+            extracted: None,
+            key: None,
+            verdict: Verdict::Kept,
+        };
+        match filter.classify(tag) {
+            FilterVerdict::Excluded(pattern) => {
+                c.verdict = Verdict::Dropped(DropReason::Excluded { pattern });
+            }
+            FilterVerdict::Mismatch => {
+                let pattern = filter.pattern().unwrap_or_default().to_owned();
+                c.verdict = Verdict::Dropped(DropReason::FilterMismatch { pattern });
+            }
+            FilterVerdict::Kept(value) => {
+                if let Some(j) = by_value.insert(value.clone(), i) {
+                    sel.candidates[j].verdict =
+                        Verdict::Dropped(DropReason::Superseded { by: tag.clone() });
+                }
+                if filter.extract().is_some() {
+                    c.extracted = Some(value);
+                }
+            }
+        }
+        sel.candidates.push(c);
+    }
+    let survivors: Vec<usize> = (0..sel.candidates.len())
+        .filter(|&i| sel.candidates[i].kept())
+        .collect();
+    if survivors.is_empty() {
+        sel.failure = Some(PolicyError::NoCandidates { listed: tags.len() });
+        return sel;
+    }
+    match policy {
+        Policy::Semver { range, parse } => select_semver(&mut sel, &survivors, range, *parse),
+        Policy::Alphabetical { order } => select_alphabetical(&mut sel, &survivors, *order),
+        Policy::Numerical { order } => select_numerical(&mut sel, &survivors, *order),
+        Policy::NewestBuild => select_newest_build(&mut sel, &survivors, build_times),
+        Policy::Digest { tag } => select_digest(&mut sel, &survivors, tag.as_deref()),
+    }
+    if sel.failure.is_none() {
+        sel.winner = sel
+            .ranking
+            .first()
+            .and_then(|&i| sel.candidates.get(i))
+            .map(|c| c.tag.clone());
+        if sel.winner.is_none() {
+            sel.failure = Some(PolicyError::NoMatch {
+                policy: sel.policy.clone(),
+            });
+        }
+    }
+    sel
+}
+
+/// Tags in the order Flux's ImageRepository stores them (byte-wise descending), which is the
+/// order its policies see when no filter is set. Passing this to [`select`] reproduces the
+/// controller's tie-breaks exactly.
+pub fn flux_scan_order(tags: &[String]) -> Vec<String> {
+    let mut v = tags.to_vec();
+    v.sort_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// Private helpers.
+
+fn more(n: usize) -> String {
+    if n > 1 {
+        format!(" (and {} more)", n - 1)
+    } else {
+        String::new()
+    }
+}
+
+fn parse_range(range: &str) -> Result<Constraints, PolicyError> {
+    Constraints::parse(range).map_err(|source| PolicyError::InvalidRange {
+        range: range.to_owned(),
+        source,
+    })
+}
+
+fn parse_order(spec: &str, arg: Option<&str>) -> Result<Order, PolicyError> {
+    match arg.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("" | "ASC") => Ok(Order::Asc),
+        Some("DESC") => Ok(Order::Desc),
+        Some(_) => Err(PolicyError::InvalidOrder {
+            spec: spec.to_owned(),
+            order: arg.unwrap_or_default().to_owned(),
+        }),
+    }
+}
+
+/// The value the policy sees for candidate `i`.
+fn value(sel: &Selection, i: usize) -> &str {
+    let c = &sel.candidates[i];
+    c.extracted.as_deref().unwrap_or(&c.tag)
+}
+
+fn drop(sel: &mut Selection, i: usize, reason: DropReason) {
+    sel.candidates[i].verdict = Verdict::Dropped(reason);
+}
+
+fn warn(sel: &mut Selection, code: WarningCode, message: String) {
+    sel.warnings.push(Warning { code, message });
+}
+
+fn quoted_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let all: Vec<String> = items.into_iter().map(|s| format!("{s:?}")).collect();
+    if all.len() > 5 {
+        format!("{} and {} more", all[..5].join(", "), all.len() - 5)
+    } else {
+        all.join(", ")
+    }
+}
+
+fn select_semver(sel: &mut Selection, survivors: &[usize], range: &Constraints, mode: SemverParse) {
+    let with_pre = range.clone().with_include_prerelease(true);
+    let mut kept: Vec<(usize, Version)> = Vec::new();
+    let mut parsed: Vec<(usize, Version)> = Vec::new();
+    for &i in survivors {
+        let v = value(sel, i);
+        let result = match mode {
+            SemverParse::Strict => Version::parse_flux(v),
+            SemverParse::Lenient => Version::parse(v),
+        };
+        let version = match result {
+            Ok(version) => version,
+            Err(e) => {
+                let detail = match mode {
+                    SemverParse::Strict if Version::parse(v).is_ok() => {
+                        "not a full MAJOR.MINOR.PATCH version (strict parsing, as Flux)".to_owned()
+                    }
+                    _ => format!("not a version: {e}"),
+                };
+                drop(sel, i, DropReason::Unparseable { detail });
+                continue;
+            }
+        };
+        sel.candidates[i].key = Some(version.to_string());
+        parsed.push((i, version.clone()));
+        if range.check(&version) {
+            kept.push((i, version));
+        } else if !version.prerelease().is_empty() && with_pre.check(&version) {
+            drop(sel, i, DropReason::PreRelease);
+        } else {
+            // The pre-release message is not the reason here; prefer a comparison.
+            let (_, reasons) = with_pre.validate(&version);
+            let detail = reasons.into_iter().next().unwrap_or_default();
+            drop(sel, i, DropReason::OutsideRange { detail });
+        }
+    }
+    // Stable: equal precedence keeps list order, so the first of equals wins (Flux).
+    kept.sort_by(|(_, va), (_, vb)| vb.compare(va));
+    sel.ranking = kept.iter().map(|(i, _)| *i).collect();
+
+    // Warnings.
+    let mutable: Vec<&str> = survivors
+        .iter()
+        .map(|&i| &sel.candidates[i])
+        .filter(|c| !c.kept() && order::is_mutable_tag(&c.tag))
+        .map(|c| c.tag.as_str())
+        .collect();
+    if !mutable.is_empty() {
+        let msg = format!(
+            "{} ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:{})",
+            match mutable.as_slice() {
+                [one] => format!("tag {one:?} is"),
+                many => format!("tags {} are", quoted_list(many.iter().copied())),
+            },
+            mutable[0]
+        );
+        warn(sel, WarningCode::MutableTagIgnored, msg);
+    }
+    if kept.is_empty() {
+        if let Some((i, newest)) = parsed.iter().max_by(|(_, a), (_, b)| a.compare(b)) {
+            let hint = if newest.prerelease().is_empty() {
+                ""
+            } else {
+                ", a pre-release: add -0 to the range to admit pre-releases"
+            };
+            let msg = format!(
+                "semver range {:?} matches none of the {} versions found; the newest is {:?} ({newest}{hint})",
+                range.source(),
+                parsed.len(),
+                sel.candidates[*i].tag
+            );
+            warn(sel, WarningCode::RangeMatchesNothing, msg);
+        }
+    } else {
+        let top = &kept[0].1;
+        let ties: Vec<&str> = kept
+            .iter()
+            .take_while(|(_, v)| v.compare(top) == Ordering::Equal)
+            .map(|(i, _)| sel.candidates[*i].tag.as_str())
+            .collect();
+        if ties.len() > 1 {
+            let msg = format!(
+                "tags {} are equal in precedence ({top}); {:?} wins only because it comes first in the list (Flux keeps the first of equals, Argo CD the byte-wise greatest, and with an extract template Flux's order is random), so two tools can flip-flop between them; narrow the tags with --filter",
+                quoted_list(ties.iter().copied()),
+                ties[0]
+            );
+            warn(sel, WarningCode::EqualPrecedence, msg);
+        }
+    }
+}
+
+fn select_alphabetical(sel: &mut Selection, survivors: &[usize], order: Order) {
+    for &i in survivors {
+        sel.candidates[i].key = Some(value(sel, i).to_owned());
+    }
+    let mut ranking = survivors.to_vec();
+    ranking.sort_by(|&a, &b| {
+        let by = value(sel, b)
+            .as_bytes()
+            .cmp(value(sel, a).as_bytes())
+            .then_with(|| sel.candidates[b].tag.cmp(&sel.candidates[a].tag));
+        match order {
+            Order::Asc => by,
+            Order::Desc => by.reverse(),
+        }
+    });
+    sel.ranking = ranking;
+    warn_desc_over_time(sel, order);
+}
+
+fn select_numerical(sel: &mut Selection, survivors: &[usize], order: Order) {
+    let mut numbers: Vec<(usize, f64)> = Vec::new();
+    let mut bad: Vec<usize> = Vec::new();
+    for &i in survivors {
+        let v = value(sel, i);
+        match order::go_parse_float(v) {
+            Some(f) => {
+                let shown = if f.to_string() == v {
+                    v.to_owned()
+                } else {
+                    format!("{v} (= {f})")
+                };
+                sel.candidates[i].key = Some(shown);
+                numbers.push((i, f));
+            }
+            None => bad.push(i),
+        }
+    }
+    for &i in &bad {
+        let detail = format!("not a number: {:?}", value(sel, i));
+        drop(sel, i, DropReason::Unparseable { detail });
+    }
+    // Best first; equal values: the later in the input first, as Flux keeps the last of equals.
+    let mut ranked = numbers.clone();
+    ranked.sort_by(|(a, fa), (b, fb)| {
+        let by = match order {
+            Order::Asc => fb.total_cmp(fa),
+            Order::Desc => fa.total_cmp(fb),
+        };
+        by.then(b.cmp(a))
+    });
+    sel.ranking = ranked.iter().map(|(i, _)| *i).collect();
+    if !bad.is_empty() {
+        let values: Vec<String> = bad.iter().map(|&i| value(sel, i).to_owned()).collect();
+        let tags: Vec<&str> = bad
+            .iter()
+            .map(|&i| sel.candidates[i].tag.as_str())
+            .collect();
+        let msg = format!(
+            "the numerical policy fails because {} {} not numbers: {}; Flux fails the whole policy on a single such tag. Keep only numeric tags with --filter, e.g. --filter '^[0-9]+$', or extract the number with --filter '^main-[a-f0-9]+-(?P<ts>[0-9]+)$' --extract '$ts'",
+            tags.len(),
+            if tags.len() == 1 {
+                "tag is"
+            } else {
+                "tags are"
+            },
+            quoted_list(tags.iter().copied())
+        );
+        warn(sel, WarningCode::NotNumbers, msg);
+        sel.failure = Some(PolicyError::NotANumber { values });
+        return;
+    }
+    // Flux's fold decides the winner; it differs from the sort only when NaN is present.
+    let mut winner: Option<(usize, f64)> = None;
+    for &(i, cv) in &numbers {
+        let skip = winner.is_some_and(|(_, pv)| match order {
+            Order::Asc => cv < pv,
+            Order::Desc => cv > pv,
+        });
+        if !skip {
+            winner = Some((i, cv));
+        }
+    }
+    if numbers.iter().any(|(_, f)| f.is_nan()) {
+        if let Some((w, _)) = winner {
+            sel.ranking.retain(|&i| i != w);
+            sel.ranking.insert(0, w);
+        }
+        warn(
+            sel,
+            WarningCode::NotANumberValue,
+            "a tag reads as NaN, which makes Flux's numerical choice depend on list order; exclude it with --filter".to_owned(),
+        );
+    }
+    warn_desc_over_time(sel, order);
+}
+
+fn select_newest_build(
+    sel: &mut Selection,
+    survivors: &[usize],
+    build_times: Option<BuildTimes<'_>>,
+) {
+    let mut timed: Vec<(usize, i64)> = Vec::new();
+    for &i in survivors {
+        match build_times.and_then(|f| f(&sel.candidates[i].tag)) {
+            Some(t) => {
+                sel.candidates[i].key = Some(order::format_unix(t));
+                timed.push((i, t));
+            }
+            None => drop(sel, i, DropReason::NoBuildTime),
+        }
+    }
+    timed.sort_by(|(a, ta), (b, tb)| {
+        tb.cmp(ta)
+            .then_with(|| sel.candidates[*b].tag.cmp(&sel.candidates[*a].tag))
+    });
+    sel.ranking = timed.iter().map(|(i, _)| *i).collect();
+    if let Some(&(_, top)) = timed.first() {
+        let ties: Vec<&str> = timed
+            .iter()
+            .take_while(|(_, t)| *t == top)
+            .map(|(i, _)| sel.candidates[*i].tag.as_str())
+            .collect();
+        if ties.len() > 1 {
+            let msg = format!(
+                "tags {} were built in the same second ({}); this picks {:?}, the byte-wise greatest, as Argo CD does; if they are different images, the choice is arbitrary",
+                quoted_list(ties.iter().copied()),
+                order::format_unix(top),
+                ties[0]
+            );
+            warn(sel, WarningCode::BuildTimeTie, msg);
+        }
+    }
+}
+
+fn select_digest(sel: &mut Selection, survivors: &[usize], tag: Option<&str>) {
+    let Some(tracked) = tag else {
+        sel.failure = Some(PolicyError::DigestNeedsTag);
+        return;
+    };
+    for &i in survivors {
+        if sel.candidates[i].tag == tracked {
+            sel.candidates[i].key = Some("followed by digest".to_owned());
+            sel.ranking.push(i);
+        } else {
+            let tracked = tracked.to_owned();
+            drop(sel, i, DropReason::NotTracked { tracked });
+        }
+    }
+    if sel.ranking.is_empty() {
+        sel.failure = Some(PolicyError::TagNotFound {
+            tag: tracked.to_owned(),
+        });
+    }
+}
+
+fn warn_desc_over_time(sel: &mut Selection, order: Order) {
+    if order != Order::Desc || sel.ranking.len() < 2 {
+        return;
+    }
+    let timelike = sel
+        .ranking
+        .iter()
+        .filter(|&&i| order::looks_like_time(value(sel, i)))
+        .count();
+    if timelike * 2 >= sel.ranking.len() {
+        let oldest = sel
+            .ranking
+            .first()
+            .map(|&i| sel.candidates[i].tag.clone())
+            .unwrap_or_default();
+        let msg = format!(
+            "order desc selects the smallest value, and these tags look like dates or time stamps, so it selects the oldest ({oldest:?}) and stays there; use asc (the default) to follow the newest"
+        );
+        warn(sel, WarningCode::DescSelectsOldest, msg);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

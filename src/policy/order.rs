@@ -1,0 +1,270 @@
+//! Ordering helpers that are not semver: Go's `strconv.ParseFloat` (Flux's numerical policy),
+//! the heuristics behind the "probably not what you meant" warnings (date-like and mutable
+//! tags), and the display of build times.
+//!
+//! This module does not decide winners or tie-breaks (`mod.rs`) and does no I/O.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Parses like Go's `strconv.ParseFloat(s, 64)`, returning `None` where Go returns an error.
+///
+/// Accepted like Go: optional sign, decimal digits with one optional `.` and an optional
+/// `e`/`E` exponent, hexadecimal mantissas (`0x1p4`) only with a `p` exponent, `_` digit
+/// separators where Go allows them, `inf`/`infinity` (signed) and `nan` in any case. Rejected
+/// like Go: surrounding spaces, `0x10`, `v1`, and finite values that overflow to infinity.
+pub fn go_parse_float(s: &str) -> Option<f64> {
+    if let Some(v) = special(s) {
+        return Some(v);
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut neg = false;
+    if let Some(&c @ (b'+' | b'-')) = b.first() {
+        neg = c == b'-';
+        i = 1;
+    }
+    let hex = i + 2 < b.len() && b[i] == b'0' && b[i + 1].eq_ignore_ascii_case(&b'x');
+    if hex {
+        i += 2;
+    }
+    let (mut saw_dot, mut saw_digits, mut underscores) = (false, false, false);
+    let mut mant = String::new();
+    while let Some(&c) = b.get(i) {
+        if c == b'_' {
+            underscores = true;
+        } else if c == b'.' {
+            if saw_dot {
+                break;
+            }
+            saw_dot = true;
+            mant.push('.');
+        } else if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw_digits = true;
+            mant.push(c as char);
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if !saw_digits {
+        return None;
+    }
+    let mut exp: i64 = 0;
+    let exp_char = if hex { b'p' } else { b'e' };
+    let has_exp = b.get(i).is_some_and(|c| c.to_ascii_lowercase() == exp_char);
+    if has_exp {
+        i += 1;
+        let mut sign = 1;
+        if let Some(&c @ (b'+' | b'-')) = b.get(i) {
+            sign = if c == b'-' { -1 } else { 1 };
+            i += 1;
+        }
+        if !b.get(i).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        while let Some(&c) = b.get(i) {
+            if c == b'_' {
+                underscores = true;
+            } else if c.is_ascii_digit() {
+                if exp < 10_000 {
+                    exp = exp * 10 + i64::from(c - b'0');
+                }
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        exp *= sign;
+    }
+    if i != b.len() || (hex && !has_exp) || (underscores && !underscore_ok(s)) {
+        return None;
+    }
+    let v = if hex {
+        hex_value(&mant, exp)
+    } else {
+        format!("{mant}e{exp}").parse::<f64>().ok()?
+    };
+    if v.is_infinite() {
+        return None; // Go reports ErrRange.
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Returns true if and only if `s` looks like a date or a time stamp: `YYYYMMDD`, `YYYY-MM-DD`
+/// (with `-`, `.` or `_`), RFC 3339-like, or 10/13-digit Unix seconds/milliseconds.
+pub fn looks_like_time(s: &str) -> bool {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?:^|[^0-9])(?:(?:19|20)[0-9]{2}[-._]?(?:0[1-9]|1[0-2])[-._]?(?:0[1-9]|[12][0-9]|3[01])|1[0-9]{9}(?:[0-9]{3})?)(?:[^0-9]|$)",
+        )
+        .expect("impossible: the date regex is a constant")
+    });
+    RE.is_match(s)
+}
+
+/// Returns true if and only if `tag` is a conventional moving tag (`latest`, `main`, …).
+pub fn is_mutable_tag(tag: &str) -> bool {
+    const MUTABLE: &[&str] = &[
+        "latest", "main", "master", "stable", "edge", "dev", "develop", "nightly", "head", "trunk",
+        "release",
+    ];
+    MUTABLE.iter().any(|m| m.eq_ignore_ascii_case(tag))
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC, proleptic Gregorian).
+pub fn format_unix(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Private helpers.
+
+/// Go's `special`: `[+-]inf`, `[+-]infinity`, `nan` (no sign), any case, whole string.
+fn special(s: &str) -> Option<f64> {
+    let (sign, body) = match s.as_bytes().first() {
+        Some(b'+') => (1.0, &s[1..]),
+        Some(b'-') => (-1.0, &s[1..]),
+        _ => {
+            if s.eq_ignore_ascii_case("nan") {
+                return Some(f64::NAN);
+            }
+            (1.0, s)
+        }
+    };
+    if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
+        return Some(sign * f64::INFINITY);
+    }
+    None
+}
+
+/// Go's `underscoreOK`: `_` only between digits, or between a base prefix and a digit.
+fn underscore_ok(s: &str) -> bool {
+    let mut b = s.as_bytes();
+    if let Some(b'+' | b'-') = b.first() {
+        b = &b[1..];
+    }
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
+    }
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+        i += 1;
+    }
+    saw != b'_'
+}
+
+/// The value of a hexadecimal mantissa (digits and at most one `.`) times 2^`exp`.
+fn hex_value(mant: &str, exp: i64) -> f64 {
+    let mut m: u64 = 0;
+    let mut shift: i64 = exp;
+    let mut after_dot = false;
+    let mut kept = 0;
+    for c in mant.chars() {
+        if c == '.' {
+            after_dot = true;
+            continue;
+        }
+        let d = u64::from(c.to_digit(16).unwrap_or(0));
+        if kept < 16 {
+            m = m * 16 + d;
+            if m != 0 {
+                kept += 1;
+            }
+            if after_dot {
+                shift -= 4;
+            }
+        } else if !after_dot {
+            shift += 4; // Dropped integer digits still scale the value.
+        }
+    }
+    let e = i32::try_from(shift.clamp(-2000, 2000)).unwrap_or(0);
+    // Two steps keep intermediate powers of two representable.
+    (m as f64) * 2f64.powi(e / 2) * 2f64.powi(e - e / 2)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_float_follows_go() {
+        for (s, v) in [
+            ("1e1", 10.0),
+            ("+5", 5.0),
+            ("1_000", 1000.0),
+            ("0x1p4", 16.0),
+            ("1.", 1.0),
+            (".5", 0.5),
+            ("-Inf", f64::NEG_INFINITY),
+            ("0x1.8p1", 3.0),
+        ] {
+            assert_eq!(go_parse_float(s), Some(v), "{s}");
+        }
+        assert!(go_parse_float("NaN").is_some_and(f64::is_nan));
+        for s in [
+            "0x10", " 1", "v1", "1_", "_1", "1e", "", ".", "+nan", "1e400", "infinit",
+        ] {
+            assert_eq!(go_parse_float(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn time_like_tags() {
+        for t in [
+            "20240101",
+            "2024-01-02T10-00-00Z",
+            "main-1700000000",
+            "v2024.01.05",
+        ] {
+            assert!(looks_like_time(t), "{t}");
+        }
+        for t in ["1.2.3", "16.04", "abc123", "12345"] {
+            assert!(!looks_like_time(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn unix_formatting() {
+        assert_eq!(format_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_unix(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(format_unix(-1), "1969-12-31T23:59:59Z");
+    }
+}

@@ -1,0 +1,439 @@
+//! Unit tests of `select`: tie-breaking, drop reasons, warnings and policy-spec errors. The
+//! upstream conformance cases live in `tests/policy_oracles.rs`.
+
+use super::*;
+
+fn tags(list: &[&str]) -> Vec<String> {
+    list.iter().map(|t| (*t).to_owned()).collect()
+}
+
+fn run(spec: &str, list: &[&str]) -> Selection {
+    let policy = Policy::parse(spec).unwrap();
+    select(&policy, &TagFilter::default(), &tags(list), None)
+}
+
+fn has(sel: &Selection, code: WarningCode) -> Option<&str> {
+    sel.warnings
+        .iter()
+        .find(|w| w.code == code)
+        .map(|w| w.message.as_str())
+}
+
+fn verdict<'a>(sel: &'a Selection, tag: &str) -> &'a Verdict {
+    &sel.candidates
+        .iter()
+        .find(|c| c.tag == tag)
+        .unwrap()
+        .verdict
+}
+
+// --- Policy specs ------------------------------------------------------------------------------
+
+#[test]
+fn policy_specs_parse_and_display() {
+    for (spec, shown) in [
+        ("semver:>=1.0.0", "semver:>=1.0.0"),
+        ("alphabetical", "alphabetical:asc"),
+        ("Alphabetical:DESC", "alphabetical:desc"),
+        ("numerical:asc", "numerical:asc"),
+        ("newest-build", "newest-build"),
+        ("digest", "digest"),
+        ("digest:latest", "digest:latest"),
+    ] {
+        assert_eq!(Policy::parse(spec).unwrap().to_string(), shown, "{spec}");
+    }
+}
+
+#[test]
+fn invalid_policy_specs_name_the_offending_text() {
+    let e = Policy::parse("semver:1.x.y").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"invalid semver range "1.x.y": improper constraint: "1.x.y""#
+    );
+    let e = Policy::parse("semver:latest").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with(r#"invalid semver range "latest": "#),
+        "{e}"
+    );
+    let e = Policy::parse("alphabetical:random").unwrap_err();
+    assert!(e.to_string().contains(r#"invalid order "random""#), "{e}");
+    let e = Policy::parse("newest").unwrap_err();
+    assert!(
+        e.to_string().starts_with(r#"unknown policy "newest""#),
+        "{e}"
+    );
+    let e = Policy::parse("semver").unwrap_err();
+    assert!(e.to_string().contains("needs a range"), "{e}");
+    assert!(Policy::parse("newest-build:x").is_err());
+}
+
+#[test]
+fn argocd_strategies() {
+    assert_eq!(
+        Policy::from_argocd("Latest", None).unwrap().name(),
+        "newest-build"
+    );
+    assert_eq!(
+        Policy::from_argocd("name", None).unwrap().name(),
+        "alphabetical"
+    );
+    assert_eq!(
+        Policy::from_argocd("whatever", None).unwrap().name(),
+        "semver"
+    );
+    assert_eq!(
+        Policy::from_argocd("digest", None).unwrap_err(),
+        PolicyError::DigestNeedsTag
+    );
+}
+
+// --- Tie-breaking ------------------------------------------------------------------------------
+
+#[test]
+fn semver_tie_first_in_list_wins_and_scan_order_makes_it_bytewise_greatest() {
+    let sel = run("semver:*", &["1.2.3", "v1.2.3"]);
+    assert_eq!(sel.winner.as_deref(), Some("1.2.3"));
+    let listed = flux_scan_order(&tags(&["1.2.3", "v1.2.3", "1.2.3+b", "1.0.0"]));
+    assert_eq!(listed, tags(&["v1.2.3", "1.2.3+b", "1.2.3", "1.0.0"]));
+    let sel = select(
+        &Policy::parse("semver:*").unwrap(),
+        &TagFilter::default(),
+        &listed,
+        None,
+    );
+    assert_eq!(sel.winner.as_deref(), Some("v1.2.3"));
+}
+
+#[test]
+fn numerical_tie_last_in_list_wins() {
+    let sel = run("numerical", &["1", "01", "1.0"]);
+    assert_eq!(sel.winner.as_deref(), Some("1.0"));
+    let sel = run("numerical:desc", &["1", "01", "1.0", "5"]);
+    assert_eq!(sel.winner.as_deref(), Some("1.0"));
+}
+
+#[test]
+fn extract_collisions_keep_the_later_tag() {
+    let filter = TagFilter::new(Some(r"^.*-(\d+)$"), Some("$1")).unwrap();
+    let list = tags(&["main-a-100", "feature-b-100", "main-c-99"]);
+    let sel = select(&Policy::parse("numerical").unwrap(), &filter, &list, None);
+    assert_eq!(sel.winner.as_deref(), Some("feature-b-100"));
+    assert_eq!(
+        verdict(&sel, "main-a-100"),
+        &Verdict::Dropped(DropReason::Superseded {
+            by: "feature-b-100".into()
+        })
+    );
+    let c = &sel.candidates[1];
+    assert_eq!(c.extracted.as_deref(), Some("100"));
+}
+
+#[test]
+fn newest_build_tie_goes_to_greatest_tag_with_warning() {
+    let times = |t: &str| match t {
+        "sha-aaa" | "sha-bbb" => Some(1_700_000_000),
+        "sha-old" => Some(1_600_000_000),
+        _ => None,
+    };
+    let sel = select(
+        &Policy::NewestBuild,
+        &TagFilter::default(),
+        &tags(&["sha-aaa", "sha-old", "sha-bbb", "sha-none"]),
+        Some(&times),
+    );
+    assert_eq!(sel.winner.as_deref(), Some("sha-bbb"));
+    assert_eq!(
+        verdict(&sel, "sha-none"),
+        &Verdict::Dropped(DropReason::NoBuildTime)
+    );
+    assert_eq!(
+        sel.candidates[0].key.as_deref(),
+        Some("2023-11-14T22:13:20Z")
+    );
+    let w = has(&sel, WarningCode::BuildTimeTie).unwrap();
+    assert!(
+        w.contains("\"sha-bbb\"") && w.contains("\"sha-aaa\""),
+        "{w}"
+    );
+}
+
+// --- Drop reasons and explanation --------------------------------------------------------------
+
+#[test]
+fn every_tag_is_explained() {
+    let sel = run(
+        "semver:>=1.0.0 <2.0.0",
+        &[
+            "1.5.0",
+            "2.0.0",
+            "1.6.0-rc.1",
+            "1.2",
+            "latest",
+            "sha256-x.sig",
+            "0.9.0",
+        ],
+    );
+    assert_eq!(sel.winner.as_deref(), Some("1.5.0"));
+    assert_eq!(sel.candidates.len(), 7);
+    assert!(
+        matches!(verdict(&sel, "2.0.0"), Verdict::Dropped(DropReason::OutsideRange { detail }) if detail == r#""2.0.0" is greater than or equal to "2.0.0""#)
+    );
+    assert_eq!(
+        verdict(&sel, "1.6.0-rc.1"),
+        &Verdict::Dropped(DropReason::PreRelease)
+    );
+    assert!(
+        matches!(verdict(&sel, "1.2"), Verdict::Dropped(DropReason::Unparseable { detail }) if detail.contains("strict"))
+    );
+    assert!(
+        matches!(verdict(&sel, "sha256-x.sig"), Verdict::Dropped(DropReason::Excluded { pattern }) if pattern == r"^.*\.sig$")
+    );
+    assert!(matches!(
+        verdict(&sel, "0.9.0"),
+        Verdict::Dropped(DropReason::OutsideRange { .. })
+    ));
+    assert_eq!(sel.ranking.len(), 1);
+    assert_eq!(sel.candidates[0].key.as_deref(), Some("1.5.0"));
+    let json = serde_json::to_value(&sel).unwrap();
+    assert_eq!(json["candidates"][1]["verdict"]["verdict"], "dropped");
+}
+
+#[test]
+fn lenient_parsing_reads_short_versions() {
+    let policy = Policy::parse("semver:*")
+        .unwrap()
+        .with_semver_parse(SemverParse::Lenient);
+    let sel = select(
+        &policy,
+        &TagFilter::default(),
+        &tags(&["1.2", "1.1.9"]),
+        None,
+    );
+    assert_eq!(sel.winner.as_deref(), Some("1.2"));
+    assert_eq!(sel.candidates[0].key.as_deref(), Some("1.2.0"));
+}
+
+#[test]
+fn filter_mismatch_and_empty_result() {
+    let filter = TagFilter::new(Some("^v"), None).unwrap();
+    let sel = select(
+        &Policy::parse("semver:*").unwrap(),
+        &filter,
+        &tags(&["a", "b"]),
+        None,
+    );
+    assert_eq!(sel.winner, None);
+    assert_eq!(sel.failure, Some(PolicyError::NoCandidates { listed: 2 }));
+    assert!(
+        matches!(verdict(&sel, "a"), Verdict::Dropped(DropReason::FilterMismatch { pattern }) if pattern == "^v")
+    );
+}
+
+#[test]
+fn digest_follows_one_tag() {
+    let sel = run("digest:latest", &["1.0.0", "latest"]);
+    assert_eq!(sel.winner.as_deref(), Some("latest"));
+    assert!(matches!(
+        verdict(&sel, "1.0.0"),
+        Verdict::Dropped(DropReason::NotTracked { .. })
+    ));
+    let sel = run("digest", &["latest"]);
+    assert_eq!(sel.failure, Some(PolicyError::DigestNeedsTag));
+    let sel = run("digest:main", &["latest"]);
+    assert!(matches!(sel.failure, Some(PolicyError::TagNotFound { .. })));
+}
+
+#[test]
+fn drop_tag_moves_the_win_to_the_next_candidate() {
+    let mut sel = run("semver:*", &["1.0.0", "1.1.0"]);
+    sel.drop_tag("1.1.0", DropReason::PlatformMissing("linux/arm64".into()));
+    assert_eq!(sel.winner.as_deref(), Some("1.0.0"));
+    sel.drop_tag("1.0.0", DropReason::PlatformMissing("linux/arm64".into()));
+    assert_eq!(sel.winner, None);
+    assert!(matches!(sel.failure, Some(PolicyError::NoMatch { .. })));
+}
+
+// --- Warnings ----------------------------------------------------------------------------------
+
+#[test]
+fn warns_desc_over_timestamps_selects_oldest() {
+    let sel = run(
+        "alphabetical:desc",
+        &[
+            "2024-01-02T10-00-00Z",
+            "2023-12-31T23-59-59Z",
+            "2024-01-03T00-00-00Z",
+        ],
+    );
+    assert_eq!(sel.winner.as_deref(), Some("2023-12-31T23-59-59Z"));
+    let w = has(&sel, WarningCode::DescSelectsOldest).unwrap();
+    assert!(w.contains("oldest"), "{w}");
+    let sel = run("numerical:desc", &["1700000000", "1700000100"]);
+    assert!(has(&sel, WarningCode::DescSelectsOldest).is_some());
+    let sel = run("alphabetical:desc", &["xenial", "bionic"]);
+    assert!(has(&sel, WarningCode::DescSelectsOldest).is_none());
+    let sel = run("alphabetical", &["20240101", "20240102"]);
+    assert!(has(&sel, WarningCode::DescSelectsOldest).is_none());
+}
+
+#[test]
+fn numerical_with_non_numbers_fails_and_still_explains() {
+    let sel = run("numerical", &["1", "latest", "2", "main"]);
+    assert_eq!(sel.winner, None);
+    assert_eq!(
+        sel.failure.as_ref().map(ToString::to_string).as_deref(),
+        Some("failed to parse invalid numeric value 'latest' (and 1 more)")
+    );
+    assert_eq!(sel.candidates.len(), 4);
+    assert!(matches!(
+        verdict(&sel, "main"),
+        Verdict::Dropped(DropReason::Unparseable { .. })
+    ));
+    assert_eq!(sel.ranking.len(), 2);
+    let w = has(&sel, WarningCode::NotNumbers).unwrap();
+    assert!(
+        w.contains("\"latest\", \"main\"") && w.contains("--filter"),
+        "{w}"
+    );
+}
+
+#[test]
+fn warns_range_matches_nothing_and_names_newest() {
+    let sel = run("semver:>=3.0.0", &["1.0.0", "2.4.1", "2.0.0"]);
+    assert!(matches!(sel.failure, Some(PolicyError::NoMatch { .. })));
+    let w = has(&sel, WarningCode::RangeMatchesNothing).unwrap();
+    assert!(w.contains("\"2.4.1\"") && w.contains(">=3.0.0"), "{w}");
+}
+
+#[test]
+fn prerelease_rule_versus_outside_range() {
+    let sel = run(
+        "semver:>=1.0.0 <1.5.0 || >=2.0.0-0",
+        &["1.2.0-rc.1", "1.6.0-rc.1", "2.1.0-rc.1"],
+    );
+    assert_eq!(sel.winner.as_deref(), Some("2.1.0-rc.1"));
+    assert_eq!(
+        verdict(&sel, "1.2.0-rc.1"),
+        &Verdict::Dropped(DropReason::PreRelease)
+    );
+    assert!(
+        matches!(verdict(&sel, "1.6.0-rc.1"), Verdict::Dropped(DropReason::OutsideRange { detail }) if detail.contains("greater than or equal"))
+    );
+    let sel = run("semver:>=1.0.0", &["1.1.0-rc.1"]);
+    let w = has(&sel, WarningCode::RangeMatchesNothing).unwrap();
+    assert!(w.contains("add -0"), "{w}");
+}
+
+#[test]
+fn warns_equal_precedence() {
+    let sel = run("semver:*", &["v1.2.3", "1.2.3", "1.0.0"]);
+    let w = has(&sel, WarningCode::EqualPrecedence).unwrap();
+    assert!(
+        w.contains("\"v1.2.3\", \"1.2.3\"") && w.contains("flip-flop"),
+        "{w}"
+    );
+    let lenient = Policy::parse("semver:*")
+        .unwrap()
+        .with_semver_parse(SemverParse::Lenient);
+    let sel = select(
+        &lenient,
+        &TagFilter::default(),
+        &tags(&["1.11.0", "1.11"]),
+        None,
+    );
+    assert!(has(&sel, WarningCode::EqualPrecedence).is_some());
+    // Strict parsing ignores `1.11`, so there is nothing to flip between.
+    let sel = run("semver:*", &["1.11.0", "1.11"]);
+    assert!(has(&sel, WarningCode::EqualPrecedence).is_none());
+}
+
+#[test]
+fn notes_mutable_tag_ignored_by_semver() {
+    let sel = run("semver:*", &["1.0.0", "latest"]);
+    let w = has(&sel, WarningCode::MutableTagIgnored).unwrap();
+    assert!(
+        w.contains("\"latest\"") && w.contains("digest:latest"),
+        "{w}"
+    );
+    let sel = run("semver:*", &["1.0.0"]);
+    assert!(sel.warnings.is_empty());
+}
+
+#[test]
+fn warns_about_nan() {
+    let sel = run("numerical", &["5", "NaN", "3"]);
+    assert_eq!(sel.winner.as_deref(), Some("3"));
+    assert_eq!(sel.ranking.first(), Some(&2));
+    assert!(has(&sel, WarningCode::NotANumberValue).is_some());
+}
+
+// --- Robustness --------------------------------------------------------------------------------
+
+#[test]
+fn odd_inputs_do_not_panic() {
+    let odd = [
+        "",
+        " ",
+        "||",
+        "-",
+        "--",
+        "v",
+        "1.",
+        ".1",
+        "1..2",
+        "*",
+        "x.x.x",
+        "1 - ",
+        " - 1",
+        "^",
+        "~>",
+        "1.2.3-",
+        "1.2.3+",
+        "18446744073709551616",
+        "1.18446744073709551616",
+        "é",
+        "1.2.3-é",
+        "0x",
+        "0x1p",
+        "+",
+        "1e",
+        "[",
+        "\\",
+        "${",
+        "$",
+        "1 || || 2",
+        ">=1,,<2",
+        "1.0.0 - 2.0.0 - 3",
+    ];
+    for s in odd {
+        let _ = Policy::parse(&format!("semver:{s}"));
+        let _ = Policy::parse(s);
+        let _ = Version::parse(s);
+        let _ = Version::parse_strict(s);
+        let _ = Version::parse_no_coerce(s, true);
+        let _ = order::go_parse_float(s);
+        let _ = semver::Comparator::parse(s);
+        let _ = TagFilter::pass_all().exclude_glob(s);
+        if let Ok(f) = TagFilter::new(Some("(.*)"), Some(s)) {
+            let _ = f.classify(s);
+        }
+    }
+    let list = tags(&odd);
+    for spec in [
+        "semver:*",
+        "numerical",
+        "alphabetical:desc",
+        "newest-build",
+        "digest:*",
+    ] {
+        let sel = select(
+            &Policy::parse(spec).unwrap(),
+            &TagFilter::default(),
+            &list,
+            None,
+        );
+        assert!(sel.winner.is_some() != sel.failure.is_some(), "{spec}");
+    }
+}
