@@ -80,4 +80,9 @@ pub trait Backend {
         commit: Option<&str>,
         changes: &[FileChange],
     ) -> Result<Vec<String>, BackendError>;
+
+    /// API requests sent so far, for backends that talk to an API.
+    fn api_requests(&self) -> Option<u64> {
+        None
+    }
 }

@@ -103,8 +103,22 @@ pub struct SetArgs {
 #[command(next_help_heading = "Manifests")]
 pub struct SourceArgs {
     /// Work on a local directory or Git work tree.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["repo", "branch", "api"])]
     pub dir: Option<PathBuf>,
+
+    /// Work on a GitHub repository through its API (default: `$GITHUB_REPOSITORY`).
+    /// The token comes from `GITHUB_TOKEN` or `GH_TOKEN`, never from arguments.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// With `--repo`: the branch to commit to (default: the repository's default branch).
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+
+    /// With `--repo`: how commits are written. `graphql` uses `createCommitOnBranch`;
+    /// `rest` is for GitHub Enterprise Server versions without it.
+    #[arg(long, value_enum, value_name = "API")]
+    pub api: Option<ApiKind>,
 
     /// Which files to consider, relative to the root (repeatable; `*` never crosses `/`).
     /// Default: `**/*.yaml` and `**/*.yml`.
@@ -139,6 +153,18 @@ pub struct WriteArgs {
     /// Identity of this writer, recorded in the `Gitops-Bump-Writer:` trailer.
     #[arg(long, value_name = "ID", default_value = "gitops-bump")]
     pub writer_id: String,
+
+    /// Add `[skip ci]` to the commit subject, so push and pull_request workflows skip it.
+    #[arg(long)]
+    pub skip_ci: bool,
+
+    /// Most attempts at one write (re-reads after the branch moved) and at one API request.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_attempts: usize,
+
+    /// Total time allowed for retries and waits (`300`, `90s`, `5m`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub deadline: String,
 }
 
 /// How the registry is checked (skipped with `--no-verify`).
@@ -169,6 +195,15 @@ pub struct OutputArgs {
     /// Human text (default) or one JSON document on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+/// The write path of the GitHub backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ApiKind {
+    /// One `createCommitOnBranch` mutation (compare-and-swap on `expectedHeadOid`).
+    Graphql,
+    /// Blobs and tree, a commit, then `PATCH git/refs` with `force: false`.
+    Rest,
 }
 
 /// Output formats.

@@ -2,8 +2,10 @@
 //!
 //! Every command flows through one spine, one module per step:
 //! `settings` (inputs) → `discover` → `resolve` (over `registry`) → `plan` →
-//! `guard` → commit/verify (`backend`: `local`) → `report`. `manifest` and
-//! `reference` hold the pure engine; `set` wires the spine together.
+//! `guard` → commit/verify (`backend`: `local`, `github`) → `report`.
+//! `manifest` and `reference` hold the pure engine; `set` wires the spine
+//! together; `retry` holds the deadline and backoff shared by that loop and
+//! the network backends.
 
 #![warn(missing_docs)]
 
@@ -12,6 +14,7 @@ pub mod backend;
 pub mod cli;
 pub mod discover;
 pub mod explain;
+pub mod github;
 pub mod guard;
 pub mod inputs;
 pub mod local;
@@ -23,6 +26,7 @@ pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod resolve;
+pub mod retry;
 pub mod set;
 pub mod settings;
 
@@ -70,6 +74,20 @@ fn run_action() -> anyhow::Result<Outcome> {
     run(cli)
 }
 
+/// A link to the commit on GitHub, for the job summary; local commits have none.
+fn commit_url(settings: &settings::Settings, commit: Option<&str>) -> Option<String> {
+    let settings::Source::GitHub(gh) = &settings.source else {
+        return None;
+    };
+    let server = std::env::var("GITHUB_SERVER_URL").unwrap_or_else(|_| "https://github.com".into());
+    Some(format!(
+        "{}/{}/commit/{}",
+        server.trim_end_matches('/'),
+        gh.repo,
+        commit?
+    ))
+}
+
 /// Returns true if and only if this process runs as a GitHub Actions step.
 fn in_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
@@ -82,18 +100,22 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         cli::Command::Action => run_action(),
         cli::Command::Set(args) => {
             let settings = settings::Settings::resolve(&args)?;
-            let mut backend =
-                local::Local::open(&settings.dir, settings.commit && !settings.dry_run)
-                    .map_err(|e| settings::UsageError(e.to_string()))?;
-            let r = set::run(&settings, &mut backend)?;
+            let mut backend: Box<dyn backend::Backend> = match &settings.source {
+                settings::Source::Dir(dir) => Box::new(
+                    local::Local::open(dir, settings.commit && !settings.dry_run)
+                        .map_err(|e| settings::UsageError(e.to_string()))?,
+                ),
+                settings::Source::GitHub(gh) => Box::new(github::GitHub::new(gh, settings.retry)?),
+            };
+            let r = set::run(&settings, backend.as_mut())?;
             if in_actions() {
                 let var = |k: &str| std::env::var_os(k).map(std::path::PathBuf::from);
-                // Local commits are not on GitHub, so the summary shows the sha without a link.
+                let commit_url = commit_url(&settings, r.commit.as_deref());
                 if let Err(e) = report::write_action_files(
                     &r,
                     var("GITHUB_OUTPUT").as_deref(),
                     var("GITHUB_STEP_SUMMARY").as_deref(),
-                    None,
+                    commit_url.as_deref(),
                 ) {
                     report::warn(&e);
                 }

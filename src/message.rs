@@ -12,12 +12,23 @@ pub const DEFAULT_TEMPLATE: &str = "chore(gitops): {summary}";
 
 /// Renders the message for `updates`, with trailers and a fresh `Gitops-Bump-Id`.
 pub fn render(settings: &Settings, updates: &[Update]) -> String {
-    render_with_id(
+    let msg = render_with_id(
         settings.message.as_deref().unwrap_or(DEFAULT_TEMPLATE),
         &settings.writer_id,
         updates,
         &uuid::Uuid::new_v4().to_string(),
-    )
+    );
+    if settings.skip_ci { skip_ci(&msg) } else { msg }
+}
+
+/// Adds `[skip ci]` to the subject, which GitHub Actions reads to skip push
+/// and pull_request workflows (docs: "Skipping workflow runs").
+pub fn skip_ci(message: &str) -> String {
+    let (subject, rest) = message.split_once('\n').unwrap_or((message, ""));
+    if subject.contains("[skip ci]") {
+        return message.to_owned();
+    }
+    format!("{subject} [skip ci]\n{rest}")
 }
 
 /// Renders with an explicit id (deterministic for tests).
@@ -109,6 +120,12 @@ mod tests {
             msg,
             "deploy ghcr.io/acme/app v0, v1 -> v2\n\nGitops-Bump-Image: ghcr.io/acme/app\nGitops-Bump-From: v0, v1\nGitops-Bump-To: v2\nGitops-Bump-Writer: ci\nGitops-Bump-Id: ID\n"
         );
+    }
+
+    #[test]
+    fn skip_ci_goes_on_the_subject_once() {
+        assert_eq!(skip_ci("a\n\nT: x\n"), "a [skip ci]\n\nT: x\n");
+        assert_eq!(skip_ci("a [skip ci]\n"), "a [skip ci]\n");
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub struct SetReport {
     /// Registry requests and rate limits, when the registry was checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<crate::registry::RegistryStats>,
+    /// Read-plan-write rounds (more than 1 after the branch moved under us).
+    pub attempts: usize,
+    /// API requests sent (network backends only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_requests: Option<u64>,
     /// Unified diff of the change (dry run only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
@@ -82,7 +87,7 @@ pub fn at(file: &str, line: Option<usize>) -> String {
 }
 
 /// Formats `file:line: ` in front of a message, or nothing for errors that
-/// belong to no file (registry checks).
+/// belong to no file (registry checks, a missing gitops commit).
 fn prefix(file: &str, line: Option<usize>) -> String {
     if file.is_empty() {
         String::new()

@@ -11,12 +11,14 @@ use crate::guard;
 use crate::manifest::Change;
 use crate::plan::{self, Update};
 use crate::report::{ProblemOut, SetReport};
+use crate::retry::{Backoff, Deadline};
 use crate::settings::{Settings, Target};
 
-/// How many times a write is retried after the files changed under us.
-const MAX_ATTEMPTS: usize = 5;
-
 /// Runs `set` and returns the report; `errors` non-empty means exit 1.
+///
+/// A compare-and-swap miss re-runs the whole spine from the read: contents
+/// computed on an old head are never resent (DESIGN.md §6). Between rounds
+/// it waits with full jitter, within `--max-attempts` and `--deadline`.
 pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> {
     // resolve: once, before anything is read. The registry's answer does not
     // depend on the files, so a retry after a stale write reuses it.
@@ -29,20 +31,33 @@ pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> 
             ..SetReport::default()
         });
     }
+    let max = settings.retry.max_attempts;
+    let deadline = Deadline::after(settings.retry.deadline);
+    let mut backoff = Backoff::cas();
     let mut attempt = 0;
     loop {
         attempt += 1;
         match once(settings, &resolution.targets, backend)? {
             Attempt::Done(mut report) => {
                 report.registry = resolution.stats;
+                report.attempts = attempt;
+                report.api_requests = backend.api_requests();
                 return Ok(report);
             }
-            Attempt::Stale(what) if attempt < MAX_ATTEMPTS => {
-                warn_stale(&what, attempt);
+            Attempt::Stale(what) if attempt < max => {
+                let wait = backoff.next_wait();
+                if deadline.exceeded_by(wait) {
+                    anyhow::bail!(
+                        "{what} kept changing while writing; gave up at the --deadline of {}s after {attempt} attempt(s)",
+                        deadline.total().as_secs()
+                    );
+                }
+                warn_stale(&what, attempt, max);
+                std::thread::sleep(wait);
             }
-            Attempt::Stale(what) => anyhow::bail!(
-                "{what} kept changing while writing; gave up after {MAX_ATTEMPTS} attempts"
-            ),
+            Attempt::Stale(what) => {
+                anyhow::bail!("{what} kept changing while writing; gave up after {max} attempts")
+            }
         }
     }
 }
@@ -165,9 +180,9 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
     Ok(Attempt::Done(report))
 }
 
-fn warn_stale(what: &str, attempt: usize) {
+fn warn_stale(what: &str, attempt: usize, max: usize) {
     crate::report::warn(&format!(
-        "{what} changed while writing; re-reading (attempt {} of {MAX_ATTEMPTS})",
+        "{what} changed while writing; re-reading (attempt {} of {max})",
         attempt + 1
     ));
 }

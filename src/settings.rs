@@ -3,10 +3,12 @@
 //! sizes. Does no network and no file I/O.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::cli::{OutputFormat, RegistryArgs, SetArgs};
+use crate::cli::{ApiKind, OutputFormat, RegistryArgs, SetArgs};
+use crate::github::{Endpoints, RepoName, Token};
 use crate::reference::Reference;
 use crate::registry::{FlagCredential, Platform, RegistryOptions, Secret};
 
@@ -48,6 +50,16 @@ impl FileSelection {
         self.set.is_match(path)
     }
 
+    /// The patterns as plain paths when none has a glob metacharacter, so a
+    /// backend can fetch them by name without listing the tree.
+    pub fn exact_paths(&self) -> Option<Vec<String>> {
+        let literal = |p: &String| !p.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        self.patterns
+            .iter()
+            .all(literal)
+            .then(|| self.patterns.clone())
+    }
+
     /// Builds a selection from patterns, rejecting any that could escape the root.
     pub fn new(patterns: &[String], max_size: u64) -> Result<FileSelection, UsageError> {
         let patterns: Vec<String> = if patterns.is_empty() {
@@ -79,13 +91,46 @@ impl FileSelection {
     }
 }
 
+/// Where manifests live.
+#[derive(Debug)]
+pub enum Source {
+    /// `--dir PATH`: a directory or Git work tree.
+    Dir(PathBuf),
+    /// `--repo OWNER/NAME`: a GitHub repository through its API.
+    GitHub(GitHubSource),
+}
+
+/// Everything the GitHub backend needs, checked.
+#[derive(Debug)]
+pub struct GitHubSource {
+    /// `OWNER/NAME`.
+    pub repo: RepoName,
+    /// Branch to commit to; `None` means the default branch.
+    pub branch: Option<String>,
+    /// Write path.
+    pub api: ApiKind,
+    /// REST and GraphQL endpoints.
+    pub endpoints: Endpoints,
+    /// From `GITHUB_TOKEN` or `GH_TOKEN` (redacted in `Debug`).
+    pub token: Token,
+}
+
+/// Bounds on retries, shared by the set loop and the network backends.
+#[derive(Clone, Copy, Debug)]
+pub struct RetrySettings {
+    /// Most attempts at one write, and at one API request.
+    pub max_attempts: usize,
+    /// Total time for all retries and waits of one run.
+    pub deadline: Duration,
+}
+
 /// Checked settings for `set`.
 #[derive(Debug)]
 pub struct Settings {
     /// Images to set, one per repository.
     pub targets: Vec<Target>,
-    /// Local directory (the only backend so far).
-    pub dir: PathBuf,
+    /// Where the manifests are.
+    pub source: Source,
     /// Files to read.
     pub files: FileSelection,
     /// Write nothing.
@@ -98,6 +143,10 @@ pub struct Settings {
     pub message: Option<String>,
     /// Writer identity for trailers.
     pub writer_id: String,
+    /// Add `[skip ci]` to the subject.
+    pub skip_ci: bool,
+    /// Retry bounds.
+    pub retry: RetrySettings,
     /// Output format.
     pub output: OutputFormat,
     /// Platforms every target must provide.
@@ -107,17 +156,22 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Validates `set` arguments, reading secrets named by
-    /// `--registry-auth` and `GITHUB_TOKEN` from the process environment.
+    /// Validates `set` arguments against the process environment.
     pub fn resolve(args: &SetArgs) -> Result<Settings, UsageError> {
-        Settings::resolve_with_env(args, &|k| std::env::var(k).ok())
+        Settings::resolve_with(args, &|k| std::env::var(k).ok())
     }
 
-    /// Validates `set` arguments with `env` as the environment.
-    pub fn resolve_with_env(
+    /// Validates `set` arguments; `env` looks up environment variables
+    /// (empty values count as unset).
+    pub fn resolve_with(
         args: &SetArgs,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, UsageError> {
+        let env = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let mut targets: Vec<Target> = Vec::new();
         for arg in &args.images {
             let reference =
@@ -142,14 +196,8 @@ impl Settings {
                 resolved_digest: None,
             });
         }
-        let dir = args.source.dir.clone().ok_or_else(|| UsageError("set: --dir PATH is required (the GitHub backend, --repo, is not available in this build)".into()))?;
-        if !dir.is_dir() {
-            return Err(UsageError(format!(
-                "--dir {}: not a directory",
-                dir.display()
-            )));
-        }
-        let (platforms, registry) = registry_settings(&args.registry, env)?;
+        let source = resolve_source(args, &env)?;
+        let (platforms, registry) = registry_settings(&args.registry, &env)?;
         if args.write.no_verify && !platforms.is_empty() {
             return Err(UsageError(
                 "--platform needs the registry check; drop --no-verify or drop --platform".into(),
@@ -172,15 +220,34 @@ impl Settings {
         if args.write.writer_id.trim().is_empty() || args.write.writer_id.contains(['\n', '\r']) {
             return Err(UsageError("--writer-id: must be one non-empty line".into()));
         }
+        if args.write.max_attempts == 0 {
+            return Err(UsageError("--max-attempts: must be at least 1".into()));
+        }
+        let deadline = parse_duration(&args.write.deadline).ok_or_else(|| {
+            UsageError(format!(
+                "--deadline {:?}: expected seconds, or a number with ms/s/m/h",
+                args.write.deadline
+            ))
+        })?;
+        if args.write.commit && matches!(source, Source::GitHub(_)) {
+            return Err(UsageError(
+                "--commit is for --dir; with --repo every write is a commit".into(),
+            ));
+        }
         Ok(Settings {
             targets,
-            dir,
+            source,
             files: FileSelection::new(&args.source.files, max_size)?,
             dry_run: args.write.dry_run,
             no_verify: args.write.no_verify,
             commit: args.write.commit,
             message: args.write.message.clone(),
             writer_id: args.write.writer_id.trim().to_owned(),
+            skip_ci: args.write.skip_ci,
+            retry: RetrySettings {
+                max_attempts: args.write.max_attempts,
+                deadline,
+            },
             output: args.output.output,
             platforms,
             registry,
@@ -264,6 +331,72 @@ fn is_host_port(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
 }
 
+/// `--dir`, else `--repo`, else `$GITHUB_REPOSITORY`.
+fn resolve_source(
+    args: &SetArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Source, UsageError> {
+    if let Some(dir) = &args.source.dir {
+        if !dir.is_dir() {
+            return Err(UsageError(format!(
+                "--dir {}: not a directory",
+                dir.display()
+            )));
+        }
+        return Ok(Source::Dir(dir.clone()));
+    }
+    let (repo, from) = match (&args.source.repo, env("GITHUB_REPOSITORY")) {
+        (Some(r), _) => (r.clone(), "--repo"),
+        (None, Some(r)) => (r, "$GITHUB_REPOSITORY"),
+        (None, None) => {
+            return Err(UsageError(
+                "set: say where the manifests are: --dir PATH, or --repo OWNER/NAME (default $GITHUB_REPOSITORY)".into(),
+            ));
+        }
+    };
+    let repo = RepoName::parse(&repo).map_err(|e| UsageError(format!("{from} {repo:?}: {e}")))?;
+    let branch = match &args.source.branch {
+        Some(b) if !crate::github::valid_branch(b) => {
+            return Err(UsageError(format!(
+                "--branch {b:?}: not a valid branch name"
+            )));
+        }
+        b => b.clone(),
+    };
+    let token = env("GITHUB_TOKEN")
+        .or_else(|| env("GH_TOKEN"))
+        .map(Token::new)
+        .ok_or_else(|| {
+            UsageError(
+                "set --repo: no token; set GITHUB_TOKEN (or GH_TOKEN) to a token with `contents: write` on the repository".into(),
+            )
+        })?;
+    let endpoints =
+        Endpoints::resolve(env("GITHUB_API_URL"), env("GITHUB_GRAPHQL_URL")).map_err(UsageError)?;
+    Ok(Source::GitHub(GitHubSource {
+        repo,
+        branch,
+        api: args.source.api.unwrap_or(ApiKind::Graphql),
+        endpoints,
+        token,
+    }))
+}
+
+/// Parses `300`, `500ms`, `90s`, `5m`, `1h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => Some(Duration::from_secs(n)),
+        "m" | "min" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
+    }
+}
+
 /// Parses `123`, `64KiB`, `5MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`).
 pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
@@ -327,6 +460,64 @@ mod tests {
         assert_eq!(parse_size("100"), Some(100));
         assert_eq!(parse_size("5 TB"), None);
         assert_eq!(parse_size("x"), None);
+    }
+
+    fn set_args(argv: &[&str]) -> SetArgs {
+        use clap::Parser;
+        let mut full = vec!["gitops-bump", "set"];
+        full.extend(argv);
+        match crate::cli::Cli::try_parse_from(full)
+            .expect("parses")
+            .command
+        {
+            crate::cli::Command::Set(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn repo_settings_come_from_env_and_never_show_the_token() {
+        let args = set_args(&["--no-verify", "--branch", "main", "a/b:1"]);
+        let env = |k: &str| match k {
+            "GITHUB_REPOSITORY" => Some("acme/gitops".to_owned()),
+            "GITHUB_TOKEN" => Some("  ".to_owned()), // empty counts as unset
+            "GH_TOKEN" => Some("ghp_SECRET".to_owned()),
+            "GITHUB_API_URL" => Some("https://ghe.example.com/api/v3".to_owned()),
+            _ => None,
+        };
+        let settings = Settings::resolve_with(&args, &env).expect("valid");
+        let Source::GitHub(gh) = &settings.source else {
+            panic!("expected the GitHub backend");
+        };
+        assert_eq!(gh.repo.to_string(), "acme/gitops");
+        assert_eq!(gh.endpoints.graphql, "https://ghe.example.com/api/graphql");
+        assert!(!format!("{settings:?}").contains("ghp_SECRET"));
+        let no_token = |k: &str| (k == "GITHUB_REPOSITORY").then(|| "acme/gitops".to_owned());
+        assert!(Settings::resolve_with(&args, &no_token).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("300"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("5 days"), None);
+    }
+
+    #[test]
+    fn exact_paths_only_without_metacharacters() {
+        let exact = FileSelection::new(&["a/b.yaml".into(), "c.yml".into()], 1).expect("valid");
+        assert_eq!(
+            exact.exact_paths(),
+            Some(vec!["a/b.yaml".to_owned(), "c.yml".to_owned()])
+        );
+        let glob = FileSelection::new(&["a/b.yaml".into(), "*.yml".into()], 1).expect("valid");
+        assert_eq!(glob.exact_paths(), None);
+        assert_eq!(
+            FileSelection::new(&[], 1).expect("valid").exact_paths(),
+            None
+        );
     }
 
     #[test]

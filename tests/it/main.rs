@@ -13,8 +13,12 @@ mod actions_oracles;
 mod corpus;
 /// `explain` end to end (offline tag lists).
 mod explain_cli;
+/// A fake GitHub (axum over a real Git repository) for the GitHub backend.
+mod fake_github;
 /// Flux image-automation setter vectors.
 mod flux_setters;
+/// `set --repo` against the fake GitHub: budget, CAS, faults, concurrency.
+mod github;
 /// kustomize renders the edited overlay to the intended image.
 mod kustomize_render;
 /// Lossless editing under random documents.
