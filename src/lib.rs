@@ -138,6 +138,12 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
                     report::print_json_value(&report::ExplainJson::new(&e.selection, None))
                 }
             }
+            if in_actions()
+                && let Some(path) = std::env::var_os("GITHUB_OUTPUT")
+                && let Err(e) = report::write_explain_outputs(&e.selection, None, std::path::Path::new(&path))
+            {
+                report::warn(&e);
+            }
             Ok(if e.selection.winner.is_some() {
                 Outcome::Success
             } else {

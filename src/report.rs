@@ -109,7 +109,15 @@ pub fn print_text(r: &SetReport, actions: bool) {
         let _ = writeln!(err, "warning: {}: {}", at(&p.file, p.line), p.message);
     }
     if let Some(diff) = &r.diff {
+        // A long diff folds into a log group on the run page. Diff lines
+        // start with ' ', '+', '-' or '@', never with "::".
+        if actions {
+            let _ = write!(out, "{}", crate::actions::command("group", &[], "diff"));
+        }
         let _ = write!(out, "{diff}");
+        if actions {
+            let _ = write!(out, "{}", crate::actions::command("endgroup", &[], ""));
+        }
     }
     for u in &r.updates {
         let aliases = if u.aliases.is_empty() {
@@ -534,6 +542,24 @@ pub fn step_summary(r: &SetReport, commit_url: Option<&str>) -> String {
 
 fn longest_backtick_run(s: &str) -> usize {
     s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+/// Writes `explain`'s outputs: `selected-tag`, `selected-digest` and `summary`.
+pub fn write_explain_outputs(sel: &crate::policy::Selection, digest: Option<&str>, path: &std::path::Path) -> Result<(), String> {
+    let summary = match (&sel.winner, &sel.failure) {
+        (Some(w), _) => format!("{} selects {w}", sel.policy),
+        (None, Some(e)) => format!("nothing selected: {e}"),
+        (None, None) => "nothing selected".to_owned(),
+    };
+    let outputs = [
+        ("selected-tag", sel.winner.clone().unwrap_or_default()),
+        ("selected-digest", digest.unwrap_or_default().to_owned()),
+        ("summary", summary),
+    ];
+    for (name, value) in outputs {
+        crate::actions::append_output(path, name, &value).map_err(|e| format!("$GITHUB_OUTPUT: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Writes the outputs and the job summary to the files the runner names.
