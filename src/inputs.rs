@@ -42,29 +42,37 @@ pub const INPUTS: &[&str] = &[
 /// Commands the action can run.
 const COMMANDS: &[&str] = &["set", "explain"];
 
+/// The trimmed value of input `name`, or `None` when unset or empty
+/// (@actions/core `getInput`: `INPUT_` + name uppercased, spaces as `_`).
+pub fn read(env: &BTreeMap<String, String>, name: &str) -> Option<String> {
+    let key = format!("INPUT_{}", name.replace(' ', "_").to_uppercase());
+    env.get(&key)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A boolean input (@actions/core `getBooleanInput`: YAML 1.2 core
+/// booleans only); unset is `false`.
+pub fn boolean(env: &BTreeMap<String, String>, name: &str) -> Result<bool, InputError> {
+    match read(env, name).as_deref() {
+        None => Ok(false),
+        Some("true" | "True" | "TRUE") => Ok(true),
+        Some("false" | "False" | "FALSE") => Ok(false),
+        Some(other) => Err(InputError {
+            input: name.to_owned(),
+            message: format!("{other:?} is not a boolean (use true or false)"),
+        }),
+    }
+}
+
 /// Reads inputs from `env` and builds the argument list (without argv[0]).
 pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputError> {
-    let get = |name: &str| -> Option<String> {
-        let key = format!("INPUT_{}", name.replace(' ', "_").to_uppercase());
-        env.get(&key)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |name: &str| read(env, name);
     let err = |input: &str, message: String| InputError {
         input: input.to_owned(),
         message,
     };
-    let flag = |name: &str| -> Result<bool, InputError> {
-        match get(name).as_deref() {
-            None => Ok(false),
-            Some("true" | "True" | "TRUE") => Ok(true),
-            Some("false" | "False" | "FALSE") => Ok(false),
-            Some(other) => Err(err(
-                name,
-                format!("{other:?} is not a boolean (use true or false)"),
-            )),
-        }
-    };
+    let flag = |name: &str| boolean(env, name);
     let list =
         |name: &str| -> Vec<String> { get(name).map(|v| split_list(&v)).unwrap_or_default() };
 

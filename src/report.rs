@@ -545,7 +545,11 @@ fn longest_backtick_run(s: &str) -> usize {
 }
 
 /// Writes `explain`'s outputs: `selected-tag`, `selected-digest` and `summary`.
-pub fn write_explain_outputs(sel: &crate::policy::Selection, digest: Option<&str>, path: &std::path::Path) -> Result<(), String> {
+pub fn write_explain_outputs(
+    sel: &crate::policy::Selection,
+    digest: Option<&str>,
+    path: &std::path::Path,
+) -> Result<(), String> {
     let summary = match (&sel.winner, &sel.failure) {
         (Some(w), _) => format!("{} selects {w}", sel.policy),
         (None, Some(e)) => format!("nothing selected: {e}"),
@@ -557,7 +561,8 @@ pub fn write_explain_outputs(sel: &crate::policy::Selection, digest: Option<&str
         ("summary", summary),
     ];
     for (name, value) in outputs {
-        crate::actions::append_output(path, name, &value).map_err(|e| format!("$GITHUB_OUTPUT: {e}"))?;
+        crate::actions::append_output(path, name, &value)
+            .map_err(|e| format!("$GITHUB_OUTPUT: {e}"))?;
     }
     Ok(())
 }
