@@ -1,5 +1,6 @@
 //! `set`: the spine for one or more IMAGE_REFs.
-//! inputs → discover → resolve → plan → guard → commit → verify → report.
+//! inputs → discover → resolve → plan → guard → commit → publish (the
+//! pull request, `--pull-request` only) → verify → report.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use crate::discover::discover;
 use crate::guard;
 use crate::manifest::Change;
 use crate::plan::{self, Update};
-use crate::report::{ProblemOut, SetReport};
+use crate::report::{ProblemOut, SetReport, VerifyPlan};
 use crate::retry::{Backoff, Deadline};
 use crate::settings::{Settings, Target};
 
@@ -156,6 +157,15 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
     }
     if settings.dry_run {
         report.diff = Some(crate::report::unified_diff(&changes));
+        // Issue #4: verification "also runs on --dry-run to show what would
+        // be verified": the same checks, as a plan, without a write to check.
+        let (target, conditions) = backend.verify_plan();
+        report.verify = Some(VerifyPlan::new(
+            target,
+            snapshot.head.clone(),
+            &changes,
+            conditions,
+        ));
         return Ok(Attempt::Done(report));
     }
     // commit
@@ -165,6 +175,12 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
         Err(BackendError::Stale(what)) => return Ok(Attempt::Stale(what)),
         Err(e) => return Err(e).with_context(|| backend.describe()),
     };
+    // publish: pull-request mode opens or updates the pull request before
+    // verification, so that verification can check it is open.
+    let (title, body) = crate::message::pull_request(settings, &report.updates);
+    report.pull_request = backend
+        .publish(&title, &body)
+        .with_context(|| backend.describe())?;
     // verify
     let missing = backend
         .verify(commit.as_deref(), &changes)
