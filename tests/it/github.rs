@@ -583,6 +583,29 @@ fn bench_github() {
             wall.as_secs_f64() * 1000.0
         );
     }
+    {
+        // Pull-request mode: the first run opens, a second tag updates.
+        let fake = start();
+        for (name, image) in [
+            ("`--pull-request`, opens", BACKEND),
+            (
+                "`--pull-request`, another tag updates",
+                "ghcr.io/acme/backend:v1.5.0",
+            ),
+        ] {
+            let before = fake.total();
+            let t = Instant::now();
+            let r = bump(&fake, &["--branch", "main", "--pull-request", image]);
+            let wall = t.elapsed();
+            assert_eq!(r.code, 0, "{r:?}");
+            println!(
+                "| {name} | 1 | 1/1 | 1 on the PR branch | {} | {} | {:.0} ms |",
+                fake.total() - before,
+                json(&r)["attempts"],
+                wall.as_secs_f64() * 1000.0
+            );
+        }
+    }
     for writers in [1, 4, 16] {
         let t = Instant::now();
         let (fake, runs) = concurrent(writers, true);
