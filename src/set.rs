@@ -39,7 +39,8 @@ pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> 
     loop {
         attempt += 1;
         match once(settings, &resolution.targets, backend)? {
-            Attempt::Done(mut report) => {
+            Attempt::Done(report) => {
+                let mut report = *report;
                 report.registry = resolution.stats;
                 report.attempts = attempt;
                 report.api_requests = backend.api_requests();
@@ -64,7 +65,8 @@ pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> 
 }
 
 enum Attempt {
-    Done(SetReport),
+    /// Boxed: the report is large and an attempt is made a handful of times.
+    Done(Box<SetReport>),
     Stale(String),
 }
 
@@ -150,10 +152,10 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
     report.changed = !changes.is_empty();
     if !report.errors.is_empty() {
         report.changed = false;
-        return Ok(Attempt::Done(report));
+        return Ok(Attempt::Done(Box::new(report)));
     }
     if !report.changed {
-        return Ok(Attempt::Done(report));
+        return Ok(Attempt::Done(Box::new(report)));
     }
     if settings.dry_run {
         report.diff = Some(crate::report::unified_diff(&changes));
@@ -166,7 +168,7 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
             &changes,
             conditions,
         ));
-        return Ok(Attempt::Done(report));
+        return Ok(Attempt::Done(Box::new(report)));
     }
     // commit
     let message = crate::message::render(settings, &report.updates);
@@ -193,7 +195,7 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
         });
     }
     report.commit = commit;
-    Ok(Attempt::Done(report))
+    Ok(Attempt::Done(Box::new(report)))
 }
 
 fn warn_stale(what: &str, attempt: usize, max: usize) {

@@ -4,8 +4,10 @@
 //! Owns the request plan (tree listing → one pinned GraphQL file query →
 //! one `createCommitOnBranch` → one verification read), the REST fallback
 //! (`--api rest`), and the "did my lost write land?" lookup by the
-//! `Gitops-Bump-Id` trailer. Does not own re-planning after a CAS miss: it
-//! answers [`BackendError::Stale`] and the `set` loop re-reads.
+//! `Gitops-Bump-Id` trailer. Pull-request mode (`--pull-request`: the
+//! branch, the pull request and its check) lives in `pull`. Does not own
+//! re-planning after a CAS miss: it answers [`BackendError::Stale`] and the
+//! `set` loop re-reads.
 //!
 //! The [`Backend`] trait is synchronous; this backend owns a current-thread
 //! tokio runtime and blocks on each call, so the spine stays simple.

@@ -675,7 +675,7 @@ fn issue_4_pull_request_opens_then_updates_the_same_one() {
     // One commit on the base head, and it is the one reported.
     let head = fake.repo().head(PR_BRANCH).expect("branch created");
     assert_eq!(v["commit"].as_str(), Some(head.as_str()));
-    assert_eq!(fake.repo().parents(&head), [main.clone()]);
+    assert_eq!(fake.repo().parents(&head), std::slice::from_ref(&main));
     assert!(
         fake.repo()
             .read(PR_BRANCH, "base/deployment.yaml")
