@@ -45,6 +45,35 @@ pub struct FileChange {
     pub new: String,
 }
 
+impl FileChange {
+    /// The lines this change writes, as `(1-based line in the new content,
+    /// text without the line ending)`. Verification looks for exactly these
+    /// after the write: other writers may change other lines meanwhile.
+    pub fn written_lines(&self) -> Vec<(usize, String)> {
+        similar::TextDiff::from_lines(&self.old, &self.new)
+            .iter_all_changes()
+            .filter(|c| c.tag() == similar::ChangeTag::Insert)
+            .filter_map(|c| {
+                let line = c.new_index()? + 1;
+                Some((line, c.value().trim_end_matches(['\n', '\r']).to_owned()))
+            })
+            .collect()
+    }
+}
+
+/// A pull request opened or updated for a write (pull-request mode).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PullRequest {
+    /// Its page on GitHub.
+    pub url: String,
+    /// Its number.
+    pub number: u64,
+    /// True if and only if this run opened it (false: an open one was updated).
+    pub created: bool,
+    /// The head branch (`gitops-bump/…`).
+    pub branch: String,
+}
+
 /// Backend failures.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -84,5 +113,18 @@ pub trait Backend {
     /// API requests sent so far, for backends that talk to an API.
     fn api_requests(&self) -> Option<u64> {
         None
+    }
+
+    /// After a commit: opens or updates the pull request for it, when the
+    /// backend works in pull-request mode. `None` otherwise.
+    fn publish(&mut self, _title: &str, _body: &str) -> Result<Option<PullRequest>, BackendError> {
+        Ok(None)
+    }
+
+    /// What [`Backend::verify`] reads (a branch, a directory) and the checks
+    /// it makes beyond "each changed file holds its written lines", for the
+    /// verification plan a dry run shows.
+    fn verify_plan(&self) -> (String, Vec<String>) {
+        (self.describe(), Vec::new())
     }
 }

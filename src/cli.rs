@@ -158,6 +158,11 @@ pub struct WriteArgs {
     #[arg(long)]
     pub skip_ci: bool,
 
+    /// With `--repo`: commit to the branch `gitops-bump/<BASE>/<IMAGES>` instead, and open
+    /// (or update) one pull request from it into `--branch`. Needs `pull-requests: write`.
+    #[arg(long)]
+    pub pull_request: bool,
+
     /// Most attempts at one write (re-reads after the branch moved) and at one API request.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_attempts: usize,

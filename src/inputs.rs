@@ -65,7 +65,7 @@ pub fn boolean(env: &BTreeMap<String, String>, name: &str) -> Result<bool, Input
     }
 }
 
-/// Reads inputs from `env` and builds the argument list (without argv[0]).
+/// Reads inputs from `env` and builds the argument list (without the program name).
 pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputError> {
     let get = |name: &str| read(env, name);
     let err = |input: &str, message: String| InputError {

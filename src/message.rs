@@ -83,6 +83,41 @@ pub fn render_with_id(template: &str, writer: &str, updates: &[Update], id: &str
     msg
 }
 
+/// Title and body of the pull request for `updates` (pull-request mode).
+/// The title is the commit subject without `[skip ci]` (it would mean
+/// nothing there); the body lists every update as `file:line`, from → to.
+pub fn pull_request(settings: &Settings, updates: &[Update]) -> (String, String) {
+    let template = settings.message.as_deref().unwrap_or(DEFAULT_TEMPLATE);
+    let message = render_with_id(template, &settings.writer_id, updates, "");
+    let title = message.lines().next().unwrap_or("").trim().to_owned();
+    (title, pull_request_body(updates))
+}
+
+/// The pull-request body: a table of updates and how the branch is kept.
+pub fn pull_request_body(updates: &[Update]) -> String {
+    let cell = |s: &str| {
+        let s = if s.is_empty() { "(none)" } else { s };
+        s.replace('|', "\\|").replace('`', "'")
+    };
+    let mut body = String::from(
+        "gitops-bump sets these image references:\n\n| file:line | image | from → to |\n|---|---|---|\n",
+    );
+    for u in updates {
+        body.push_str(&format!(
+            "| `{}:{}` | `{}` | `{}` → `{}` |\n",
+            cell(&u.file),
+            u.line,
+            cell(&u.image),
+            cell(&u.from),
+            cell(&u.to)
+        ));
+    }
+    body.push_str(
+        "\ngitops-bump re-creates this branch from the base branch on every run, so this pull request always holds exactly one bump on top of the latest base. Commits pushed to the branch by hand stop further updates.\n",
+    );
+    body
+}
+
 fn short(image: &str) -> &str {
     image.rsplit('/').next().unwrap_or(image)
 }
@@ -119,6 +154,15 @@ mod tests {
         assert_eq!(
             msg,
             "deploy ghcr.io/acme/app v0, v1 -> v2\n\nGitops-Bump-Image: ghcr.io/acme/app\nGitops-Bump-From: v0, v1\nGitops-Bump-To: v2\nGitops-Bump-Writer: ci\nGitops-Bump-Id: ID\n"
+        );
+    }
+
+    #[test]
+    fn pull_request_body_lists_file_line_from_to() {
+        let body = pull_request_body(&[update("ghcr.io/acme/app", "v1", "v2")]);
+        assert!(
+            body.contains("| `a.yaml:1` | `ghcr.io/acme/app` | `v1` → `v2` |\n"),
+            "{body}"
         );
     }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::backend::{FileChange, Problem};
+use crate::backend::{FileChange, Problem, PullRequest};
 use crate::guard::{Refusal, Skipped};
 use crate::plan::Update;
 
@@ -39,6 +39,66 @@ pub struct SetReport {
     /// Unified diff of the change (dry run only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// The pull request opened or updated (`--pull-request` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
+    /// What verification would check after the write (dry run only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyPlan>,
+}
+
+/// The verification a real run makes after its write, shown by a dry run.
+#[derive(Debug, Serialize)]
+pub struct VerifyPlan {
+    /// What is re-read: the branch (or directory) written to.
+    pub target: String,
+    /// The head the plan was computed at (`None` for a plain directory).
+    pub head: Option<String>,
+    /// Lines each changed file must hold after the write.
+    pub checks: Vec<VerifyCheck>,
+    /// Conditions beyond the lines (the commit is reachable from the head,
+    /// the pull request is open).
+    pub conditions: Vec<String>,
+}
+
+/// One line a file must hold after the write.
+#[derive(Debug, Serialize)]
+pub struct VerifyCheck {
+    /// File path.
+    pub file: String,
+    /// 1-based line in the new content.
+    pub line: usize,
+    /// The line's text, without its line ending.
+    pub text: String,
+}
+
+impl VerifyPlan {
+    /// The plan for `changes` planned at `head`, against `target`.
+    pub fn new(
+        target: String,
+        head: Option<String>,
+        changes: &[FileChange],
+        conditions: Vec<String>,
+    ) -> VerifyPlan {
+        let checks = changes
+            .iter()
+            .flat_map(|c| {
+                c.written_lines()
+                    .into_iter()
+                    .map(|(line, text)| VerifyCheck {
+                        file: c.path.clone(),
+                        line,
+                        text,
+                    })
+            })
+            .collect();
+        VerifyPlan {
+            target,
+            head,
+            checks,
+            conditions,
+        }
+    }
 }
 
 /// A file problem as reported.
@@ -144,6 +204,28 @@ pub fn print_text(r: &SetReport, actions: bool) {
             s.file, s.line, s.image, s.reason
         );
     }
+    if let Some(v) = &r.verify {
+        let head = v
+            .head
+            .as_deref()
+            .map(|h| format!(" (read at {})", &h[..h.len().min(12)]))
+            .unwrap_or_default();
+        let _ = writeln!(out, "would verify {}{head} after writing:", v.target);
+        for c in &v.checks {
+            let _ = writeln!(out, "  {}:{} holds {:?}", c.file, c.line, c.text.trim());
+        }
+        for c in &v.conditions {
+            let _ = writeln!(out, "  {c}");
+        }
+    }
+    if let Some(pr) = &r.pull_request {
+        let verb = if pr.created { "opened" } else { "updated" };
+        let _ = writeln!(
+            out,
+            "{verb} pull request #{} from {}: {}",
+            pr.number, pr.branch, pr.url
+        );
+    }
     for e in &r.errors {
         let _ = writeln!(err, "error: {}{}", prefix(&e.file, e.line), e.message);
     }
@@ -164,8 +246,12 @@ pub fn print_text(r: &SetReport, actions: bool) {
                 r.updates.len()
             ),
             (Some(c), true, false) => format!(
-                "committed {} ({} value(s) in {files} file(s))",
+                "committed {}{} ({} value(s) in {files} file(s))",
                 &c[..c.len().min(12)],
+                r.pull_request
+                    .as_ref()
+                    .map(|p| format!(" to {}", p.branch))
+                    .unwrap_or_default(),
                 r.updates.len()
             ),
             (None, true, false) => format!("wrote {} value(s) in {files} file(s)", r.updates.len()),
@@ -436,7 +522,13 @@ pub fn outputs(r: &SetReport) -> Vec<(&'static str, String)> {
     vec![
         ("changed", r.changed.to_string()),
         ("commit-sha", r.commit.clone().unwrap_or_default()),
-        ("pull-request-url", String::new()),
+        (
+            "pull-request-url",
+            r.pull_request
+                .as_ref()
+                .map(|p| p.url.clone())
+                .unwrap_or_default(),
+        ),
         (
             "updates",
             serde_json::to_string(&r.updates).unwrap_or_else(|_| "[]".into()),
@@ -461,10 +553,18 @@ pub fn headline(r: &SetReport) -> String {
         ),
         (true, false, _, _) => "already up to date".to_owned(),
         (true, true, true, _) => format!("dry run: {n} value(s) in {files} file(s) would change"),
-        (true, true, false, Some(c)) => format!(
-            "committed {} ({n} value(s) in {files} file(s))",
-            &c[..c.len().min(12)]
-        ),
+        (true, true, false, Some(c)) => match &r.pull_request {
+            Some(pr) => format!(
+                "pull request #{} {} with {} ({n} value(s) in {files} file(s))",
+                pr.number,
+                if pr.created { "opened" } else { "updated" },
+                &c[..c.len().min(12)]
+            ),
+            None => format!(
+                "committed {} ({n} value(s) in {files} file(s))",
+                &c[..c.len().min(12)]
+            ),
+        },
         (true, true, false, None) => format!("wrote {n} value(s) in {files} file(s)"),
     }
 }

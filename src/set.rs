@@ -1,5 +1,6 @@
 //! `set`: the spine for one or more IMAGE_REFs.
-//! inputs → discover → resolve → plan → guard → commit → verify → report.
+//! inputs → discover → resolve → plan → guard → commit → publish (the
+//! pull request, `--pull-request` only) → verify → report.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use crate::discover::discover;
 use crate::guard;
 use crate::manifest::Change;
 use crate::plan::{self, Update};
-use crate::report::{ProblemOut, SetReport};
+use crate::report::{ProblemOut, SetReport, VerifyPlan};
 use crate::retry::{Backoff, Deadline};
 use crate::settings::{Settings, Target};
 
@@ -38,7 +39,8 @@ pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> 
     loop {
         attempt += 1;
         match once(settings, &resolution.targets, backend)? {
-            Attempt::Done(mut report) => {
+            Attempt::Done(report) => {
+                let mut report = *report;
                 report.registry = resolution.stats;
                 report.attempts = attempt;
                 report.api_requests = backend.api_requests();
@@ -63,7 +65,8 @@ pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> 
 }
 
 enum Attempt {
-    Done(SetReport),
+    /// Boxed: the report is large and an attempt is made a handful of times.
+    Done(Box<SetReport>),
     Stale(String),
 }
 
@@ -149,14 +152,23 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
     report.changed = !changes.is_empty();
     if !report.errors.is_empty() {
         report.changed = false;
-        return Ok(Attempt::Done(report));
+        return Ok(Attempt::Done(Box::new(report)));
     }
     if !report.changed {
-        return Ok(Attempt::Done(report));
+        return Ok(Attempt::Done(Box::new(report)));
     }
     if settings.dry_run {
         report.diff = Some(crate::report::unified_diff(&changes));
-        return Ok(Attempt::Done(report));
+        // Issue #4: verification "also runs on --dry-run to show what would
+        // be verified": the same checks, as a plan, without a write to check.
+        let (target, conditions) = backend.verify_plan();
+        report.verify = Some(VerifyPlan::new(
+            target,
+            snapshot.head.clone(),
+            &changes,
+            conditions,
+        ));
+        return Ok(Attempt::Done(Box::new(report)));
     }
     // commit
     let message = crate::message::render(settings, &report.updates);
@@ -165,6 +177,12 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
         Err(BackendError::Stale(what)) => return Ok(Attempt::Stale(what)),
         Err(e) => return Err(e).with_context(|| backend.describe()),
     };
+    // publish: pull-request mode opens or updates the pull request before
+    // verification, so that verification can check it is open.
+    let (title, body) = crate::message::pull_request(settings, &report.updates);
+    report.pull_request = backend
+        .publish(&title, &body)
+        .with_context(|| backend.describe())?;
     // verify
     let missing = backend
         .verify(commit.as_deref(), &changes)
@@ -177,7 +195,7 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
         });
     }
     report.commit = commit;
-    Ok(Attempt::Done(report))
+    Ok(Attempt::Done(Box::new(report)))
 }
 
 fn warn_stale(what: &str, attempt: usize, max: usize) {

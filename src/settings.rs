@@ -113,6 +113,10 @@ pub struct GitHubSource {
     pub endpoints: Endpoints,
     /// From `GITHUB_TOKEN` or `GH_TOKEN` (redacted in `Debug`).
     pub token: Token,
+    /// `--pull-request`: the image repositories the branch name is derived
+    /// from (see [`crate::github::pull_request_branch`]); `None` commits to
+    /// the branch itself.
+    pub pull_request: Option<Vec<String>>,
 }
 
 /// Bounds on retries, shared by the set loop and the network backends.
@@ -196,7 +200,33 @@ impl Settings {
                 resolved_digest: None,
             });
         }
-        let source = resolve_source(args, &env)?;
+        let mut source = resolve_source(args, &env)?;
+        if args.write.pull_request {
+            match &mut source {
+                Source::Dir(_) => {
+                    return Err(UsageError(
+                        "--pull-request is for --repo; with --dir, open the pull request yourself"
+                            .into(),
+                    ));
+                }
+                Source::GitHub(gh) if gh.api == ApiKind::Rest => {
+                    // NOTE: GHES versions without `createCommitOnBranch` lack
+                    // `createRef`/`updateRefs` in GraphQL too.
+                    return Err(UsageError(
+                        "--pull-request needs --api graphql (createRef, updateRefs and createPullRequest)"
+                            .into(),
+                    ));
+                }
+                Source::GitHub(gh) => {
+                    gh.pull_request = Some(
+                        targets
+                            .iter()
+                            .map(|t| t.reference.repository().to_string())
+                            .collect(),
+                    );
+                }
+            }
+        }
         let (platforms, registry) = registry_settings(&args.registry, &env)?;
         if args.write.no_verify && !platforms.is_empty() {
             return Err(UsageError(
@@ -379,6 +409,7 @@ fn resolve_source(
         api: args.source.api.unwrap_or(ApiKind::Graphql),
         endpoints,
         token,
+        pull_request: None,
     }))
 }
 

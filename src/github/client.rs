@@ -214,6 +214,8 @@ impl Client {
                 "FORBIDDEN" | "INSUFFICIENT_SCOPES" => GitHubError::Forbidden {
                     what: what.to_owned(),
                     message,
+                    permission: "contents: write",
+                    hint: "",
                 },
                 _ => GitHubError::Unexpected {
                     what: what.to_owned(),
@@ -330,6 +332,8 @@ fn classify(status: reqwest::StatusCode, headers: &HeaderMap, json: Value, what:
         403 => Outcome::Fatal(GitHubError::Forbidden {
             what: what.to_owned(),
             message,
+            permission: "contents: write",
+            hint: "",
         }),
         404 => Outcome::Fatal(GitHubError::NotFound {
             what: what.to_owned(),

@@ -52,6 +52,96 @@ pub const DEFAULT_BRANCH: &str = "query DefaultBranch($owner: String!, $name: St
 }
 ";
 
+/// The fields read for each pull request.
+pub const PULL_REQUEST_FIELDS: &str = "fragment PullRequestFields on PullRequest {
+  id
+  number
+  url
+  title
+  body
+  state
+  baseRefName
+  headRefName
+  headRefOid
+}
+";
+
+/// Pull-request mode, before writing: the repository's node id (mutations
+/// take it), the pull-request branch's head and parents, the commits on it
+/// that `--branch` lacks (to refuse resetting commits someone else pushed),
+/// and the open pull requests from it into `--branch` (never open a second).
+pub const PULL_REQUEST_STATE: &str = "query PullRequestState($owner: String!, $name: String!, $base: String!, $baseRef: String!, $head: String!, $headRef: String!, $depth: Int!) {
+  repository(owner: $owner, name: $name) {
+    id
+    headRef: ref(qualifiedName: $headRef) {
+      target {
+        oid
+        ... on Commit {
+          parents(first: 2) { nodes { oid } }
+        }
+      }
+    }
+    baseRef: ref(qualifiedName: $baseRef) {
+      compare(headRef: $head) {
+        aheadBy
+        behindBy
+        commits(last: $depth) { nodes { oid message } }
+      }
+    }
+    pullRequests(headRefName: $head, baseRefName: $base, states: [OPEN], first: 10) {
+      nodes { ...PullRequestFields }
+    }
+  }
+}
+";
+
+/// Creates the pull-request branch at the base head (`createCommitOnBranch`
+/// cannot create branches).
+pub const CREATE_REF: &str = "mutation CreateRef($input: CreateRefInput!) {
+  createRef(input: $input) {
+    ref { name target { oid } }
+  }
+}
+";
+
+/// Moves the pull-request branch to a re-created commit in one atomic,
+/// compare-and-swap update (`beforeOid`), never through the base head.
+pub const UPDATE_REFS: &str = "mutation UpdateRefs($input: UpdateRefsInput!) {
+  updateRefs(input: $input) { clientMutationId }
+}
+";
+
+/// Opens the pull request.
+pub const CREATE_PULL_REQUEST: &str =
+    "mutation CreatePullRequest($input: CreatePullRequestInput!) {
+  createPullRequest(input: $input) {
+    pullRequest { ...PullRequestFields }
+  }
+}
+";
+
+/// Rewrites an open pull request's title and body.
+pub const UPDATE_PULL_REQUEST: &str =
+    "mutation UpdatePullRequest($input: UpdatePullRequestInput!) {
+  updatePullRequest(input: $input) {
+    pullRequest { ...PullRequestFields }
+  }
+}
+";
+
+/// Verification in pull-request mode: the pull request by number.
+pub const PULL_REQUEST: &str = "query PullRequest($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) { ...PullRequestFields }
+  }
+}
+";
+
+/// `doc` with the [`PULL_REQUEST_FIELDS`] fragment it spreads.
+pub fn with_pull_request_fields(doc: &str) -> String {
+    format!("{doc}{PULL_REQUEST_FIELDS}")
+}
+
 /// How many recent commits the verification and the trailer lookup see.
 pub const HISTORY_DEPTH: u32 = 100;
 
@@ -112,6 +202,24 @@ pub fn all_documents() -> Vec<(String, String)> {
         ("CREATE_COMMIT".to_owned(), CREATE_COMMIT.to_owned()),
         ("RECENT_HISTORY".to_owned(), RECENT_HISTORY.to_owned()),
         ("DEFAULT_BRANCH".to_owned(), DEFAULT_BRANCH.to_owned()),
+        (
+            "PULL_REQUEST_STATE".to_owned(),
+            with_pull_request_fields(PULL_REQUEST_STATE),
+        ),
+        ("CREATE_REF".to_owned(), CREATE_REF.to_owned()),
+        ("UPDATE_REFS".to_owned(), UPDATE_REFS.to_owned()),
+        (
+            "CREATE_PULL_REQUEST".to_owned(),
+            with_pull_request_fields(CREATE_PULL_REQUEST),
+        ),
+        (
+            "UPDATE_PULL_REQUEST".to_owned(),
+            with_pull_request_fields(UPDATE_PULL_REQUEST),
+        ),
+        (
+            "PULL_REQUEST".to_owned(),
+            with_pull_request_fields(PULL_REQUEST),
+        ),
     ];
     for anchor in [Anchor::Branch, Anchor::Commit] {
         for history in [false, true] {
@@ -160,6 +268,30 @@ pub struct HistoryNode {
     /// Full message (only in [`RECENT_HISTORY`]).
     #[serde(default)]
     pub message: Option<String>,
+}
+
+/// `PullRequestFields`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestNode {
+    /// Node id, for `updatePullRequest`.
+    pub id: String,
+    /// Number.
+    pub number: u64,
+    /// Page on GitHub.
+    pub url: String,
+    /// Title.
+    pub title: String,
+    /// Body (Markdown).
+    pub body: String,
+    /// `OPEN`, `CLOSED` or `MERGED`.
+    pub state: String,
+    /// The branch it merges into.
+    pub base_ref_name: String,
+    /// The branch it merges from.
+    pub head_ref_name: String,
+    /// The commit its head branch points at.
+    pub head_ref_oid: String,
 }
 
 /// `CommitHistoryConnection { nodes }`.

@@ -4,14 +4,17 @@
 //! Owns the request plan (tree listing → one pinned GraphQL file query →
 //! one `createCommitOnBranch` → one verification read), the REST fallback
 //! (`--api rest`), and the "did my lost write land?" lookup by the
-//! `Gitops-Bump-Id` trailer. Does not own re-planning after a CAS miss: it
-//! answers [`BackendError::Stale`] and the `set` loop re-reads.
+//! `Gitops-Bump-Id` trailer. Pull-request mode (`--pull-request`: the
+//! branch, the pull request and its check) lives in `pull`. Does not own
+//! re-planning after a CAS miss: it answers [`BackendError::Stale`] and the
+//! `set` loop re-reads.
 //!
 //! The [`Backend`] trait is synchronous; this backend owns a current-thread
 //! tokio runtime and blocks on each call, so the spine stays simple.
 
 mod client;
 pub mod graphql;
+mod pull;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,13 +22,16 @@ use std::fmt;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::backend::{Backend, BackendError, FileChange, Problem, Snapshot, SourceFile};
+use crate::backend::{
+    Backend, BackendError, FileChange, Problem, PullRequest, Snapshot, SourceFile,
+};
 use crate::cli::ApiKind;
 use crate::retry::{Backoff, Deadline};
 use crate::settings::{FileSelection, GitHubSource, RetrySettings};
 pub use client::USER_AGENT;
 use client::{Client, Req, message_of};
 use graphql::{Anchor, BlobFields, FileEntry, History};
+pub use pull::pull_request_branch;
 
 /// Paths per GraphQL file query; more are read in further queries pinned to
 /// the same commit.
@@ -151,13 +157,17 @@ pub enum GitHubError {
     BadCredentials,
     /// 403 that is not a rate limit: a missing permission.
     #[error(
-        "{what}: GitHub answered 403 Forbidden ({message}); the token needs `contents: write` on the repository (in a workflow: `permissions: contents: write`)"
+        "{what}: GitHub answered 403 Forbidden ({message}); the token needs `{permission}` on the repository (in a workflow: `permissions: {permission}`){hint}"
     )]
     Forbidden {
         /// The request.
         what: String,
         /// GitHub's message.
         message: String,
+        /// The permission the request needs (`contents: write`).
+        permission: &'static str,
+        /// More help, starting with `; ` (or empty).
+        hint: &'static str,
     },
     /// 404 or `NOT_FOUND`: repository or branch.
     #[error(
@@ -207,6 +217,16 @@ pub enum GitHubError {
         /// What was wrong with it.
         message: String,
     },
+    /// Pull-request mode: the branch holds a commit gitops-bump did not make.
+    #[error(
+        "{branch} has commit {commit}, which gitops-bump did not make; it re-creates that branch from the base on every run and will not throw away someone's work: merge or close its pull request and delete the branch, then run again"
+    )]
+    BranchModified {
+        /// The pull-request branch.
+        branch: String,
+        /// The foreign commit (or how many commits there are).
+        commit: String,
+    },
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),
@@ -228,6 +248,8 @@ pub struct GitHub {
     api: Api,
     /// What the last read saw, for the REST write path (base tree, modes).
     last: Option<ReadState>,
+    /// Pull-request mode (`--pull-request`).
+    pr: Option<pull::PrContext>,
 }
 
 impl GitHub {
@@ -248,10 +270,12 @@ impl GitHub {
                 client,
                 repo: source.repo.clone(),
                 branch: source.branch.clone(),
+                on: None,
                 kind: source.api,
                 endpoints: source.endpoints.clone(),
             },
             last: None,
+            pr: source.pull_request.clone().map(pull::PrContext::new),
         })
     }
 }
@@ -269,6 +293,9 @@ impl Backend for GitHub {
             let branch = self.rt.block_on(self.api.default_branch())?;
             self.api.branch = Some(branch);
         }
+        // Every round reads `--branch`, also in pull-request mode: the pull
+        // request's branch is re-created from it (see `pull`).
+        self.api.on = None;
         let (snapshot, state) = self.rt.block_on(self.api.read(files))?;
         self.last = Some(state);
         Ok(snapshot)
@@ -288,6 +315,12 @@ impl Backend for GitHub {
                 ));
             }
         };
+        if let Some(pr) = &mut self.pr {
+            let oid = self
+                .rt
+                .block_on(pull::commit(&mut self.api, pr, state, changes, message))?;
+            return Ok(Some(oid));
+        }
         let oid = match self.api.kind {
             ApiKind::Graphql => self
                 .rt
@@ -304,11 +337,47 @@ impl Backend for GitHub {
         commit: Option<&str>,
         changes: &[FileChange],
     ) -> Result<Vec<String>, BackendError> {
-        Ok(self.rt.block_on(self.api.verify(commit, changes))?)
+        let mut missing = self.rt.block_on(self.api.verify(commit, changes))?;
+        if let Some(pr) = &self.pr {
+            missing.extend(self.rt.block_on(pull::verify(&self.api, pr))?);
+        }
+        Ok(missing)
     }
 
     fn api_requests(&self) -> Option<u64> {
         Some(self.api.client.requests())
+    }
+
+    fn publish(&mut self, title: &str, body: &str) -> Result<Option<PullRequest>, BackendError> {
+        let Some(pr) = &mut self.pr else {
+            return Ok(None);
+        };
+        let out = self
+            .rt
+            .block_on(pull::publish(&self.api, pr, title, body))?;
+        Ok(Some(out))
+    }
+
+    fn verify_plan(&self) -> (String, Vec<String>) {
+        let base = self.api.branch.as_deref().unwrap_or("the default branch");
+        match &self.pr {
+            Some(pr) => {
+                let branch = pr.branch(base);
+                (
+                    branch.clone(),
+                    vec![
+                        format!("the new commit is the head of {branch} or an ancestor of it"),
+                        format!("the pull request from {branch} into {base} is open"),
+                    ],
+                )
+            }
+            None => (
+                base.to_owned(),
+                vec![format!(
+                    "the new commit is the head of {base} or an ancestor of it"
+                )],
+            ),
+        }
     }
 }
 
@@ -326,7 +395,11 @@ struct ReadState {
 struct Api {
     client: Client,
     repo: RepoName,
+    /// `--branch` (or the default branch, once looked up).
     branch: Option<String>,
+    /// The branch being written, when it is not `branch` (the pull-request
+    /// branch, after [`GitHub::commit`] chose it); reads of `--branch` reset it.
+    on: Option<String>,
     kind: ApiKind,
     endpoints: Endpoints,
 }
@@ -341,8 +414,13 @@ enum Fetched {
 }
 
 impl Api {
+    /// The branch requests are about: the one being written when that is
+    /// not `--branch` (pull-request mode), else `--branch`.
     fn branch(&self) -> &str {
-        self.branch.as_deref().unwrap_or("HEAD")
+        self.on
+            .as_deref()
+            .or(self.branch.as_deref())
+            .unwrap_or("HEAD")
     }
 
     fn qualified_ref(&self) -> String {
@@ -735,28 +813,7 @@ impl Api {
         changes: &[FileChange],
         message: &str,
     ) -> Result<String, GitHubError> {
-        let entries: Vec<Value> = changes
-            .iter()
-            .map(|c| {
-                let mode = state.modes.get(&c.path).copied().unwrap_or(0o100644);
-                json!({"path": c.path, "mode": format!("{mode:o}"), "type": "blob", "content": c.new})
-            })
-            .collect();
-        // Creating trees and commits is content-addressed: repeating it is harmless.
-        let tree = self
-            .post_sha(
-                "git/trees",
-                &json!({"base_tree": state.tree, "tree": entries}),
-                "create a tree",
-            )
-            .await?;
-        let commit = self
-            .post_sha(
-                "git/commits",
-                &json!({"message": message, "tree": tree, "parents": [state.head]}),
-                "create a commit",
-            )
-            .await?;
+        let commit = self.detached_commit(state, changes, message).await?;
         let what = format!("move {} to {}", self.branch(), short(&commit));
         let body = json!({"sha": commit, "force": false});
         let mut backoff = Backoff::server();
@@ -808,6 +865,37 @@ impl Api {
             attempts: self.client.max_attempts(),
             last: "no answer to the ref update".into(),
         })
+    }
+
+    /// A commit of `changes` on top of the head `state` saw, on no branch
+    /// yet (Git data API: a tree with `base_tree`, then the commit).
+    async fn detached_commit(
+        &self,
+        state: &ReadState,
+        changes: &[FileChange],
+        message: &str,
+    ) -> Result<String, GitHubError> {
+        let entries: Vec<Value> = changes
+            .iter()
+            .map(|c| {
+                let mode = state.modes.get(&c.path).copied().unwrap_or(0o100644);
+                json!({"path": c.path, "mode": format!("{mode:o}"), "type": "blob", "content": c.new})
+            })
+            .collect();
+        // Creating trees and commits is content-addressed: repeating it is harmless.
+        let tree = self
+            .post_sha(
+                "git/trees",
+                &json!({"base_tree": state.tree, "tree": entries}),
+                "create a tree",
+            )
+            .await?;
+        self.post_sha(
+            "git/commits",
+            &json!({"message": message, "tree": tree, "parents": [state.head]}),
+            "create a commit",
+        )
+        .await
     }
 
     async fn post_sha(&self, path: &str, body: &Value, what: &str) -> Result<String, GitHubError> {
@@ -1012,10 +1100,10 @@ fn holds(text: &str, change: &FileChange) -> bool {
         return true;
     }
     let present: std::collections::HashSet<&str> = text.lines().collect();
-    similar::TextDiff::from_lines(&change.old, &change.new)
-        .iter_all_changes()
-        .filter(|c| c.tag() == similar::ChangeTag::Insert)
-        .all(|c| present.contains(c.value().trim_end_matches(['\n', '\r'])))
+    change
+        .written_lines()
+        .iter()
+        .all(|(_, line)| present.contains(line.as_str()))
 }
 
 /// The `Gitops-Bump-Id` trailer value of `message`.

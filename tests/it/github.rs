@@ -583,6 +583,29 @@ fn bench_github() {
             wall.as_secs_f64() * 1000.0
         );
     }
+    {
+        // Pull-request mode: the first run opens, a second tag updates.
+        let fake = start();
+        for (name, image) in [
+            ("`--pull-request`, opens", BACKEND),
+            (
+                "`--pull-request`, another tag updates",
+                "ghcr.io/acme/backend:v1.5.0",
+            ),
+        ] {
+            let before = fake.total();
+            let t = Instant::now();
+            let r = bump(&fake, &["--branch", "main", "--pull-request", image]);
+            let wall = t.elapsed();
+            assert_eq!(r.code, 0, "{r:?}");
+            println!(
+                "| {name} | 1 | 1/1 | 1 on the PR branch | {} | {} | {:.0} ms |",
+                fake.total() - before,
+                json(&r)["attempts"],
+                wall.as_secs_f64() * 1000.0
+            );
+        }
+    }
     for writers in [1, 4, 16] {
         let t = Instant::now();
         let (fake, runs) = concurrent(writers, true);
@@ -626,4 +649,360 @@ fn issue_4_dry_run_reads_and_writes_nothing() {
     );
     assert_eq!(fake.total(), 2, "listing and file query only");
     assert_eq!(commits(&fake), 1);
+}
+
+const PR_BRANCH: &str = "gitops-bump/main/ghcr.io-acme-backend";
+
+/// Commits on `branch` that main lacks, newest first.
+fn ahead_of_main(fake: &FakeGitHub, branch: &str) -> Vec<String> {
+    let main = fake.repo().head("main").expect("main");
+    let head = fake.repo().head(branch).expect("branch");
+    fake.repo().range(&main, &head)
+}
+
+#[test]
+fn issue_4_pull_request_opens_then_updates_the_same_one() {
+    let fake = start();
+    let main = fake.repo().head("main").expect("main");
+    let r = bump(&fake, &["--branch", "main", "--pull-request", BACKEND]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r);
+    let pr = &v["pull_request"];
+    assert_eq!(pr["created"], true, "{v}");
+    assert_eq!(pr["number"], 1);
+    assert_eq!(pr["url"], "https://github.com/acme/gitops/pull/1");
+    assert_eq!(pr["branch"], PR_BRANCH);
+    // One commit on the base head, and it is the one reported.
+    let head = fake.repo().head(PR_BRANCH).expect("branch created");
+    assert_eq!(v["commit"].as_str(), Some(head.as_str()));
+    assert_eq!(fake.repo().parents(&head), std::slice::from_ref(&main));
+    assert!(
+        fake.repo()
+            .read(PR_BRANCH, "base/deployment.yaml")
+            .contains("ghcr.io/acme/backend:v1.4.0")
+    );
+    let pulls = fake.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(
+        (pulls[0].head.as_str(), pulls[0].base.as_str()),
+        (PR_BRANCH, "main")
+    );
+    assert!(pulls[0].title.contains("v1.4.0"), "{}", pulls[0].title);
+    assert!(
+        pulls[0].body.contains("| `base/deployment.yaml:")
+            && pulls[0].body.contains("`v1.3.0` → `v1.4.0`"),
+        "{}",
+        pulls[0].body
+    );
+
+    // Another tag: the same branch, re-created with one commit, and the same
+    // pull request, retitled. Never a second one.
+    let r = bump(
+        &fake,
+        &[
+            "--branch",
+            "main",
+            "--pull-request",
+            "ghcr.io/acme/backend:v1.5.0",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r);
+    assert_eq!(v["pull_request"]["created"], false, "{v}");
+    assert_eq!(v["pull_request"]["number"], 1);
+    let pulls = fake.pulls();
+    assert_eq!(pulls.len(), 1, "no duplicate: {pulls:?}");
+    assert!(pulls[0].title.contains("v1.5.0"), "{}", pulls[0].title);
+    assert!(pulls[0].body.contains("`v1.3.0` → `v1.5.0`"));
+    assert_eq!(ahead_of_main(&fake, PR_BRANCH).len(), 1);
+    let text = fake.repo().read(PR_BRANCH, "base/deployment.yaml");
+    assert!(text.contains("ghcr.io/acme/backend:v1.5.0") && !text.contains("v1.4.0"));
+
+    // The same again: nothing to write, the pull request is left as is.
+    let before = fake.repo().head(PR_BRANCH);
+    let r = bump(
+        &fake,
+        &[
+            "--branch",
+            "main",
+            "--pull-request",
+            "ghcr.io/acme/backend:v1.5.0",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(fake.repo().head(PR_BRANCH), before, "no new commit");
+    assert_eq!(json(&r)["pull_request"]["number"], 1);
+
+    // The base branch was never written.
+    assert_eq!(fake.repo().head("main"), Some(main));
+    assert_eq!(commits(&fake), 1);
+}
+
+#[test]
+fn issue_4_pull_request_branch_is_recreated_on_the_moved_base() {
+    let fake = start();
+    let r = bump(&fake, &["--branch", "main", "--pull-request", BACKEND]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let moved = fake
+        .repo()
+        .commit_on("main", &[("README.md", b"moved on\n")], "unrelated");
+    let r = bump(
+        &fake,
+        &[
+            "--branch",
+            "main",
+            "--pull-request",
+            "ghcr.io/acme/backend:v1.5.0",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let head = fake.repo().head(PR_BRANCH).expect("branch");
+    assert_eq!(
+        fake.repo().parents(&head),
+        [moved],
+        "one commit on the new base"
+    );
+    assert_eq!(fake.pulls().len(), 1);
+    assert_eq!(fake.pulls()[0].state, "OPEN");
+}
+
+#[test]
+fn issue_4_pull_request_branch_with_someone_elses_commit_is_left_alone() {
+    let fake = start();
+    let r = bump(&fake, &["--branch", "main", "--pull-request", BACKEND]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let theirs = fake
+        .repo()
+        .commit_on(PR_BRANCH, &[("NOTES.md", b"hand edit\n")], "fix by hand");
+    let r = bump(
+        &fake,
+        &[
+            "--branch",
+            "main",
+            "--pull-request",
+            "ghcr.io/acme/backend:v1.5.0",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("gitops-bump did not make"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fake.repo().head(PR_BRANCH), Some(theirs));
+}
+
+#[test]
+fn issue_4_pull_request_closed_by_hand_is_opened_anew() {
+    let fake = start();
+    let r = bump(&fake, &["--branch", "main", "--pull-request", BACKEND]);
+    assert_eq!(r.code, 0, "{r:?}");
+    fake.close_pull(1);
+    let r = bump(
+        &fake,
+        &[
+            "--branch",
+            "main",
+            "--pull-request",
+            "ghcr.io/acme/backend:v1.5.0",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(json(&r)["pull_request"]["number"], 2);
+    assert_eq!(json(&r)["pull_request"]["created"], true);
+}
+
+#[test]
+fn issue_4_pull_request_concurrent_runs_share_one_pull_request() {
+    let fake = start();
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let fake = &fake;
+                s.spawn(move || bump(fake, &["--branch", "main", "--pull-request", BACKEND]))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer thread"))
+            .collect()
+    });
+    for r in &runs {
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+    assert_eq!(fake.pulls().len(), 1, "{:?}", fake.pulls());
+    assert_eq!(
+        runs.iter()
+            .filter(|r| json(r)["pull_request"]["created"] == true)
+            .count(),
+        1
+    );
+    assert_eq!(ahead_of_main(&fake, PR_BRANCH).len(), 1);
+    assert_eq!(commits(&fake), 1, "main untouched");
+}
+
+#[test]
+fn issue_4_pull_request_url_is_an_action_output() {
+    let fake = start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let output = tmp.path().join("output");
+    // The runner creates the file; steps only append to it.
+    std::fs::write(&output, "").expect("create $GITHUB_OUTPUT");
+    let r = gitops_bump()
+        .env("GITHUB_TOKEN", fake_github::TOKEN)
+        .env("GITHUB_API_URL", &fake.api_url())
+        .env("GITHUB_GRAPHQL_URL", &fake.graphql_url())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output.display().to_string())
+        .args(["set", "--no-verify", "--repo", "acme/gitops"])
+        .args(["--branch", "main", "--pull-request", BACKEND])
+        .run();
+    assert_eq!(r.code, 0, "{r:?}");
+    let text = std::fs::read_to_string(&output).expect("outputs written");
+    let url = "https://github.com/acme/gitops/pull/1";
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("pull-request-url"))
+        .expect("pull-request-url output");
+    assert!(
+        text.lines().skip(line).take(2).any(|l| l.ends_with(url)),
+        "{text}"
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("opened pull request #1 from {PR_BRANCH}: {url}")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn issue_4_pull_request_without_permission_names_pull_requests_write() {
+    for status in [403, 200] {
+        let fake = start();
+        fake.faults().forbid_pull_requests = Some(status);
+        let r = bump(&fake, &["--branch", "main", "--pull-request", BACKEND]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(
+            r.stderr.contains("`pull-requests: write`")
+                && r.stderr.contains("Resource not accessible by integration"),
+            "{status}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("contents: write"), "{}", r.stderr);
+        assert_eq!(
+            r.stderr.lines().count(),
+            1,
+            "one line, no retries: {}",
+            r.stderr
+        );
+        assert!(fake.pulls().is_empty());
+        assert_eq!(commits(&fake), 1, "main untouched");
+    }
+}
+
+#[test]
+fn issue_4_dry_run_shows_what_would_be_verified() {
+    let fake = start();
+    let main = fake.repo().head("main").expect("main");
+    let r = bump(
+        &fake,
+        &[
+            "--branch",
+            "main",
+            "--files",
+            "base/deployment.yaml",
+            "--dry-run",
+            BACKEND,
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r);
+    let verify = &v["verify"];
+    assert_eq!(verify["target"], "main", "{v}");
+    assert_eq!(verify["head"].as_str(), Some(main.as_str()));
+    let checks = verify["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 2, "{verify}");
+    for c in checks {
+        assert_eq!(c["file"], "base/deployment.yaml");
+        assert!(c["line"].as_u64().is_some_and(|l| l > 0));
+        assert!(
+            c["text"].as_str().is_some_and(|t| t.contains("v1.4.0")),
+            "{c}"
+        );
+    }
+    assert!(
+        verify["conditions"][0]
+            .as_str()
+            .is_some_and(|c| c.contains("ancestor"))
+    );
+    assert_eq!(fake.total(), 1, "one file query, no write");
+
+    // Text output, and pull-request mode: the branch and the pull request.
+    let r = gitops_bump()
+        .env("GITHUB_TOKEN", fake_github::TOKEN)
+        .env("GITHUB_API_URL", &fake.api_url())
+        .env("GITHUB_GRAPHQL_URL", &fake.graphql_url())
+        .args([
+            "set",
+            "--no-verify",
+            "--repo",
+            "acme/gitops",
+            "--branch",
+            "main",
+        ])
+        .args([
+            "--files",
+            "base/deployment.yaml",
+            "--dry-run",
+            "--pull-request",
+            BACKEND,
+        ])
+        .run();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!(
+            "would verify {PR_BRANCH} (read at {})",
+            &main[..12]
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("  base/deployment.yaml:")
+            && r.stdout.contains("ghcr.io/acme/backend:v1.4.0"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "the pull request from {PR_BRANCH} into main is open"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(fake.repo().head(PR_BRANCH).is_none() && fake.pulls().is_empty());
+}
+
+#[test]
+fn issue_4_pull_request_is_for_graphql_and_repos_only() {
+    let fake = start();
+    let r = bump(
+        &fake,
+        &[
+            "--branch",
+            "main",
+            "--pull-request",
+            "--api",
+            "rest",
+            BACKEND,
+        ],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("--pull-request needs --api graphql"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fake.total(), 0);
 }

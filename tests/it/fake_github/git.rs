@@ -172,6 +172,20 @@ impl Repo {
             .unwrap_or_default()
     }
 
+    /// Commits reachable from `head` but not from `base` (`base..head`), newest first.
+    pub fn range(&self, base: &str, head: &str) -> Vec<String> {
+        self.text(&["rev-list", &format!("{base}..{head}")])
+            .map(|t| t.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// The parents of `commit`, in order.
+    pub fn parents(&self, commit: &str) -> Vec<String> {
+        self.text(&["rev-list", "--parents", "-n", "1", commit])
+            .map(|t| t.split_whitespace().skip(1).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
     /// Returns true if and only if `a` is an ancestor of (or equal to) `b`.
     pub fn is_ancestor(&self, a: &str, b: &str) -> bool {
         self.git(&["merge-base", "--is-ancestor", a, b]).is_ok()
@@ -242,6 +256,17 @@ impl Repo {
     pub fn update_ref(&self, branch: &str, new: &str, old: &str) -> bool {
         self.git(&["update-ref", &format!("refs/heads/{branch}"), new, old])
             .is_ok()
+    }
+
+    /// Creates `branch` at `oid`; false when it already exists.
+    pub fn create_ref(&self, branch: &str, oid: &str) -> bool {
+        self.git(&[
+            "update-ref",
+            &format!("refs/heads/{branch}"),
+            oid,
+            "0000000000000000000000000000000000000000",
+        ])
+        .is_ok()
     }
 
     /// Commits `files` (path, bytes) on top of `branch` and moves it.

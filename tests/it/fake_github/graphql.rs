@@ -81,6 +81,7 @@ pub fn execute(state: &State, body: &Value) -> Answer {
         fragments,
         errors: Vec::new(),
         dropped: false,
+        status: None,
     };
     let root = match op.operation_type {
         OperationType::Mutation => Obj::Mutation,
@@ -89,6 +90,13 @@ pub fn execute(state: &State, body: &Value) -> Answer {
     let data = ctx.select(&root, &op.selection_set, &[]);
     if ctx.dropped {
         return Answer::Drop;
+    }
+    if let Some(status) = ctx.status {
+        return Answer::Json(
+            status,
+            vec![],
+            json!({"message": "Resource not accessible by integration", "documentation_url": "https://docs.github.com/graphql", "status": status.to_string()}),
+        );
     }
     let mut out = json!({"data": data});
     if !ctx.errors.is_empty() {
@@ -102,13 +110,35 @@ enum Obj {
     Query,
     Mutation,
     Repository,
-    Ref { name: String, oid: String },
+    Ref {
+        name: String,
+        oid: String,
+    },
     Commit(String),
     Tree(String),
     Entry(Entry),
-    Blob { sha: String, size: u64 },
+    Blob {
+        sha: String,
+        size: u64,
+    },
     History(Vec<String>),
     Payload(String),
+    /// `Ref.compare`: base and head commits.
+    Comparison {
+        base: String,
+        head: String,
+    },
+    Pulls(Vec<u64>),
+    Pull(u64),
+    /// `CreateRefPayload`: the new ref's name and target.
+    RefPayload {
+        name: String,
+        oid: String,
+    },
+    /// `CreatePullRequestPayload` / `UpdatePullRequestPayload`.
+    PullPayload(u64),
+    /// `UpdateRefsPayload` (nothing but `clientMutationId`).
+    Empty,
 }
 
 impl Obj {
@@ -124,6 +154,12 @@ impl Obj {
             Obj::Blob { .. } => "Blob",
             Obj::History(_) => "CommitHistoryConnection",
             Obj::Payload(_) => "CreateCommitOnBranchPayload",
+            Obj::Comparison { .. } => "Comparison",
+            Obj::Pulls(_) => "PullRequestConnection",
+            Obj::Pull(_) => "PullRequest",
+            Obj::RefPayload { .. } => "CreateRefPayload",
+            Obj::PullPayload(_) => "CreatePullRequestPayload",
+            Obj::Empty => "UpdateRefsPayload",
         }
     }
 
@@ -147,6 +183,8 @@ struct Ctx<'a> {
     fragments: HashMap<String, apollo_compiler::Node<ast::FragmentDefinition>>,
     errors: Vec<Value>,
     dropped: bool,
+    /// Answer the whole request with this HTTP status instead (403).
+    status: Option<u16>,
 }
 
 impl Ctx<'_> {
@@ -265,6 +303,41 @@ impl Ctx<'_> {
                 Res::Obj(Obj::Repository)
             }
             (Obj::Repository, "nameWithOwner") => Res::Val(json!(format!("{OWNER}/{NAME}"))),
+            (Obj::Repository, "id") => Res::Val(json!(REPO_ID)),
+            (Obj::Repository, "pullRequests") => {
+                let want = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_owned);
+                let (head, base) = (want("headRefName"), want("baseRefName"));
+                let states: Vec<String> = match args.get("states") {
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect(),
+                    Some(Value::String(s)) => vec![s.clone()],
+                    _ => Vec::new(),
+                };
+                let first = args.get("first").and_then(Value::as_u64).unwrap_or(100) as usize;
+                let numbers = lock(&self.state.pulls)
+                    .iter()
+                    .filter(|p| head.as_ref().is_none_or(|h| &p.head == h))
+                    .filter(|p| base.as_ref().is_none_or(|b| &p.base == b))
+                    .filter(|p| states.is_empty() || states.contains(&p.state))
+                    .take(first)
+                    .map(|p| p.number)
+                    .collect();
+                Res::Obj(Obj::Pulls(numbers))
+            }
+            (Obj::Repository, "pullRequest") => {
+                let n = args.get("number").and_then(Value::as_u64).unwrap_or(0);
+                if !lock(&self.state.pulls).iter().any(|p| p.number == n) {
+                    self.error(
+                        Some("NOT_FOUND"),
+                        format!("Could not resolve to a PullRequest with the number of {n}."),
+                        path,
+                    );
+                    return None;
+                }
+                Res::Obj(Obj::Pull(n))
+            }
             (Obj::Repository, "defaultBranchRef") => Res::Obj(Obj::Ref {
                 name: BRANCH.into(),
                 oid: repo.head(BRANCH)?,
@@ -288,6 +361,107 @@ impl Ctx<'_> {
                 }
             }
             (Obj::Ref { name, .. }, "name") => Res::Val(json!(name)),
+            (Obj::Ref { name, .. }, "id") => Res::Val(json!(format!("REF_{name}"))),
+            // "Compares the current ref as a base ref to another head ref, if
+            // the comparison can be made": null when the head is missing.
+            (Obj::Ref { oid, .. }, "compare") => {
+                let q = arg("headRef");
+                let head = q.strip_prefix("refs/heads/").unwrap_or(&q).to_owned();
+                Res::Obj(Obj::Comparison {
+                    base: oid.clone(),
+                    head: repo.head(&head)?,
+                })
+            }
+            (Obj::Comparison { base, head }, "aheadBy") => {
+                Res::Val(json!(repo.range(base, head).len()))
+            }
+            (Obj::Comparison { base, head }, "behindBy") => {
+                Res::Val(json!(repo.range(head, base).len()))
+            }
+            (Obj::Comparison { base, head }, "status") => Res::Val(json!(match (
+                repo.range(base, head).len(),
+                repo.range(head, base).len()
+            ) {
+                (0, 0) => "IDENTICAL",
+                (_, 0) => "AHEAD",
+                (0, _) => "BEHIND",
+                _ => "DIVERGED",
+            })),
+            (Obj::Comparison { base, head }, "commits") => {
+                // Oldest first, like GitHub's comparison.
+                let mut oids = repo.range(base, head);
+                oids.reverse();
+                if let Some(last) = args.get("last").and_then(Value::as_u64) {
+                    let skip = oids.len().saturating_sub(last as usize);
+                    oids.drain(..skip);
+                }
+                if let Some(first) = args.get("first").and_then(Value::as_u64) {
+                    oids.truncate(first as usize);
+                }
+                Res::Obj(Obj::History(oids))
+            }
+            (Obj::Commit(oid), "parents") => Res::Obj(Obj::History(repo.parents(oid))),
+            (Obj::Pulls(numbers), "nodes") => {
+                Res::List(numbers.iter().copied().map(Obj::Pull).collect())
+            }
+            (Obj::Pulls(numbers), "totalCount") => Res::Val(json!(numbers.len())),
+            (Obj::Pull(n), field) => {
+                let pull = lock(&self.state.pulls)
+                    .iter()
+                    .find(|p| p.number == *n)
+                    .cloned()?;
+                Res::Val(match field {
+                    "id" => json!(pull.id()),
+                    "number" => json!(pull.number),
+                    "url" => json!(pull.url()),
+                    "title" => json!(pull.title),
+                    "body" => json!(pull.body),
+                    "state" => json!(pull.state),
+                    "closed" => json!(pull.state != "OPEN"),
+                    "merged" => json!(pull.state == "MERGED"),
+                    "baseRefName" => json!(pull.base),
+                    "headRefName" => json!(pull.head),
+                    "headRefOid" => json!(repo.head(&pull.head)),
+                    _ => {
+                        self.error(
+                            Some("undefinedField"),
+                            format!(
+                                "Field '{field}' doesn't exist on type 'PullRequest' (in the fake)"
+                            ),
+                            path,
+                        );
+                        return None;
+                    }
+                })
+            }
+            (Obj::RefPayload { name, oid }, "ref") => Res::Obj(Obj::Ref {
+                name: name.clone(),
+                oid: oid.clone(),
+            }),
+            (Obj::PullPayload(n), "pullRequest") => Res::Obj(Obj::Pull(*n)),
+            (Obj::Empty, "clientMutationId") => Res::Val(Value::Null),
+            (Obj::Mutation, "createRef") => {
+                let input = args.get("input").cloned().unwrap_or(Value::Null);
+                return self.create_ref(&input, path);
+            }
+            (Obj::Mutation, "updateRefs") => {
+                let input = args.get("input").cloned().unwrap_or(Value::Null);
+                return self
+                    .update_refs(&input, path)
+                    .then_some(Res::Obj(Obj::Empty));
+            }
+            (Obj::Mutation, "createPullRequest") => {
+                let input = args.get("input").cloned().unwrap_or(Value::Null);
+                return self
+                    .create_pull(&input, path)
+                    .map(|n| Res::Obj(Obj::PullPayload(n)));
+            }
+            (Obj::Mutation, "updatePullRequest") => {
+                let input = args.get("input").cloned().unwrap_or(Value::Null);
+                return self
+                    .update_pull(&input, path)
+                    .map(|n| Res::Obj(Obj::PullPayload(n)));
+            }
             (Obj::Ref { oid, .. }, "target") => Res::Obj(Obj::Commit(oid.clone())),
             (Obj::Commit(oid) | Obj::Tree(oid), "oid") => Res::Val(json!(oid)),
             (Obj::Commit(oid), "tree") => Res::Obj(Obj::Tree(repo.peel(oid, "tree")?)),
@@ -465,6 +639,232 @@ impl Ctx<'_> {
         Some(commit)
     }
 }
+
+impl Ctx<'_> {
+    /// Returns true if and only if `input.repositoryId` is the fake's.
+    fn repository_id_ok(&mut self, input: &Value, path: &[String]) -> bool {
+        let id = input
+            .get("repositoryId")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if id == REPO_ID {
+            return true;
+        }
+        self.error(
+            Some("NOT_FOUND"),
+            format!("Could not resolve to a node with the global id of '{id}'"),
+            path,
+        );
+        false
+    }
+
+    /// `createRef`: creates a ref that must not exist yet.
+    fn create_ref(&mut self, input: &Value, path: &[String]) -> Option<Res> {
+        if !self.repository_id_ok(input, path) {
+            return None;
+        }
+        let name = input.get("name").and_then(Value::as_str).unwrap_or("");
+        let oid = input.get("oid").and_then(Value::as_str).unwrap_or("");
+        let Some(branch) = name.strip_prefix("refs/heads/") else {
+            self.error(
+                None,
+                format!("Reference name {name:?} must start with refs/heads/ (in the fake)"),
+                path,
+            );
+            return None;
+        };
+        let state = self.state;
+        let _writes = lock(&state.write_lock);
+        if state.repo.kind(oid).as_deref() != Some("commit") {
+            self.error(None, format!("Object {oid} does not exist"), path);
+            return None;
+        }
+        if !state.repo.create_ref(branch, oid) {
+            self.error(
+                Some("UNPROCESSABLE"),
+                format!("A ref named \"{name}\" already exists in the repository."),
+                path,
+            );
+            return None;
+        }
+        Some(Res::Obj(Obj::RefPayload {
+            name: branch.to_owned(),
+            oid: oid.to_owned(),
+        }))
+    }
+
+    /// `updateRefs`: all updates or none; each checks `beforeOid` when
+    /// given and refuses non-fast-forwards unless `force`.
+    fn update_refs(&mut self, input: &Value, path: &[String]) -> bool {
+        if !self.repository_id_ok(input, path) {
+            return false;
+        }
+        let state = self.state;
+        let repo = &state.repo;
+        let updates: Vec<Value> = input
+            .get("refUpdates")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut writes = lock(&state.write_lock);
+        let mut planned = Vec::new();
+        for u in &updates {
+            let s = |k: &str| u.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            let name = s("name");
+            let branch = name.strip_prefix("refs/heads/").unwrap_or(&name).to_owned();
+            state.before_write(&branch);
+            let current = repo.head(&branch);
+            let (after, before) = (s("afterOid"), s("beforeOid"));
+            let force = u.get("force").and_then(Value::as_bool).unwrap_or(false);
+            let zero = "0000000000000000000000000000000000000000";
+            let at = current.clone().unwrap_or_else(|| zero.to_owned());
+            if !before.is_empty() && before != at {
+                self.error(
+                    None,
+                    format!("Ref {name} is at {at}, not at the expected {before}"),
+                    path,
+                );
+                return false;
+            }
+            if repo.kind(&after).as_deref() != Some("commit") {
+                self.error(None, format!("Object {after} does not exist"), path);
+                return false;
+            }
+            if !force
+                && current
+                    .as_ref()
+                    .is_some_and(|c| !repo.is_ancestor(c, &after))
+            {
+                self.error(
+                    None,
+                    format!("Update to {name} is not a fast forward"),
+                    path,
+                );
+                return false;
+            }
+            planned.push((branch, after, at));
+        }
+        for (branch, after, at) in planned {
+            if !repo.update_ref(&branch, &after, &at) {
+                self.error(None, format!("Ref {branch} moved"), path);
+                return false;
+            }
+            *writes += 1;
+        }
+        if state.take_drop_after() {
+            self.dropped = true;
+        }
+        true
+    }
+
+    /// `createPullRequest`: one open pull request per head and base.
+    fn create_pull(&mut self, input: &Value, path: &[String]) -> Option<u64> {
+        if let Some(status) = lock(&self.state.faults).forbid_pull_requests {
+            if status == 200 {
+                self.error(
+                    Some("FORBIDDEN"),
+                    "Resource not accessible by integration".into(),
+                    path,
+                );
+            } else {
+                self.status = Some(status);
+            }
+            return None;
+        }
+        if !self.repository_id_ok(input, path) {
+            return None;
+        }
+        let s = |k: &str| {
+            input
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (base, head) = (s("baseRefName"), s("headRefName"));
+        let repo = &self.state.repo;
+        let (Some(base_oid), Some(head_oid)) = (repo.head(&base), repo.head(&head)) else {
+            self.error(
+                Some("UNPROCESSABLE"),
+                format!("Head sha can't be blank, Base sha can't be blank, No commits between {base} and {head}, Head ref must be a branch, Base ref must be a branch"),
+                path,
+            );
+            return None;
+        };
+        if repo.range(&base_oid, &head_oid).is_empty() {
+            self.error(
+                Some("UNPROCESSABLE"),
+                format!("No commits between {base} and {head}"),
+                path,
+            );
+            return None;
+        }
+        let mut pulls = lock(&self.state.pulls);
+        if pulls
+            .iter()
+            .any(|p| p.state == "OPEN" && p.head == head && p.base == base)
+        {
+            self.error(
+                Some("UNPROCESSABLE"),
+                format!("A pull request already exists for {OWNER}:{head}."),
+                path,
+            );
+            return None;
+        }
+        let number = pulls.len() as u64 + 1;
+        pulls.push(super::Pull {
+            number,
+            title: s("title"),
+            body: s("body"),
+            state: "OPEN".into(),
+            base,
+            head,
+        });
+        Some(number)
+    }
+
+    /// `updatePullRequest`: title, body and state by node id.
+    fn update_pull(&mut self, input: &Value, path: &[String]) -> Option<u64> {
+        if let Some(status) = lock(&self.state.faults).forbid_pull_requests {
+            if status == 200 {
+                self.error(
+                    Some("FORBIDDEN"),
+                    "Resource not accessible by integration".into(),
+                    path,
+                );
+            } else {
+                self.status = Some(status);
+            }
+            return None;
+        }
+        let id = input
+            .get("pullRequestId")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let mut pulls = lock(&self.state.pulls);
+        let Some(pull) = pulls.iter_mut().find(|p| p.id() == id) else {
+            self.error(
+                Some("NOT_FOUND"),
+                format!("Could not resolve to a node with the global id of '{id}'"),
+                path,
+            );
+            return None;
+        };
+        if let Some(t) = input.get("title").and_then(Value::as_str) {
+            pull.title = t.to_owned();
+        }
+        if let Some(b) = input.get("body").and_then(Value::as_str) {
+            pull.body = b.to_owned();
+        }
+        if let Some(st) = input.get("state").and_then(Value::as_str) {
+            pull.state = st.to_owned();
+        }
+        Some(pull.number)
+    }
+}
+
+/// The fake repository's node id.
+const REPO_ID: &str = "R_kgDOfakeRepo";
 
 /// Git's heuristic: a NUL byte in the first 8000 bytes.
 fn is_binary(bytes: &[u8]) -> bool {

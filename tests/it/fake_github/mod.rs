@@ -58,6 +58,39 @@ pub struct Faults {
     pub truncate_trees_over: Option<usize>,
     /// `Blob.text` longer than this is cut and `isTruncated` is set.
     pub text_limit: Option<usize>,
+    /// `createPullRequest` is refused as a token without `pull-requests:
+    /// write` sees it: `Some(200)` as a GraphQL `FORBIDDEN` error, `Some(403)`
+    /// as an HTTP 403.
+    pub forbid_pull_requests: Option<u16>,
+}
+
+/// A pull request in the fake.
+#[derive(Clone, Debug)]
+pub struct Pull {
+    /// Number (shared with nothing else: the fake has no issues).
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// `OPEN`, `CLOSED` or `MERGED`.
+    pub state: String,
+    /// Branch it merges into.
+    pub base: String,
+    /// Branch it merges from.
+    pub head: String,
+}
+
+impl Pull {
+    /// Its node id.
+    pub fn id(&self) -> String {
+        format!("PR_fake{}", self.number)
+    }
+
+    /// Its page.
+    pub fn url(&self) -> String {
+        format!("https://github.com/{OWNER}/{NAME}/pull/{}", self.number)
+    }
 }
 
 /// Shared server state.
@@ -70,6 +103,7 @@ pub struct State {
     /// Epoch second until which the primary rate limit is exhausted.
     exhausted_until: Mutex<u64>,
     used: Mutex<u64>,
+    pulls: Mutex<Vec<Pull>>,
 }
 
 /// A running fake; stops when dropped.
@@ -90,6 +124,7 @@ impl FakeGitHub {
             write_lock: Mutex::new(0),
             exhausted_until: Mutex::new(0),
             used: Mutex::new(0),
+            pulls: Mutex::new(Vec::new()),
         });
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -144,6 +179,20 @@ impl FakeGitHub {
     /// All requests so far.
     pub fn total(&self) -> u64 {
         lock(&self.state.counts).values().sum()
+    }
+
+    /// Every pull request, open or not, oldest first.
+    pub fn pulls(&self) -> Vec<Pull> {
+        lock(&self.state.pulls).clone()
+    }
+
+    /// Closes pull request `number` without merging it.
+    pub fn close_pull(&self, number: u64) {
+        for p in lock(&self.state.pulls).iter_mut() {
+            if p.number == number {
+                p.state = "CLOSED".into();
+            }
+        }
     }
 }
 
