@@ -93,9 +93,27 @@ pub struct SetArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
 
+    /// Which moves are allowed.
+    #[command(flatten)]
+    pub guard: GuardArgs,
+
     /// How results are shown.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Which moves `set` allows.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Guard")]
+pub struct GuardArgs {
+    /// Allow moving an image to a tag that orders before its current tag.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+
+    /// Order tags by this policy for the no-downgrade check (default: semver,
+    /// lenient parsing, when both tags parse). Only the ordering is used.
+    #[arg(long, value_name = "SPEC")]
+    pub policy: Option<String>,
 }
 
 /// Where the manifests are.

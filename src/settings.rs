@@ -9,6 +9,8 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::cli::{ApiKind, OutputFormat, RegistryArgs, SetArgs};
 use crate::github::{Endpoints, RepoName, Token};
+use crate::guard::Downgrades;
+use crate::policy::Policy;
 use crate::reference::Reference;
 use crate::registry::{FlagCredential, Platform, RegistryOptions, Secret};
 
@@ -153,6 +155,8 @@ pub struct Settings {
     pub platforms: Vec<Platform>,
     /// How to reach registries.
     pub registry: RegistryOptions,
+    /// The no-downgrade check.
+    pub downgrades: Downgrades,
 }
 
 impl Settings {
@@ -198,6 +202,13 @@ impl Settings {
         }
         let source = resolve_source(args, &env)?;
         let (platforms, registry) = registry_settings(&args.registry, &env)?;
+        let downgrades = match (&args.guard.policy, args.guard.allow_downgrade) {
+            (_, true) => Downgrades::Allowed,
+            (None, false) => Downgrades::default(),
+            (Some(spec), false) => Downgrades::Refused(
+                Policy::parse(spec).map_err(|e| UsageError(format!("--policy: {e}")))?,
+            ),
+        };
         if args.write.no_verify && !platforms.is_empty() {
             return Err(UsageError(
                 "--platform needs the registry check; drop --no-verify or drop --platform".into(),
@@ -251,6 +262,7 @@ impl Settings {
             output: args.output.output,
             platforms,
             registry,
+            downgrades,
         })
     }
 }
