@@ -146,7 +146,7 @@ pub fn parse_tag_list(text: &str) -> Result<Vec<String>, (usize, String)> {
 pub fn rate_limit_warning(remaining: Option<u64>) -> Option<String> {
     let n = remaining.filter(|&n| n < LOW_RATE_LIMIT)?;
     Some(format!(
-        "the registry reports {n} pulls left in its rate limit (ratelimit-remaining); manifest and config reads count against it (HEAD does not), so log in (docker login) or lower --max-candidates"
+        "the registry reports {n} pulls left in its rate limit (ratelimit-remaining); every manifest GET counts against it (HEAD does not), and newest-build reads up to two per tag, so log in (docker login) or lower --max-candidates"
     ))
 }
 
