@@ -1,11 +1,10 @@
 //! Registry benchmark (`scripts/bench-registry`): against the real local
-//! distribution registry with 60 repositories × 150 tags, resolve all 60 the
-//! way `sync`/`explain` will: list every tag (following `Link` pages), pick
-//! the winner, HEAD it, and GET its index for the platforms. Counts HTTP
-//! requests and times the whole resolution (not the image pushes).
-//!
-//! The policy module is not merged yet, so the winner is the
-//! alphabetically greatest tag, a stand-in for a real policy.
+//! distribution registry with 60 repositories × 150 tags, run `explain`'s
+//! selection for all 60 through the same code path the command uses
+//! ([`gitops_bump::explain::select_from_registry`]): list every tag
+//! (following `Link` pages), select with the real policy module
+//! (`semver:*`), HEAD the winner and GET its index for the platforms.
+//! Counts HTTP requests and times the whole selection (not the pushes).
 //!
 //! Runs twice: through a proxy that pages tag lists at 100 like GHCR and
 //! Docker Hub (2 pages per repository), and against the registry directly
@@ -19,6 +18,8 @@ mod registry_support;
 
 use std::time::{Duration, Instant};
 
+use gitops_bump::explain::{Query, select_from_registry};
+use gitops_bump::policy::{Policy, TagFilter};
 use gitops_bump::reference::Repository;
 use gitops_bump::registry::{Client, Platform, RegistryOptions};
 use registry_support::{PagingProxy, Registry, block_on};
@@ -32,9 +33,12 @@ fn main() {
     let started = Instant::now();
     block_on(async {
         let p = reg.pusher();
-        // The greatest tag is a two-platform index; the rest single images.
-        let tags: Vec<String> = (0..TAGS - 1).map(|i| format!("t-{i:03}")).collect();
-        let newest = format!("t-{:03}", TAGS - 1);
+        // The newest version is a two-platform index; the rest are single
+        // images. Patch numbers run past 99 so byte order and semver order
+        // disagree (1.0.99 > 1.0.148 byte-wise): only a real semver policy
+        // finds 1.1.0.
+        let tags: Vec<String> = (0..TAGS - 1).map(|i| format!("1.0.{i}")).collect();
+        let newest = "1.1.0".to_owned();
         for r in 0..REPOSITORIES {
             let repo = format!("bench/app-{r:02}");
             p.many_tags(&repo, &tags, 8).await;
@@ -65,7 +69,7 @@ fn main() {
         let pass = requests as usize <= budget && elapsed < Duration::from_secs(2);
         ok &= pass;
         println!(
-            "{label}: {REPOSITORIES} repositories resolved in {:.3} s; {requests} requests \
+            "{label}: {REPOSITORIES} repositories selected (semver:*, 2 platforms) in {:.3} s; {requests} requests \
              (budget: {pages} tag pages + 2 × {REPOSITORIES} = {budget}; target < 2 s) {}",
             elapsed.as_secs_f64(),
             if pass { "PASS" } else { "FAIL" }
@@ -76,8 +80,8 @@ fn main() {
     }
 }
 
-/// Resolves every repository through a fresh client; returns the wall time
-/// and the number of HTTP requests.
+/// Selects a tag for every repository through a fresh client, as `explain`
+/// does; returns the wall time and the number of HTTP requests.
 fn run(host: &str) -> (Duration, u64) {
     let client = Client::new(RegistryOptions {
         insecure: vec![host.to_owned()],
@@ -85,23 +89,27 @@ fn run(host: &str) -> (Duration, u64) {
         ..RegistryOptions::default()
     })
     .unwrap();
-    let want = [
-        Platform::parse("linux/amd64").unwrap(),
-        Platform::parse("linux/arm64").unwrap(),
-    ];
+    let policy = Policy::parse("semver:*").unwrap();
+    let filter = TagFilter::new(None, None).unwrap();
+    let want = Platform::parse_list("linux/amd64,linux/arm64").unwrap();
     let started = Instant::now();
     block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for r in 0..REPOSITORIES {
-            let (client, want) = (client.clone(), want.clone());
+            let (client, policy, filter, want) =
+                (client.clone(), policy.clone(), filter.clone(), want.clone());
             let repo = Repository::parse(&format!("{host}/bench/app-{r:02}")).unwrap();
             set.spawn(async move {
-                let tags = client.list_tags(&repo).await.unwrap();
-                assert_eq!(tags.len(), TAGS);
-                let winner = tags.iter().max().unwrap();
-                let resolved = client.resolve(&repo, winner).await.unwrap();
-                let platforms = client.platforms(&repo, &resolved.digest).await.unwrap();
-                assert!(want.iter().all(|p| platforms.contains(p)));
+                let query = Query {
+                    policy: &policy,
+                    filter: &filter,
+                    platforms: &want,
+                    max_candidates: 100,
+                };
+                let out = select_from_registry(&client, &repo, query).await.unwrap();
+                assert_eq!(out.selection.candidates.len(), TAGS);
+                assert_eq!(out.selection.winner.as_deref(), Some("1.1.0"));
+                assert!(out.digest.is_some());
             });
         }
         while let Some(r) = set.join_next().await {

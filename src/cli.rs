@@ -60,6 +60,16 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "FILE")]
     pub tags_from: Option<PathBuf>,
 
+    /// Most tags checked against the registry: build times fetched for
+    /// `newest-build`, and ranked tags tried for `--platform`. Each costs
+    /// registry requests (and Docker Hub pull quota).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_candidates: usize,
+
+    /// How the registry is asked (not with `--tags-from`).
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
     /// How results are shown.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -93,9 +103,27 @@ pub struct SetArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
 
+    /// Which moves are allowed.
+    #[command(flatten)]
+    pub guard: GuardArgs,
+
     /// How results are shown.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Which moves `set` allows.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Guard")]
+pub struct GuardArgs {
+    /// Allow moving an image to a tag that orders before its current tag.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+
+    /// Order tags by this policy for the no-downgrade check (default: semver,
+    /// lenient parsing, when both tags parse). Only the ordering is used.
+    #[arg(long, value_name = "SPEC")]
+    pub policy: Option<String>,
 }
 
 /// Where the manifests are.
@@ -172,11 +200,12 @@ pub struct WriteArgs {
     pub deadline: String,
 }
 
-/// How the registry is checked (skipped with `--no-verify`).
+/// How the registry is reached and what a tag must provide; shared by `set`
+/// (skipped with `--no-verify`) and `explain` (unused with `--tags-from`).
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Registry")]
 pub struct RegistryArgs {
-    /// A platform every new tag must provide (repeatable, or comma-separated:
+    /// A platform the tag must provide (repeatable, or comma-separated:
     /// `linux/amd64,linux/arm64`).
     #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
     pub platforms: Vec<String>,

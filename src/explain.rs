@@ -1,13 +1,27 @@
-//! `explain`: which tag a policy selects from a tag list, and why. The
-//! spine's resolve step on its own: inputs → tags → policy → report.
+//! `explain`: which tag a policy selects, and why. The spine's resolve step
+//! on its own: inputs → tags (a file, or the registry) → policy → platform
+//! checks → report.
+//!
+//! Owns the order of registry look-ups for a selection, so that it stays
+//! cheap: one tag listing, build times only for `newest-build` and only for
+//! tags that survive the filters, then HEAD plus one index read per ranked
+//! tag tried, winner first. Does not own tag ordering (`policy`) or HTTP
+//! (`registry`); the benchmark calls [`select_from_registry`] too.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::cli::{ExplainArgs, SemverParseArg};
-use crate::policy::{self, Policy, SemverParse, TagFilter};
-use crate::settings::UsageError;
+use crate::policy::{self, DropReason, Policy, PolicyError, Selection, TagFilter, WarningCode};
+use crate::reference::Repository;
+use crate::registry::{Client, Platform, RegistryError, RegistryStats};
+use crate::settings::{ExplainSettings, TagSource, UsageError};
+
+/// Below this many requests of Docker Hub quota left, `explain` warns: a
+/// `newest-build` selection alone can spend that many.
+pub const LOW_RATE_LIMIT: u64 = 20;
 
 /// The outcome of `explain`.
 #[derive(Debug)]
@@ -15,59 +29,100 @@ pub struct Explained {
     /// The image as given.
     pub image: String,
     /// The explained selection.
-    pub selection: policy::Selection,
+    pub selection: Selection,
+    /// The winner's index digest, when the registry was asked.
+    pub digest: Option<String>,
+    /// Registry requests, when the registry was asked.
+    pub stats: Option<RegistryStats>,
 }
 
-/// Builds the policy and filter from arguments (no I/O), naming what is wrong.
-pub fn compile(args: &ExplainArgs) -> Result<(Policy, TagFilter), UsageError> {
-    let mode = match args.semver_parse {
-        SemverParseArg::Strict => SemverParse::Strict,
-        SemverParseArg::Lenient => SemverParse::Lenient,
-    };
-    let policy = Policy::parse(&args.policy)
-        .map_err(|e| UsageError(format!("--policy: {e}")))?
-        .with_semver_parse(mode);
-    let mut filter = TagFilter::new(args.filter.as_deref(), args.extract.as_deref())
-        .map_err(|e| UsageError(format!("--filter: {e}")))?;
-    for pattern in &args.exclude {
-        filter = filter
-            .exclude_regex(pattern)
-            .map_err(|e| UsageError(format!("--exclude: {e}")))?;
-    }
-    Ok((policy, filter))
+/// What to ask the registry for: the compiled policy and what the winner
+/// must provide.
+#[derive(Clone, Copy, Debug)]
+pub struct Query<'a> {
+    /// The policy.
+    pub policy: &'a Policy,
+    /// Exclusions, filter and extract template.
+    pub filter: &'a TagFilter,
+    /// Platforms the winner must provide; empty means any.
+    pub platforms: &'a [Platform],
+    /// Most tags checked against the registry: build times fetched, and
+    /// ranked tags tried for platforms. At least 1.
+    pub max_candidates: usize,
 }
 
-/// Runs `explain` on the tags from `--tags-from`.
-pub fn run(args: &ExplainArgs) -> Result<Explained> {
-    let (policy, filter) = compile(args)?;
-    let Some(source) = &args.tags_from else {
-        return Err(UsageError("explain: --tags-from FILE (or - for stdin) is required: registry access is not available in this build".into()).into());
-    };
-    if matches!(policy, Policy::NewestBuild) {
-        return Err(UsageError("--policy newest-build orders by image build time, which only the registry knows; it cannot work with --tags-from".into()).into());
+/// A selection made with the registry.
+#[derive(Debug)]
+pub struct RegistrySelection {
+    /// The explained selection, platform drops and registry warnings included.
+    pub selection: Selection,
+    /// The winner's digest (the index for a multi-arch tag), resolved with HEAD.
+    pub digest: Option<String>,
+}
+
+/// Runs `explain`: offline on `--tags-from`, otherwise against the registry.
+pub fn run(settings: &ExplainSettings) -> Result<Explained> {
+    match &settings.source {
+        TagSource::File(path) => run_offline(settings, path),
+        TagSource::Registry(repo) => run_registry(settings, repo),
     }
-    let text = if source.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| UsageError(format!("--tags-from -: {e}")))?;
-        s
-    } else {
-        std::fs::read_to_string(source)
-            .map_err(|e| UsageError(format!("--tags-from {}: {e}", source.display())))?
-    };
-    let tags = parse_tag_list(&text).map_err(|(line, tag)| {
-        UsageError(format!(
-            "--tags-from {}: line {line}: {tag:?} is not a valid tag",
-            source.display()
-        ))
-    })?;
+}
+
+/// Lists `repo`'s tags, selects with the policy and checks the winner:
+/// resolves its digest with HEAD and, when platforms are required, reads its
+/// index; a winner lacking a platform is dropped
+/// ([`DropReason::PlatformMissing`]) and the next ranked tag is tried, at
+/// most `max_candidates` times. For `newest-build`, fetches build times
+/// first, for at most `max_candidates` of the tags that survive the filters.
+///
+/// Registry failures (unknown repository, unauthorized, unreachable) are
+/// errors; a policy that selects nothing is a selection without a winner.
+pub async fn select_from_registry(
+    client: &Client,
+    repo: &Repository,
+    query: Query<'_>,
+) -> Result<RegistrySelection, RegistryError> {
+    let listed = client.list_tags(repo).await?;
     // Flux's scan order makes the result independent of how tags were listed.
-    let selection = policy::select(&policy, &filter, &policy::flux_scan_order(&tags), None);
-    Ok(Explained {
-        image: args.image.clone(),
-        selection,
-    })
+    let ordered = policy::flux_scan_order(&listed);
+    let mut selection = match query.policy {
+        Policy::NewestBuild => select_newest_build(client, repo, query, &listed, &ordered).await?,
+        policy => policy::select(policy, query.filter, &ordered, None),
+    };
+    let mut digest = None;
+    let mut tried = 0;
+    while let Some(winner) = selection.winner.clone() {
+        if tried == query.max_candidates {
+            let cap = query.max_candidates;
+            selection.add_warning(
+                WarningCode::CandidateCap,
+                format!("stopped after trying {cap} ranked tags for platforms {}; --max-candidates {cap} cut the search", shown(query.platforms)),
+            );
+            selection.fail(PolicyError::CandidateCapReached { cap });
+            break;
+        }
+        tried += 1;
+        let resolved = client.resolve(repo, &winner).await?;
+        if !query.platforms.is_empty() {
+            let have = client.platforms(repo, &resolved.digest).await?;
+            let missing: Vec<&Platform> = query
+                .platforms
+                .iter()
+                .filter(|p| !have.contains(p))
+                .collect();
+            if !missing.is_empty() {
+                let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
+                selection.drop_tag(&winner, DropReason::PlatformMissing(missing.join(", ")));
+                continue;
+            }
+        }
+        digest = Some(resolved.digest);
+        break;
+    }
+    if let Some(w) = rate_limit_warning(client.stats().ratelimit_remaining) {
+        selection.add_warning(WarningCode::RateLimitLow, w);
+    }
+    Ok(RegistrySelection { selection, digest })
 }
 
 /// One tag per line; blank lines and `#` comments are skipped. Returns the
@@ -87,6 +142,174 @@ pub fn parse_tag_list(text: &str) -> Result<Vec<String>, (usize, String)> {
     Ok(tags)
 }
 
+/// The warning for Docker Hub's `ratelimit-remaining`, when it is low.
+pub fn rate_limit_warning(remaining: Option<u64>) -> Option<String> {
+    let n = remaining.filter(|&n| n < LOW_RATE_LIMIT)?;
+    Some(format!(
+        "the registry reports {n} pulls left in its rate limit (ratelimit-remaining); every manifest GET counts against it (HEAD does not), and newest-build reads up to two per tag, so log in (docker login) or lower --max-candidates"
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Private helpers.
+
+fn run_offline(settings: &ExplainSettings, source: &std::path::Path) -> Result<Explained> {
+    let text = if source.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| UsageError(format!("--tags-from -: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(source)
+            .map_err(|e| UsageError(format!("--tags-from {}: {e}", source.display())))?
+    };
+    let tags = parse_tag_list(&text).map_err(|(line, tag)| {
+        UsageError(format!(
+            "--tags-from {}: line {line}: {tag:?} is not a valid tag",
+            source.display()
+        ))
+    })?;
+    // Flux's scan order makes the result independent of how tags were listed.
+    let selection = policy::select(
+        &settings.policy,
+        &settings.filter,
+        &policy::flux_scan_order(&tags),
+        None,
+    );
+    Ok(Explained {
+        image: settings.image.clone(),
+        selection,
+        digest: None,
+        stats: None,
+    })
+}
+
+fn run_registry(settings: &ExplainSettings, repo: &Repository) -> Result<Explained> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the registry client: {e}"))?;
+    let client = Client::new(settings.registry.clone())?;
+    let query = Query {
+        policy: &settings.policy,
+        filter: &settings.filter,
+        platforms: &settings.platforms,
+        max_candidates: settings.max_candidates,
+    };
+    let out = runtime.block_on(select_from_registry(&client, repo, query))?;
+    Ok(Explained {
+        image: settings.image.clone(),
+        selection: out.selection,
+        digest: out.digest,
+        stats: Some(client.stats()),
+    })
+}
+
+/// newest-build: learns which tags survive the filters (a selection without
+/// build times drops exactly those as [`DropReason::NoBuildTime`]), fetches
+/// build times for at most `max_candidates` of them, concurrently (the client
+/// caps requests per host and caches configs per digest), and selects again.
+///
+/// When the cap cuts, the tags listed *last* by the registry are kept: GHCR
+/// lists oldest first, and registries that list in byte order put the
+/// greatest (for time-stamped names, the newest) last.
+async fn select_newest_build(
+    client: &Client,
+    repo: &Repository,
+    query: Query<'_>,
+    listed: &[String],
+    ordered: &[String],
+) -> Result<Selection, RegistryError> {
+    let probe = policy::select(query.policy, query.filter, ordered, None);
+    let surviving: HashSet<&str> = probe
+        .candidates
+        .iter()
+        .filter(|c| c.verdict == policy::Verdict::Dropped(DropReason::NoBuildTime))
+        .map(|c| c.tag.as_str())
+        .collect();
+    let survivors: Vec<&String> = listed
+        .iter()
+        .filter(|t| surviving.contains(t.as_str()))
+        .collect();
+    let cut = survivors.len().saturating_sub(query.max_candidates);
+    let fetch = &survivors[cut..];
+    let mut tasks = tokio::task::JoinSet::new();
+    let platform: Option<Arc<Platform>> = query.platforms.first().cloned().map(Arc::new);
+    for tag in fetch {
+        let (client, repo, tag, platform) = (
+            client.clone(),
+            repo.clone(),
+            (*tag).clone(),
+            platform.clone(),
+        );
+        tasks.spawn(async move {
+            let time = build_time(&client, &repo, &tag, platform.as_deref()).await;
+            (tag, time)
+        });
+    }
+    let mut times: HashMap<String, i64> = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (tag, time) = joined.map_err(|e| RegistryError::Protocol {
+            registry: crate::registry::api_host(repo.domain()),
+            message: format!("build time look-up failed: {e}"),
+        })?;
+        if let Some(t) = time? {
+            times.insert(tag, t);
+        }
+    }
+    let lookup = |tag: &str| times.get(tag).copied();
+    let mut selection = policy::select(query.policy, query.filter, ordered, Some(&lookup));
+    if cut > 0 {
+        let cap = query.max_candidates;
+        let skipped: HashSet<&str> = survivors[..cut].iter().map(|t| t.as_str()).collect();
+        for c in &mut selection.candidates {
+            if skipped.contains(c.tag.as_str()) {
+                c.verdict = policy::Verdict::Dropped(DropReason::BeyondCandidateCap { cap });
+            }
+        }
+        selection.add_warning(
+            WarningCode::CandidateCap,
+            format!(
+                "{} tags passed the filters, but build times were fetched for only {cap} of them (the last listed) because of --max-candidates {cap}; a newer build may be among the other {cut}; narrow the tags with --filter or raise --max-candidates",
+                survivors.len()
+            ),
+        );
+    }
+    Ok(selection)
+}
+
+/// A tag's build time in Unix seconds: its config's `created`, for
+/// `platform`'s child when the tag is an index that has it. `None` when the
+/// tag vanished since listing or its config has no readable `created`.
+async fn build_time(
+    client: &Client,
+    repo: &Repository,
+    tag: &str,
+    platform: Option<&Platform>,
+) -> Result<Option<i64>, RegistryError> {
+    let digest = match client.resolve(repo, tag).await {
+        Ok(r) => r.digest,
+        Err(RegistryError::TagNotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut created = client.created(repo, &digest, platform).await?;
+    if created.is_none() && platform.is_some() {
+        // The index lacks the platform; the platform check will drop the
+        // tag if it wins, with that reason rather than "no build time".
+        created = client.created(repo, &digest, None).await?;
+    }
+    Ok(created.as_deref().and_then(policy::order::parse_rfc3339))
+}
+
+fn shown(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +324,13 @@ mod tests {
             parse_tag_list("v1\nbad tag\n"),
             Err((2, "bad tag".to_owned()))
         );
+    }
+
+    #[test]
+    fn low_rate_limits_warn() {
+        assert_eq!(rate_limit_warning(None), None);
+        assert_eq!(rate_limit_warning(Some(LOW_RATE_LIMIT)), None);
+        let w = rate_limit_warning(Some(3)).expect("warns");
+        assert!(w.contains("3 pulls left"), "{w}");
     }
 }

@@ -128,15 +128,17 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         if flag("dry-run")? {
             args.push("--dry-run".into());
         }
-        for platform in list("platforms") {
-            args.extend(["--platform".to_owned(), platform]);
-        }
         if let Some(message) = get("message") {
             args.extend(["--message".to_owned(), message]);
         }
         if let Some(writer) = get("writer-id") {
             args.extend(["--writer-id".to_owned(), writer]);
         }
+    }
+    // Both commands check platforms: set verifies the new tag, explain
+    // tries ranked tags until one provides them.
+    for platform in list("platforms") {
+        args.extend(["--platform".to_owned(), platform]);
     }
     if let Some(policy) = get("policy") {
         args.extend(["--policy".to_owned(), policy]);
@@ -292,6 +294,20 @@ mod tests {
         assert_eq!(translate(&e).expect_err("bad").input, "repository");
         let e = env(&[("INPUT_IMAGES", "x:1"), ("INPUT_COMMAND", "deploy")]);
         assert_eq!(translate(&e).expect_err("bad").input, "command");
+    }
+
+    #[test]
+    fn explain_takes_platforms_too() {
+        let e = env(&[
+            ("INPUT_COMMAND", "explain"),
+            ("INPUT_IMAGES", "ghcr.io/a/b"),
+            ("INPUT_PLATFORMS", "linux/arm64"),
+            ("INPUT_POLICY", "semver:^1"),
+        ]);
+        assert_eq!(
+            translate(&e).expect("valid").join(" "),
+            "explain --platform linux/arm64 --policy semver:^1 -- ghcr.io/a/b"
+        );
     }
 
     #[test]

@@ -131,12 +131,16 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
             })
         }
         cli::Command::Explain(args) => {
-            let e = explain::run(&args)?;
-            match args.output.output {
-                cli::OutputFormat::Text => report::print_explain_text(&e.image, &e.selection),
-                cli::OutputFormat::Json => {
-                    report::print_json_value(&report::ExplainJson::new(&e.selection, None))
+            let settings = settings::ExplainSettings::resolve(&args)?;
+            let e = explain::run(&settings)?;
+            match settings.output {
+                cli::OutputFormat::Text => {
+                    report::print_explain_text(&e.image, &e.selection, e.digest.as_deref())
                 }
+                cli::OutputFormat::Json => report::print_json_value(
+                    &report::ExplainJson::new(&e.selection, e.digest.clone())
+                        .with_registry(e.stats.clone()),
+                ),
             }
             if in_actions()
                 && let Some(path) = std::env::var_os("GITHUB_OUTPUT")

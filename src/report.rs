@@ -411,6 +411,9 @@ pub struct ExplainJson {
     /// Why nothing was selected, when nothing was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Requests made, when the registry was asked (absent with `--tags-from`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<crate::registry::RegistryStats>,
 }
 
 /// The selected tag.
@@ -456,13 +459,21 @@ impl ExplainJson {
                 .collect(),
             warnings: sel.warnings.iter().map(ToString::to_string).collect(),
             error: sel.failure.as_ref().map(ToString::to_string),
+            registry: None,
         }
+    }
+
+    /// Adds the registry's request counters.
+    pub fn with_registry(mut self, stats: Option<crate::registry::RegistryStats>) -> ExplainJson {
+        self.registry = stats;
+        self
     }
 }
 
 /// Prints an explanation as a readable table: ranked candidates first, then
-/// dropped tags with the step that dropped them, then warnings.
-pub fn print_explain_text(image: &str, sel: &crate::policy::Selection) {
+/// dropped tags with the step that dropped them, then warnings. `digest` is
+/// the winner's index digest, when the registry was asked.
+pub fn print_explain_text(image: &str, sel: &crate::policy::Selection, digest: Option<&str>) {
     use crate::policy::Verdict;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -503,7 +514,10 @@ pub fn print_explain_text(image: &str, sel: &crate::policy::Selection) {
     }
     match (&sel.winner, &sel.failure) {
         (Some(w), _) => {
-            let _ = writeln!(out, "selected: {w}");
+            let _ = match digest {
+                Some(d) => writeln!(out, "selected: {w}@{d}"),
+                None => writeln!(out, "selected: {w}"),
+            };
         }
         (None, Some(e)) => {
             let _ = writeln!(std::io::stderr().lock(), "error: nothing selected: {e}");

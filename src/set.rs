@@ -92,6 +92,7 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
         &candidates,
         &found.unreadable,
         settings.no_verify,
+        &settings.downgrades,
     );
     let mut report = SetReport {
         dry_run: settings.dry_run,

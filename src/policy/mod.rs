@@ -283,6 +283,15 @@ pub enum PolicyError {
         /// The tag.
         tag: String,
     },
+    /// Every ranked tag the caller was allowed to check lacked a required platform, and more
+    /// ranked tags remain.
+    #[error(
+        "the first {cap} ranked tags all lack a required platform; raise --max-candidates to try more"
+    )]
+    CandidateCapReached {
+        /// How many ranked tags were tried.
+        cap: usize,
+    },
     /// Some values are not numbers, which fails Flux's whole numerical policy.
     #[error(
         "failed to parse invalid numeric value '{}'{}",
@@ -343,6 +352,12 @@ pub enum DropReason {
     },
     /// The image lacks a required platform (recorded by the caller).
     PlatformMissing(String),
+    /// Not looked at: the caller caps how many tags it checks against the
+    /// registry (build times for newest-build), and this one fell outside.
+    BeyondCandidateCap {
+        /// The cap.
+        cap: usize,
+    },
 }
 
 impl fmt::Display for DropReason {
@@ -361,6 +376,10 @@ impl fmt::Display for DropReason {
             DropReason::NoBuildTime => f.write_str("no build time known"),
             DropReason::NotTracked { tracked } => write!(f, "not the followed tag {tracked:?}"),
             DropReason::PlatformMissing(p) => write!(f, "platform {p} missing"),
+            DropReason::BeyondCandidateCap { cap } => write!(
+                f,
+                "build time not fetched: beyond the first {cap} candidates (raise --max-candidates)"
+            ),
         }
     }
 }
@@ -414,6 +433,10 @@ pub enum WarningCode {
     BuildTimeTie,
     /// `NaN` makes Flux's numerical choice depend on list position.
     NotANumberValue,
+    /// The caller's cap on registry look-ups (`--max-candidates`) left tags unchecked.
+    CandidateCap,
+    /// The registry reports little rate-limit quota left (Docker Hub's `ratelimit-remaining`).
+    RateLimitLow,
 }
 
 /// A "probably not what you meant" note.
@@ -476,6 +499,19 @@ impl Selection {
                 });
             }
         }
+    }
+}
+
+impl Selection {
+    /// Adds a warning found outside the policy (by the caller that talks to the registry).
+    pub fn add_warning(&mut self, code: WarningCode, message: String) {
+        warn(self, code, message);
+    }
+
+    /// Ends the selection without a winner, for a reason found after selection.
+    pub fn fail(&mut self, reason: PolicyError) {
+        self.winner = None;
+        self.failure = Some(reason);
     }
 }
 

@@ -135,6 +135,64 @@ pub fn format_unix(secs: i64) -> String {
     )
 }
 
+/// Parses an RFC 3339 time (`2024-01-02T03:04:05Z`, `…05.123456789Z`, `…05+02:00`), as image
+/// configs write `created`, into Unix seconds (fractions dropped). `None` when it is not one.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.trim().as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = b.get(r)?;
+        if d.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(d).ok()?.parse().ok()
+        } else {
+            None
+        }
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let v = |i: usize| i64::from(digits[i] - b'0');
+            let secs = (v(0) * 10 + v(1)) * 3600 + (v(2) * 10 + v(3)) * 60;
+            if *sign == b'+' { secs } else { -secs }
+        }
+        _ => return None,
+    };
+    // Howard Hinnant's days_from_civil, the inverse of format_unix.
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Private helpers.
 
@@ -258,6 +316,35 @@ mod tests {
         }
         for t in ["1.2.3", "16.04", "abc123", "12345"] {
             assert!(!looks_like_time(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_parsing_inverts_formatting() {
+        for secs in [0, 1_704_067_200, 951_782_400, 4_102_444_799, -86_400] {
+            assert_eq!(parse_rfc3339(&format_unix(secs)), Some(secs), "{secs}");
+        }
+        assert_eq!(
+            parse_rfc3339("2024-01-01T00:00:00.123456789Z"),
+            Some(1_704_067_200)
+        );
+        assert_eq!(
+            parse_rfc3339("2024-01-01T02:00:00+02:00"),
+            Some(1_704_067_200)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-12-31T19:00:00-05:00"),
+            Some(1_704_067_200)
+        );
+        for bad in [
+            "",
+            "2024-01-01",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T00:00:00",
+            "2024-01-01T00:00:00.Z",
+            "x024-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }
 

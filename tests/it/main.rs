@@ -13,6 +13,8 @@ mod actions_oracles;
 mod corpus;
 /// `explain` end to end (offline tag lists).
 mod explain_cli;
+/// `explain` against the real registry: platforms, newest-build, pagination, errors.
+mod explain_registry;
 /// A fake GitHub (axum over a real Git repository) for the GitHub backend.
 mod fake_github;
 /// Flux image-automation setter vectors.

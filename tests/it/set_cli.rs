@@ -495,3 +495,63 @@ fn inside_actions_fatal_errors_are_annotations() {
         r.stdout
     );
 }
+
+#[test]
+fn issue_3_downgrades_are_refused_naming_the_site_unless_allowed() {
+    // See: issue #3 (no-downgrade guard in `set`).
+    let tmp = example();
+    let before = snapshot(tmp.path());
+    let r = set(tmp.path(), &["ghcr.io/acme/backend:v1.2.9"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "base/deployment.yaml:20: ghcr.io/acme/backend: v1.3.0 → v1.2.9 is a downgrade (semver order); pass --allow-downgrade to move backwards"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(before, snapshot(tmp.path()), "nothing written");
+
+    // Equal precedence is not a move backwards; the tag is rewritten as given.
+    let r = set(tmp.path(), &["--dry-run", "ghcr.io/acme/backend:1.3.0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("v1.3.0 → 1.3.0"), "{}", r.stdout);
+
+    // Tags that do not read as versions are not comparable, so allowed.
+    let r = set(tmp.path(), &["--dry-run", "ghcr.io/acme/backend:main"]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    // --policy supplies the order: byte-wise, `v1.2.9` sorts after `v1.10.0`.
+    let r = set(
+        tmp.path(),
+        &[
+            "--dry-run",
+            "--policy",
+            "alphabetical",
+            "ghcr.io/acme/backend:v1.10.0",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("v1.3.0 → v1.10.0 is a downgrade (alphabetical:asc order)"),
+        "{}",
+        r.stderr
+    );
+    let r = set(tmp.path(), &["--policy", "semver:~1", "--dry-run", "x:1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = set(tmp.path(), &["--policy", "semver:1.x.y", "x:1"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("--policy: invalid semver range"),
+        "{}",
+        r.stderr
+    );
+
+    let r = set(
+        tmp.path(),
+        &["--allow-downgrade", "ghcr.io/acme/backend:v1.2.9"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("v1.3.0 → v1.2.9"), "{}", r.stdout);
+}
