@@ -30,6 +30,7 @@ pub const INPUTS: &[&str] = &[
     "dry-run",
     "platforms",
     "policy",
+    "allow-downgrade",
     "message",
     "pull-request",
     "writer-id",
@@ -127,6 +128,9 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         }
         if flag("dry-run")? {
             args.push("--dry-run".into());
+        }
+        if flag("allow-downgrade")? {
+            args.push("--allow-downgrade".into());
         }
         if let Some(message) = get("message") {
             args.extend(["--message".to_owned(), message]);
@@ -345,6 +349,20 @@ mod tests {
         assert_eq!(
             unknown(&env(&[("INPUT_IMAGE", "x"), ("INPUT_IMAGES", "y")])),
             vec!["INPUT_IMAGE".to_owned()]
+        );
+    }
+
+    #[test]
+    fn allow_downgrade_and_policy_reach_set() {
+        let e = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+            ("INPUT_ALLOW-DOWNGRADE", "true"),
+            ("INPUT_POLICY", "numerical"),
+        ]);
+        assert_eq!(
+            translate(&e).expect("valid").join(" "),
+            "set --dir d --allow-downgrade --policy numerical -- x:1"
         );
     }
 }
