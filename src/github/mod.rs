@@ -778,23 +778,14 @@ impl Api {
                     )));
                 }
                 Err(GitHubError::Ambiguous { message, .. }) => {
-                    self.pause(&what, &message, &mut backoff).await?;
-                    let found = self
-                        .landed(|n| {
-                            id.as_deref().is_some_and(|id| {
-                                n.message.as_deref().is_some_and(|m| has_trailer(m, id))
-                            })
+                    let ours = |n: &graphql::HistoryNode| {
+                        id.as_deref().is_some_and(|id| {
+                            n.message.as_deref().is_some_and(|m| has_trailer(m, id))
                         })
-                        .await?;
-                    match found {
-                        Landed::Yes(oid) => return Ok(oid),
-                        Landed::No { head } if head == state.head => {} // safe to send again
-                        Landed::No { .. } => {
-                            return Err(GitHubError::Stale(format!(
-                                "branch {} (moved while our write had no answer)",
-                                self.branch()
-                            )));
-                        }
+                    };
+                    let settled = self.settle(&what, &message, &mut backoff, &state.head, ours);
+                    if let Some(oid) = settled.await? {
+                        return Ok(oid);
                     }
                 }
                 Err(e) => return Err(e),
@@ -845,16 +836,10 @@ impl Api {
                     });
                 }
                 Err(GitHubError::Ambiguous { message, .. }) => {
-                    self.pause(&what, &message, &mut backoff).await?;
-                    match self.landed(|n| n.oid == commit).await? {
-                        Landed::Yes(oid) => return Ok(oid),
-                        Landed::No { head } if head == state.head => {}
-                        Landed::No { .. } => {
-                            return Err(GitHubError::Stale(format!(
-                                "branch {} (moved while our write had no answer)",
-                                self.branch()
-                            )));
-                        }
+                    let ours = |n: &graphql::HistoryNode| n.oid == commit;
+                    let settled = self.settle(&what, &message, &mut backoff, &state.head, ours);
+                    if let Some(oid) = settled.await? {
+                        return Ok(oid);
                     }
                 }
                 Err(e) => return Err(e),
@@ -933,6 +918,28 @@ impl Api {
         ));
         tokio::time::sleep(wait).await;
         Ok(())
+    }
+
+    /// After a write got no answer: waits, then looks for it in recent
+    /// history. `Some(oid)` when it landed; `None` when the branch is still
+    /// at `head`, so sending again is safe; stale when the branch moved.
+    async fn settle(
+        &self,
+        what: &str,
+        why: &str,
+        backoff: &mut Backoff,
+        head: &str,
+        is_ours: impl Fn(&graphql::HistoryNode) -> bool,
+    ) -> Result<Option<String>, GitHubError> {
+        self.pause(what, why, backoff).await?;
+        match self.landed(is_ours).await? {
+            Landed::Yes(oid) => Ok(Some(oid)),
+            Landed::No { head: now } if now == head => Ok(None),
+            Landed::No { .. } => Err(GitHubError::Stale(format!(
+                "branch {} (moved while our write had no answer)",
+                self.branch()
+            ))),
+        }
     }
 
     /// Looks through recent history for a commit that `is_ours` accepts.
