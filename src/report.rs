@@ -233,30 +233,12 @@ pub fn print_text(r: &SetReport, actions: bool) {
         let _ = writeln!(err, "note: Docker Hub pulls remaining in this window: {n}");
     }
     if r.errors.is_empty() {
-        let files = r
-            .updates
-            .iter()
-            .map(|u| u.file.as_str())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        let line = match (&r.commit, r.changed, r.dry_run) {
-            (_, false, _) => "already up to date".to_owned(),
-            (_, true, true) => format!(
-                "dry run: {} value(s) in {files} file(s) would change; nothing written",
-                r.updates.len()
-            ),
-            (Some(c), true, false) => format!(
-                "committed {}{} ({} value(s) in {files} file(s))",
-                &c[..c.len().min(12)],
-                r.pull_request
-                    .as_ref()
-                    .map(|p| format!(" to {}", p.branch))
-                    .unwrap_or_default(),
-                r.updates.len()
-            ),
-            (None, true, false) => format!("wrote {} value(s) in {files} file(s)", r.updates.len()),
+        let note = if r.dry_run && r.changed {
+            "; nothing written"
+        } else {
+            ""
         };
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}{note}", headline(r));
     } else {
         let _ = writeln!(
             err,
