@@ -37,3 +37,5 @@ mod registry_set;
 mod registry_support;
 /// `set --dir` end to end through the real binary.
 mod set_cli;
+/// Pinned output of `set` and `explain` in every format.
+mod snapshots;

@@ -1,0 +1,1248 @@
+//! Pins the whole visible output of `set` and `explain`: exit code, stdout,
+//! stderr, `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`, as text and JSON,
+//! inside and outside GitHub Actions. The JSON documents and the action's
+//! outputs are a public contract, so a change here must be deliberate.
+//! See: issue #8 (the refactor proves it preserves behaviour with these).
+
+use std::path::Path;
+
+use crate::common::{example, git_init, gitops_bump};
+use crate::fake_github::{self, FakeGitHub};
+use crate::registry_support::{Registry, block_on, empty_docker_config};
+
+const BACKEND: &str = "ghcr.io/acme/backend:v1.4.0";
+const WORKER: &str = "ghcr.io/acme/worker:2.10";
+
+/// One run's output in a single reviewable transcript, with paths, ports,
+/// commit ids, uuids and heredoc delimiters replaced by stable tokens.
+struct Transcript {
+    text: String,
+}
+
+impl Transcript {
+    fn assert(&self, f: impl FnOnce(&str)) {
+        insta::with_settings!({filters => vec![
+            (r"ghadelimiter_[0-9a-f-]{36}", "ghadelimiter_[UUID]"),
+            (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "[UUID]"),
+            (r"\b[0-9a-f]{40}\b", "[SHA]"),
+            (r"\b[0-9a-f]{12}\b", "[SHORT]"),
+            (r"127\.0\.0\.1:\d+", "[HOST]"),
+            (r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]"),
+        ]}, {
+            f(&self.text);
+        });
+    }
+}
+
+/// Runs the binary with `args`; with `actions`, as a GitHub Actions step
+/// with output and summary files, whose contents join the transcript.
+fn run(args: &[&str], actions: bool, env: &[(&str, &str)]) -> Transcript {
+    let files = tempfile::tempdir().expect("tempdir");
+    let output = files.path().join("output");
+    let summary = files.path().join("summary");
+    let mut cmd = gitops_bump().args(args);
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    if actions {
+        // The runner creates both files before the step starts.
+        std::fs::write(&output, "").expect("write");
+        std::fs::write(&summary, "").expect("write");
+        cmd = cmd
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output.to_string_lossy())
+            .env("GITHUB_STEP_SUMMARY", &summary.to_string_lossy());
+    }
+    let r = cmd.run();
+    let mut text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        r.code, r.stdout, r.stderr
+    );
+    if actions {
+        for (name, path) in [
+            ("$GITHUB_OUTPUT", &output),
+            ("$GITHUB_STEP_SUMMARY", &summary),
+        ] {
+            let body = std::fs::read_to_string(path).unwrap_or_else(|_| "(absent)\n".into());
+            text.push_str(&format!("--- {name}\n{body}"));
+        }
+    }
+    Transcript { text }
+}
+
+fn dir_args<'a>(dir: &'a Path, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["set", "--no-verify", "--dir", dir.to_str().expect("utf-8")];
+    args.extend(rest);
+    args
+}
+
+#[test]
+fn set_dry_run_text() {
+    let tmp = example();
+    run(&dir_args(tmp.path(), &["--dry-run", BACKEND, WORKER]), false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        --- a/base/deployment.yaml
+        +++ b/base/deployment.yaml
+        @@ -17,11 +17,11 @@
+             spec:
+               initContainers:
+                 - name: migrate
+        -          image: ghcr.io/acme/backend:v1.3.0   # runs DB migrations first
+        +          image: ghcr.io/acme/backend:v1.4.0   # runs DB migrations first
+                   args: ["migrate", "up"]
+               containers:
+                 - name: api
+        -          image: "ghcr.io/acme/backend:v1.3.0"
+        +          image: "ghcr.io/acme/backend:v1.4.0"
+                   ports:
+                     - containerPort: 8080
+                 - name: proxy
+        --- a/charts/backend/values.yaml
+        +++ b/charts/backend/values.yaml
+        @@ -4,10 +4,10 @@
+         image:
+           registry: ghcr.io
+           repository: acme/backend
+        -  tag: "v1.3.0"
+        +  tag: "v1.4.0"
+           pullPolicy: IfNotPresent
+         
+         worker:
+           image:
+             repository: ghcr.io/acme/worker
+        -    tag: 2.4 # numeric-looking: must stay a string
+        +    tag: "2.10" # numeric-looking: must stay a string
+        --- a/jobs/cronjob.yaml
+        +++ b/jobs/cronjob.yaml
+        @@ -14,5 +14,5 @@
+                       image: busybox:1.36
+                   containers:
+                     - name: report
+        -              image: ghcr.io/acme/backend:v1.3.0
+        +              image: ghcr.io/acme/backend:v1.4.0
+                       args: [report, --since=24h]
+        --- a/overlays/dev/kustomization.yaml
+        +++ b/overlays/dev/kustomization.yaml
+        @@ -5,4 +5,4 @@
+           - ../../base
+         images:
+           - name: ghcr.io/acme/backend
+        -    newTag: v1.3.0
+        +    newTag: v1.4.0
+        would update base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        would update base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        would update charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
+        would update charts/backend/values.yaml:13  ghcr.io/acme/worker  2.4 → 2.10  [helm_values]
+        would update jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        would update overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        would verify dir [TMP] after writing:
+          base/deployment.yaml:20 holds "image: ghcr.io/acme/backend:v1.4.0   # runs DB migrations first"
+          base/deployment.yaml:24 holds "image: \"ghcr.io/acme/backend:v1.4.0\""
+          charts/backend/values.yaml:7 holds "tag: \"v1.4.0\""
+          charts/backend/values.yaml:13 holds "tag: \"2.10\" # numeric-looking: must stay a string"
+          jobs/cronjob.yaml:17 holds "image: ghcr.io/acme/backend:v1.4.0"
+          overlays/dev/kustomization.yaml:8 holds "newTag: v1.4.0"
+        dry run: 6 value(s) in 4 file(s) would change; nothing written
+        --- stderr
+        "#);
+    });
+}
+
+#[test]
+fn set_dry_run_json() {
+    let tmp = example();
+    run(
+        &dir_args(tmp.path(), &["--dry-run", "--output", "json", BACKEND]),
+        false,
+        &[],
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        {
+          "changed": true,
+          "commit": null,
+          "dry_run": true,
+          "updates": [
+            {
+              "file": "base/deployment.yaml",
+              "line": 20,
+              "column": 18,
+              "dialect": "workload",
+              "image": "ghcr.io/acme/backend",
+              "from": "v1.3.0",
+              "to": "v1.4.0"
+            },
+            {
+              "file": "base/deployment.yaml",
+              "line": 24,
+              "column": 18,
+              "dialect": "workload",
+              "image": "ghcr.io/acme/backend",
+              "from": "v1.3.0",
+              "to": "v1.4.0"
+            },
+            {
+              "file": "charts/backend/values.yaml",
+              "line": 7,
+              "column": 8,
+              "dialect": "helm_values",
+              "image": "ghcr.io/acme/backend",
+              "from": "v1.3.0",
+              "to": "v1.4.0"
+            },
+            {
+              "file": "jobs/cronjob.yaml",
+              "line": 17,
+              "column": 22,
+              "dialect": "workload",
+              "image": "ghcr.io/acme/backend",
+              "from": "v1.3.0",
+              "to": "v1.4.0"
+            },
+            {
+              "file": "overlays/dev/kustomization.yaml",
+              "line": 8,
+              "column": 13,
+              "dialect": "kustomize",
+              "image": "ghcr.io/acme/backend",
+              "from": "v1.3.0",
+              "to": "v1.4.0"
+            }
+          ],
+          "skipped": [
+            {
+              "file": "overlays/prod/kustomization.yaml",
+              "line": 9,
+              "image": "ghcr.io/acme/backend",
+              "reason": "pinned by # gitops-bump:ignore"
+            }
+          ],
+          "problems": [],
+          "errors": [],
+          "attempts": 1,
+          "diff": "--- a/base/deployment.yaml\n+++ b/base/deployment.yaml\n@@ -17,11 +17,11 @@\n     spec:\n       initContainers:\n         - name: migrate\n-          image: ghcr.io/acme/backend:v1.3.0   # runs DB migrations first\n+          image: ghcr.io/acme/backend:v1.4.0   # runs DB migrations first\n           args: [\"migrate\", \"up\"]\n       containers:\n         - name: api\n-          image: \"ghcr.io/acme/backend:v1.3.0\"\n+          image: \"ghcr.io/acme/backend:v1.4.0\"\n           ports:\n             - containerPort: 8080\n         - name: proxy\n--- a/charts/backend/values.yaml\n+++ b/charts/backend/values.yaml\n@@ -4,7 +4,7 @@\n image:\n   registry: ghcr.io\n   repository: acme/backend\n-  tag: \"v1.3.0\"\n+  tag: \"v1.4.0\"\n   pullPolicy: IfNotPresent\n \n worker:\n--- a/jobs/cronjob.yaml\n+++ b/jobs/cronjob.yaml\n@@ -14,5 +14,5 @@\n               image: busybox:1.36\r\n           containers:\r\n             - name: report\r\n-              image: ghcr.io/acme/backend:v1.3.0\r\n+              image: ghcr.io/acme/backend:v1.4.0\r\n               args: [report, --since=24h]\r\n--- a/overlays/dev/kustomization.yaml\n+++ b/overlays/dev/kustomization.yaml\n@@ -5,4 +5,4 @@\n   - ../../base\n images:\n   - name: ghcr.io/acme/backend\n-    newTag: v1.3.0\n+    newTag: v1.4.0\n",
+          "verify": {
+            "target": "dir [TMP]",
+            "head": null,
+            "checks": [
+              {
+                "file": "base/deployment.yaml",
+                "line": 20,
+                "text": "          image: ghcr.io/acme/backend:v1.4.0   # runs DB migrations first"
+              },
+              {
+                "file": "base/deployment.yaml",
+                "line": 24,
+                "text": "          image: \"ghcr.io/acme/backend:v1.4.0\""
+              },
+              {
+                "file": "charts/backend/values.yaml",
+                "line": 7,
+                "text": "  tag: \"v1.4.0\""
+              },
+              {
+                "file": "jobs/cronjob.yaml",
+                "line": 17,
+                "text": "              image: ghcr.io/acme/backend:v1.4.0"
+              },
+              {
+                "file": "overlays/dev/kustomization.yaml",
+                "line": 8,
+                "text": "    newTag: v1.4.0"
+              }
+            ],
+            "conditions": []
+          }
+        }
+        --- stderr
+        "#);
+    });
+}
+
+#[test]
+fn set_write_text_then_up_to_date_json() {
+    let tmp = example();
+    run(&dir_args(tmp.path(), &[BACKEND, WORKER]), false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 0
+        --- stdout
+        updated base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
+        updated charts/backend/values.yaml:13  ghcr.io/acme/worker  2.4 → 2.10  [helm_values]
+        updated jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        wrote 6 value(s) in 4 file(s)
+        --- stderr
+        ");
+    });
+    run(
+        &dir_args(tmp.path(), &["--output", "json", BACKEND]),
+        false,
+        &[],
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        {
+          "changed": false,
+          "commit": null,
+          "dry_run": false,
+          "updates": [],
+          "skipped": [
+            {
+              "file": "overlays/prod/kustomization.yaml",
+              "line": 9,
+              "image": "ghcr.io/acme/backend",
+              "reason": "pinned by # gitops-bump:ignore"
+            }
+          ],
+          "problems": [],
+          "errors": [],
+          "attempts": 1
+        }
+        --- stderr
+        "#);
+    });
+}
+
+#[test]
+fn set_write_inside_actions() {
+    let tmp = example();
+    run(&dir_args(tmp.path(), &[BACKEND]), true, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        ::notice title=gitops-bump%3A image,file=base/deployment.yaml,line=20,col=18::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A image,file=base/deployment.yaml,line=24,col=18::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A image,file=charts/backend/values.yaml,line=7,col=8::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A image,file=jobs/cronjob.yaml,line=17,col=22::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A image,file=overlays/dev/kustomization.yaml,line=8,col=13::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A skipped,file=overlays/prod/kustomization.yaml,line=9::ghcr.io/acme/backend pinned by # gitops-bump:ignore
+        updated base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
+        updated jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        wrote 5 value(s) in 4 file(s)
+        --- stderr
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        true
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        [{"file":"base/deployment.yaml","line":20,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"base/deployment.yaml","line":24,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"charts/backend/values.yaml","line":7,"column":8,"dialect":"helm_values","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"jobs/cronjob.yaml","line":17,"column":22,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"overlays/dev/kustomization.yaml","line":8,"column":13,"dialect":"kustomize","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"}]
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        wrote 5 value(s) in 4 file(s)
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: wrote 5 value(s) in 4 file(s)
+
+        | image | file:line | from → to | commit |
+        |---|---|---|---|
+        | `ghcr.io/acme/backend` | `base/deployment.yaml:20` | `v1.3.0` → `v1.4.0` |  |
+        | `ghcr.io/acme/backend` | `base/deployment.yaml:24` | `v1.3.0` → `v1.4.0` |  |
+        | `ghcr.io/acme/backend` | `charts/backend/values.yaml:7` | `v1.3.0` → `v1.4.0` |  |
+        | `ghcr.io/acme/backend` | `jobs/cronjob.yaml:17` | `v1.3.0` → `v1.4.0` |  |
+        | `ghcr.io/acme/backend` | `overlays/dev/kustomization.yaml:8` | `v1.3.0` → `v1.4.0` |  |
+
+        - skipped `overlays/prod/kustomization.yaml:9` (ghcr.io/acme/backend): pinned by # gitops-bump:ignore
+        "#);
+    });
+}
+
+#[test]
+fn set_dry_run_inside_actions() {
+    let tmp = example();
+    run(&dir_args(tmp.path(), &["--dry-run", WORKER]), true, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        ::notice title=gitops-bump%3A image,file=charts/backend/values.yaml,line=13,col=10::would update ghcr.io/acme/worker 2.4 → 2.10
+        ::group::diff
+        --- a/charts/backend/values.yaml
+        +++ b/charts/backend/values.yaml
+        @@ -10,4 +10,4 @@
+         worker:
+           image:
+             repository: ghcr.io/acme/worker
+        -    tag: 2.4 # numeric-looking: must stay a string
+        +    tag: "2.10" # numeric-looking: must stay a string
+        ::endgroup::
+        would update charts/backend/values.yaml:13  ghcr.io/acme/worker  2.4 → 2.10  [helm_values]
+        would verify dir [TMP] after writing:
+          charts/backend/values.yaml:13 holds "tag: \"2.10\" # numeric-looking: must stay a string"
+        dry run: 1 value(s) in 1 file(s) would change; nothing written
+        --- stderr
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        true
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        [{"file":"charts/backend/values.yaml","line":13,"column":10,"dialect":"helm_values","image":"ghcr.io/acme/worker","from":"2.4","to":"2.10"}]
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        dry run: 1 value(s) in 1 file(s) would change
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: dry run: 1 value(s) in 1 file(s) would change
+
+        | image | file:line | from → to | commit |
+        |---|---|---|---|
+        | `ghcr.io/acme/worker` | `charts/backend/values.yaml:13` | `2.4` → `2.10` | dry run |
+
+
+        <details><summary>Diff</summary>
+
+        ```diff
+        --- a/charts/backend/values.yaml
+        +++ b/charts/backend/values.yaml
+        @@ -10,4 +10,4 @@
+         worker:
+           image:
+             repository: ghcr.io/acme/worker
+        -    tag: 2.4 # numeric-looking: must stay a string
+        +    tag: "2.10" # numeric-looking: must stay a string
+        ```
+        </details>
+        "#);
+    });
+}
+
+#[test]
+fn set_commit_text() {
+    let tmp = example();
+    git_init(tmp.path());
+    run(
+        &dir_args(tmp.path(), &["--commit", "--writer-id", "ci", BACKEND]),
+        false,
+        &[],
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 0
+        --- stdout
+        updated base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
+        updated jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        committed [SHORT] (5 value(s) in 4 file(s))
+        --- stderr
+        ");
+    });
+}
+
+/// A downgrade, a kustomize entry that cannot hold a digest, an unrelated
+/// broken file (a warning) and a broken file that mentions the image (an
+/// error), all in one refused run.
+fn refused_fixture() -> tempfile::TempDir {
+    let tmp = example();
+    std::fs::write(
+        tmp.path().join("broken.yaml"),
+        "a: [unclosed\nimage: ghcr.io/acme/backend:v1\n",
+    )
+    .expect("write");
+    std::fs::write(tmp.path().join("other.yaml"), "b: {unclosed\n").expect("write");
+    tmp
+}
+
+#[test]
+fn set_refused_text_json_and_actions() {
+    let tmp = refused_fixture();
+    let args = dir_args(tmp.path(), &["ghcr.io/acme/backend:v1.2.0"]);
+    run(&args, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        --- stderr
+        warning: broken.yaml:2: invalid YAML at column 6: illegal placement of ':' indicator; skipped
+        warning: other.yaml:1: invalid YAML at column 4: unclosed bracket '{'; skipped
+        error: base/deployment.yaml:20: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: base/deployment.yaml:24: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: charts/backend/values.yaml:7: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: jobs/cronjob.yaml:17: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: overlays/dev/kustomization.yaml:8: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: broken.yaml:2: invalid YAML at column 6: illegal placement of ':' indicator; it mentions ghcr.io/acme/backend, so the run cannot be complete without it
+        error: nothing written (6 problem(s))
+        ");
+    });
+    let mut json = args.clone();
+    json.extend(["--output", "json"]);
+    run(&json, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 1
+        --- stdout
+        {
+          "changed": false,
+          "commit": null,
+          "dry_run": false,
+          "updates": [],
+          "skipped": [
+            {
+              "file": "overlays/prod/kustomization.yaml",
+              "line": 9,
+              "image": "ghcr.io/acme/backend",
+              "reason": "pinned by # gitops-bump:ignore"
+            }
+          ],
+          "problems": [
+            {
+              "file": "broken.yaml",
+              "line": 2,
+              "message": "invalid YAML at column 6: illegal placement of ':' indicator; skipped"
+            },
+            {
+              "file": "other.yaml",
+              "line": 1,
+              "message": "invalid YAML at column 4: unclosed bracket '{'; skipped"
+            }
+          ],
+          "errors": [
+            {
+              "file": "base/deployment.yaml",
+              "line": 20,
+              "message": "ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards"
+            },
+            {
+              "file": "base/deployment.yaml",
+              "line": 24,
+              "message": "ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards"
+            },
+            {
+              "file": "charts/backend/values.yaml",
+              "line": 7,
+              "message": "ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards"
+            },
+            {
+              "file": "jobs/cronjob.yaml",
+              "line": 17,
+              "message": "ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards"
+            },
+            {
+              "file": "overlays/dev/kustomization.yaml",
+              "line": 8,
+              "message": "ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards"
+            },
+            {
+              "file": "broken.yaml",
+              "line": 2,
+              "message": "invalid YAML at column 6: illegal placement of ':' indicator; it mentions ghcr.io/acme/backend, so the run cannot be complete without it"
+            }
+          ],
+          "attempts": 1
+        }
+        --- stderr
+        "#);
+    });
+    run(&args, true, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        ::error title=gitops-bump,file=base/deployment.yaml,line=20::ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        ::error title=gitops-bump,file=base/deployment.yaml,line=24::ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        ::error title=gitops-bump,file=charts/backend/values.yaml,line=7::ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        ::error title=gitops-bump,file=jobs/cronjob.yaml,line=17::ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        ::error title=gitops-bump,file=overlays/dev/kustomization.yaml,line=8::ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        ::error title=gitops-bump,file=broken.yaml,line=2::invalid YAML at column 6: illegal placement of ':' indicator; it mentions ghcr.io/acme/backend, so the run cannot be complete without it
+        ::warning title=gitops-bump%3A file skipped,file=broken.yaml,line=2::invalid YAML at column 6: illegal placement of ':' indicator; skipped
+        ::warning title=gitops-bump%3A file skipped,file=other.yaml,line=1::invalid YAML at column 4: unclosed bracket '{'; skipped
+        ::notice title=gitops-bump%3A skipped,file=overlays/prod/kustomization.yaml,line=9::ghcr.io/acme/backend pinned by # gitops-bump:ignore
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        --- stderr
+        warning: broken.yaml:2: invalid YAML at column 6: illegal placement of ':' indicator; skipped
+        warning: other.yaml:1: invalid YAML at column 4: unclosed bracket '{'; skipped
+        error: base/deployment.yaml:20: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: base/deployment.yaml:24: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: charts/backend/values.yaml:7: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: jobs/cronjob.yaml:17: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: overlays/dev/kustomization.yaml:8: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        error: broken.yaml:2: invalid YAML at column 6: illegal placement of ':' indicator; it mentions ghcr.io/acme/backend, so the run cannot be complete without it
+        error: nothing written (6 problem(s))
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        false
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        failed: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: failed: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+
+
+        - skipped `overlays/prod/kustomization.yaml:9` (ghcr.io/acme/backend): pinned by # gitops-bump:ignore
+        - **error** `base/deployment.yaml:20`: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        - **error** `base/deployment.yaml:24`: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        - **error** `charts/backend/values.yaml:7`: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        - **error** `jobs/cronjob.yaml:17`: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        - **error** `overlays/dev/kustomization.yaml:8`: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        - **error** `broken.yaml:2`: invalid YAML at column 6: illegal placement of ':' indicator; it mentions ghcr.io/acme/backend, so the run cannot be complete without it
+        - warning `broken.yaml:2`: invalid YAML at column 6: illegal placement of ':' indicator; skipped
+        - warning `other.yaml:1`: invalid YAML at column 4: unclosed bracket '{'; skipped
+        ");
+    });
+}
+
+#[test]
+fn set_refuses_stale_digests_and_unfit_entries() {
+    let tmp = example();
+    let digest = format!("sha256:{}", "1".repeat(64));
+    std::fs::write(
+        tmp.path().join("pinned.yaml"),
+        format!("containers:\n- image: ghcr.io/acme/backend:v1.3.0@{digest}\n"),
+    )
+    .expect("write");
+    run(&dir_args(tmp.path(), &[BACKEND]), false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        updated base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
+        updated jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        --- stderr
+        error: pinned.yaml:2: ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
+        error: nothing written (1 problem(s))
+        ");
+    });
+    let tmp = example();
+    run(
+        &dir_args(tmp.path(), &[&format!("ghcr.io/acme/backend:v1.4.0@{digest}")]),
+        false,
+        &[],
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        updated base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0@sha256:1111111111111111111111111111111111111111111111111111111111111111  [workload]
+        updated base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0@sha256:1111111111111111111111111111111111111111111111111111111111111111  [workload]
+        updated charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0@sha256:1111111111111111111111111111111111111111111111111111111111111111  [helm_values]
+        updated jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0@sha256:1111111111111111111111111111111111111111111111111111111111111111  [workload]
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        --- stderr
+        error: overlays/dev/kustomization.yaml:8: ghcr.io/acme/backend: the kustomize entry has no digest field to pin sha256:1111111111111111111111111111111111111111111111111111111111111111; add one
+        error: nothing written (1 problem(s))
+        ");
+    });
+}
+
+#[test]
+fn usage_errors_outside_and_inside_actions() {
+    run(&["set", "--dir", "/nonexistent", BACKEND], false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 2
+        --- stdout
+        --- stderr
+        error: --dir /nonexistent: not a directory
+        ");
+    });
+    run(
+        &["set", "--no-verify", "--dir", "/nonexistent", BACKEND],
+        true,
+        &[],
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 2
+        --- stdout
+        ::error title=gitops-bump::--dir /nonexistent: not a directory
+        --- stderr
+        error: --dir /nonexistent: not a directory
+        --- $GITHUB_OUTPUT
+        --- $GITHUB_STEP_SUMMARY
+        ");
+    });
+    run(
+        &[
+            "explain",
+            "app",
+            "--policy",
+            "semver:nope",
+            "--tags-from",
+            "-",
+        ],
+        false,
+        &[],
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+            exit: 2
+            --- stdout
+            --- stderr
+            error: --policy: invalid semver range "nope": improper constraint: "nope"
+            "#);
+    });
+}
+
+fn tags_file(tags: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().expect("tempfile");
+    std::fs::write(f.path(), tags).expect("write");
+    f
+}
+
+#[test]
+fn explain_offline_text_json_and_actions() {
+    let tags = tags_file("v1.2.3\nv2.0.0\nv1.3.0-rc.1\nlatest\nv1.9.9.sig\n");
+    let path = tags.path().to_str().expect("utf-8");
+    let base = [
+        "explain",
+        "ghcr.io/acme/app",
+        "--tags-from",
+        path,
+        "--policy",
+        "semver:^1.0",
+    ];
+    run(&base, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        ghcr.io/acme/app  policy semver:^1.0  (5 tags)
+          #1   v1.2.3       key 1.2.3  ← selected
+          drop v2.0.0       outside the range: "2.0.0" does not have same major version as "1.0"
+          drop v1.9.9.sig   excluded by "^.*\\.sig$"
+          drop v1.3.0-rc.1  pre-release, and no comparator of its AND-group of the range has one (add -0 to admit pre-releases, e.g. >=1.0.0-0)
+          drop latest       not a version: invalid semantic version
+        selected: v1.2.3
+        --- stderr
+        warning: tag "latest" is ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:latest)
+        "#);
+    });
+    let mut json = base.to_vec();
+    json.extend(["--output", "json"]);
+    run(&json, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        {
+          "selected": {
+            "tag": "v1.2.3",
+            "digest": null
+          },
+          "candidates": [
+            {
+              "tag": "v2.0.0",
+              "kept": false,
+              "reason": "outside the range: \"2.0.0\" does not have same major version as \"1.0\"",
+              "key": "2.0.0"
+            },
+            {
+              "tag": "v1.9.9.sig",
+              "kept": false,
+              "reason": "excluded by \"^.*\\\\.sig$\"",
+              "key": null
+            },
+            {
+              "tag": "v1.3.0-rc.1",
+              "kept": false,
+              "reason": "pre-release, and no comparator of its AND-group of the range has one (add -0 to admit pre-releases, e.g. >=1.0.0-0)",
+              "key": "1.3.0-rc.1"
+            },
+            {
+              "tag": "v1.2.3",
+              "kept": true,
+              "reason": "kept",
+              "key": "1.2.3"
+            },
+            {
+              "tag": "latest",
+              "kept": false,
+              "reason": "not a version: invalid semantic version",
+              "key": null
+            }
+          ],
+          "warnings": [
+            "tag \"latest\" is ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:latest)"
+          ]
+        }
+        --- stderr
+        "#);
+    });
+    run(&base, true, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        ghcr.io/acme/app  policy semver:^1.0  (5 tags)
+          #1   v1.2.3       key 1.2.3  ← selected
+          drop v2.0.0       outside the range: "2.0.0" does not have same major version as "1.0"
+          drop v1.9.9.sig   excluded by "^.*\\.sig$"
+          drop v1.3.0-rc.1  pre-release, and no comparator of its AND-group of the range has one (add -0 to admit pre-releases, e.g. >=1.0.0-0)
+          drop latest       not a version: invalid semantic version
+        selected: v1.2.3
+        --- stderr
+        warning: tag "latest" is ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:latest)
+        --- $GITHUB_OUTPUT
+        selected-tag<<ghadelimiter_[UUID]
+        v1.2.3
+        ghadelimiter_[UUID]
+        selected-digest<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        semver:^1.0 selects v1.2.3
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        "#);
+    });
+    // A warning, and a policy that selects nothing (exit 1).
+    let stamps = tags_file("main-20240101\nmain-20240301\nmain-20240201\n");
+    let stamps = stamps.path().to_str().expect("utf-8");
+    run(
+        &["explain", "app", "--tags-from", stamps, "--policy", "alphabetical:desc"],
+        false,
+        &[],
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        app  policy alphabetical:desc  (3 tags)
+          #1   main-20240101  key main-20240101  ← selected
+          #2   main-20240201  key main-20240201
+          #3   main-20240301  key main-20240301
+        selected: main-20240101
+        --- stderr
+        warning: order desc selects the smallest value, and these tags look like dates or time stamps, so it selects the oldest ("main-20240101") and stays there; use asc (the default) to follow the newest
+        "#);
+    });
+    run(
+        &[
+            "explain",
+            "app",
+            "--tags-from",
+            stamps,
+            "--policy",
+            "semver:*",
+        ],
+        true,
+        &[],
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        app  policy semver:*  (3 tags)
+          drop main-20240301  not a version: invalid semantic version
+          drop main-20240201  not a version: invalid semantic version
+          drop main-20240101  not a version: invalid semantic version
+        --- stderr
+        error: nothing selected: no tag satisfies policy semver:*
+        --- $GITHUB_OUTPUT
+        selected-tag<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        selected-digest<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        nothing selected: no tag satisfies policy semver:*
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ");
+    });
+}
+
+/// `acme/app` with an amd64+arm64 v1.1.0 and an amd64-only v1.2.0.
+fn registry() -> Registry {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    let both = ["linux/amd64", "linux/arm64/v8"];
+    block_on(p.index("acme/app", "v1.1.0", &both, "2024-02-01T00:00:00Z"));
+    block_on(p.index(
+        "acme/app",
+        "v1.2.0",
+        &["linux/amd64"],
+        "2024-03-01T00:00:00Z",
+    ));
+    reg
+}
+
+#[test]
+fn explain_and_set_against_the_registry() {
+    let reg = registry();
+    let config = empty_docker_config();
+    let docker = config.path().to_str().expect("utf-8").to_owned();
+    let env = [("DOCKER_CONFIG", docker.as_str())];
+    let host = reg.host();
+    let image = format!("{host}/acme/app");
+    let explain = [
+        "explain",
+        "--insecure-registry",
+        &host,
+        &image,
+        "--platform",
+        "linux/arm64",
+    ];
+    run(&explain, false, &env).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 0
+        --- stdout
+        [HOST]/acme/app  policy semver:*  (2 tags)
+          #1   v1.1.0  key 1.1.0  ← selected
+          drop v1.2.0  platform linux/arm64 missing
+        selected: v1.1.0@sha256:cf709876b59408287fbdea4f793d122b569bb83c1e8f3953104bc7362bab7757
+        --- stderr
+        ");
+    });
+    run(&explain, true, &env).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 0
+        --- stdout
+        [HOST]/acme/app  policy semver:*  (2 tags)
+          #1   v1.1.0  key 1.1.0  ← selected
+          drop v1.2.0  platform linux/arm64 missing
+        selected: v1.1.0@sha256:cf709876b59408287fbdea4f793d122b569bb83c1e8f3953104bc7362bab7757
+        --- stderr
+        --- $GITHUB_OUTPUT
+        selected-tag<<ghadelimiter_[UUID]
+        v1.1.0
+        ghadelimiter_[UUID]
+        selected-digest<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        semver:* selects v1.1.0
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ");
+    });
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("app.yaml"),
+        format!("containers:\n- image: {image}:v1.1.0\n"),
+    )
+    .expect("write");
+    let dir = tmp.path().to_str().expect("utf-8");
+    let target = format!("{image}:v1.2.0");
+    let set = [
+        "set",
+        "--insecure-registry",
+        &host,
+        "--dir",
+        dir,
+        "--platform",
+        "linux/arm64",
+        &target,
+    ];
+    run(&set, false, &env).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: [HOST]/acme/app:v1.2.0 lacks platform linux/arm64 (it has: linux/amd64)
+        error: nothing written (1 problem(s))
+        ");
+    });
+    let mut json = set.to_vec();
+    json.extend(["--output", "json"]);
+    run(&json, false, &env).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 1
+        --- stdout
+        {
+          "changed": false,
+          "commit": null,
+          "dry_run": false,
+          "updates": [],
+          "skipped": [],
+          "problems": [],
+          "errors": [
+            {
+              "file": "",
+              "line": null,
+              "message": "[HOST]/acme/app:v1.2.0 lacks platform linux/arm64 (it has: linux/amd64)"
+            }
+          ],
+          "registry": {
+            "requests": 2,
+            "ratelimit_remaining": null
+          },
+          "attempts": 0
+        }
+        --- stderr
+        "#);
+    });
+    let missing = format!("{image}:v9.9.9");
+    run(
+        &["set", "--insecure-registry", &host, "--dir", dir, &missing],
+        true,
+        &env,
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        ::error title=gitops-bump::[HOST]/acme/app:v9.9.9: tag not found in the registry
+        --- stderr
+        error: [HOST]/acme/app:v9.9.9: tag not found in the registry
+        error: nothing written (1 problem(s))
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        false
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        failed: [HOST]/acme/app:v9.9.9: tag not found in the registry
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: failed: [HOST]/acme/app:v9.9.9: tag not found in the registry
+
+
+        - **error** ``: [HOST]/acme/app:v9.9.9: tag not found in the registry
+        ");
+    });
+}
+
+fn github_env(fake: &FakeGitHub) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITHUB_TOKEN", fake_github::TOKEN.to_owned()),
+        ("GITHUB_API_URL", fake.api_url()),
+        ("GITHUB_GRAPHQL_URL", fake.graphql_url()),
+    ]
+}
+
+#[test]
+fn set_through_github_commit_and_pull_request() {
+    let files = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops");
+    let fake = FakeGitHub::start(&files);
+    let env = github_env(&fake);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let repo = [
+        "set",
+        "--no-verify",
+        "--repo",
+        "acme/gitops",
+        "--branch",
+        "main",
+    ];
+    let mut dry = repo.to_vec();
+    dry.extend(["--dry-run", BACKEND]);
+    run(&dry, false, &env).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        --- a/base/deployment.yaml
+        +++ b/base/deployment.yaml
+        @@ -17,11 +17,11 @@
+             spec:
+               initContainers:
+                 - name: migrate
+        -          image: ghcr.io/acme/backend:v1.3.0   # runs DB migrations first
+        +          image: ghcr.io/acme/backend:v1.4.0   # runs DB migrations first
+                   args: ["migrate", "up"]
+               containers:
+                 - name: api
+        -          image: "ghcr.io/acme/backend:v1.3.0"
+        +          image: "ghcr.io/acme/backend:v1.4.0"
+                   ports:
+                     - containerPort: 8080
+                 - name: proxy
+        --- a/charts/backend/values.yaml
+        +++ b/charts/backend/values.yaml
+        @@ -4,7 +4,7 @@
+         image:
+           registry: ghcr.io
+           repository: acme/backend
+        -  tag: "v1.3.0"
+        +  tag: "v1.4.0"
+           pullPolicy: IfNotPresent
+         
+         worker:
+        --- a/jobs/cronjob.yaml
+        +++ b/jobs/cronjob.yaml
+        @@ -14,5 +14,5 @@
+                       image: busybox:1.36
+                   containers:
+                     - name: report
+        -              image: ghcr.io/acme/backend:v1.3.0
+        +              image: ghcr.io/acme/backend:v1.4.0
+                       args: [report, --since=24h]
+        --- a/overlays/dev/kustomization.yaml
+        +++ b/overlays/dev/kustomization.yaml
+        @@ -5,4 +5,4 @@
+           - ../../base
+         images:
+           - name: ghcr.io/acme/backend
+        -    newTag: v1.3.0
+        +    newTag: v1.4.0
+        would update base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        would update base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        would update charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
+        would update jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        would update overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        would verify main (read at [SHORT]) after writing:
+          base/deployment.yaml:20 holds "image: ghcr.io/acme/backend:v1.4.0   # runs DB migrations first"
+          base/deployment.yaml:24 holds "image: \"ghcr.io/acme/backend:v1.4.0\""
+          charts/backend/values.yaml:7 holds "tag: \"v1.4.0\""
+          jobs/cronjob.yaml:17 holds "image: ghcr.io/acme/backend:v1.4.0"
+          overlays/dev/kustomization.yaml:8 holds "newTag: v1.4.0"
+          the new commit is the head of main or an ancestor of it
+        dry run: 5 value(s) in 4 file(s) would change; nothing written
+        --- stderr
+        "#);
+    });
+    let mut commit = repo.to_vec();
+    commit.push(BACKEND);
+    run(&commit, true, &env).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        ::notice title=gitops-bump%3A image,file=base/deployment.yaml,line=20,col=18::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A image,file=base/deployment.yaml,line=24,col=18::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A image,file=charts/backend/values.yaml,line=7,col=8::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A image,file=jobs/cronjob.yaml,line=17,col=22::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A image,file=overlays/dev/kustomization.yaml,line=8,col=13::updated ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A skipped,file=overlays/prod/kustomization.yaml,line=9::ghcr.io/acme/backend pinned by # gitops-bump:ignore
+        updated base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
+        updated jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
+        updated overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
+        skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        committed [SHORT] (5 value(s) in 4 file(s))
+        --- stderr
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        true
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+        [SHA]
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        [{"file":"base/deployment.yaml","line":20,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"base/deployment.yaml","line":24,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"charts/backend/values.yaml","line":7,"column":8,"dialect":"helm_values","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"jobs/cronjob.yaml","line":17,"column":22,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"overlays/dev/kustomization.yaml","line":8,"column":13,"dialect":"kustomize","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"}]
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        committed [SHORT] (5 value(s) in 4 file(s))
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: committed [SHORT] (5 value(s) in 4 file(s))
+
+        | image | file:line | from → to | commit |
+        |---|---|---|---|
+        | `ghcr.io/acme/backend` | `base/deployment.yaml:20` | `v1.3.0` → `v1.4.0` | [`[SHORT]`](https://github.com/acme/gitops/commit/[SHA]) |
+        | `ghcr.io/acme/backend` | `base/deployment.yaml:24` | `v1.3.0` → `v1.4.0` | [`[SHORT]`](https://github.com/acme/gitops/commit/[SHA]) |
+        | `ghcr.io/acme/backend` | `charts/backend/values.yaml:7` | `v1.3.0` → `v1.4.0` | [`[SHORT]`](https://github.com/acme/gitops/commit/[SHA]) |
+        | `ghcr.io/acme/backend` | `jobs/cronjob.yaml:17` | `v1.3.0` → `v1.4.0` | [`[SHORT]`](https://github.com/acme/gitops/commit/[SHA]) |
+        | `ghcr.io/acme/backend` | `overlays/dev/kustomization.yaml:8` | `v1.3.0` → `v1.4.0` | [`[SHORT]`](https://github.com/acme/gitops/commit/[SHA]) |
+
+        - skipped `overlays/prod/kustomization.yaml:9` (ghcr.io/acme/backend): pinned by # gitops-bump:ignore
+        "#);
+    });
+    let mut pr = repo.to_vec();
+    pr.extend(["--pull-request", "--output", "json", WORKER]);
+    run(&pr, false, &env).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        {
+          "changed": true,
+          "commit": "[SHA]",
+          "dry_run": false,
+          "updates": [
+            {
+              "file": "charts/backend/values.yaml",
+              "line": 13,
+              "column": 10,
+              "dialect": "helm_values",
+              "image": "ghcr.io/acme/worker",
+              "from": "2.4",
+              "to": "2.10"
+            }
+          ],
+          "skipped": [],
+          "problems": [],
+          "errors": [],
+          "attempts": 1,
+          "api_requests": 8,
+          "pull_request": {
+            "url": "https://github.com/acme/gitops/pull/1",
+            "number": 1,
+            "created": true,
+            "branch": "gitops-bump/main/ghcr.io-acme-worker"
+          }
+        }
+        --- stderr
+        "#);
+    });
+    let mut pr_text = repo.to_vec();
+    pr_text.extend(["--pull-request", "ghcr.io/acme/worker:2.11"]);
+    run(&pr_text, true, &env).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        ::notice title=gitops-bump%3A image,file=charts/backend/values.yaml,line=13,col=10::updated ghcr.io/acme/worker 2.4 → 2.11
+        updated charts/backend/values.yaml:13  ghcr.io/acme/worker  2.4 → 2.11  [helm_values]
+        updated pull request #1 from gitops-bump/main/ghcr.io-acme-worker: https://github.com/acme/gitops/pull/1
+        pull request #1 updated with [SHORT] (1 value(s) in 1 file(s))
+        --- stderr
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        true
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+        [SHA]
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+        https://github.com/acme/gitops/pull/1
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        [{"file":"charts/backend/values.yaml","line":13,"column":10,"dialect":"helm_values","image":"ghcr.io/acme/worker","from":"2.4","to":"2.11"}]
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        pull request #1 updated with [SHORT] (1 value(s) in 1 file(s))
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: pull request #1 updated with [SHORT] (1 value(s) in 1 file(s))
+
+        | image | file:line | from → to | commit |
+        |---|---|---|---|
+        | `ghcr.io/acme/worker` | `charts/backend/values.yaml:13` | `2.4` → `2.11` | [`[SHORT]`](https://github.com/acme/gitops/commit/[SHA]) |
+        "#);
+    });
+}
