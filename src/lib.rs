@@ -144,8 +144,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
             }
             if in_actions()
                 && let Some(path) = std::env::var_os("GITHUB_OUTPUT")
-                && let Err(e) =
-                    report::write_explain_outputs(&e.selection, None, std::path::Path::new(&path))
+                && let Err(e) = report::write_explain_outputs(
+                    &e.selection,
+                    e.digest.as_deref(),
+                    std::path::Path::new(&path),
+                )
             {
                 report::warn(&e);
             }

@@ -325,3 +325,30 @@ fn explain_registry_errors_are_clear() {
         r.stdout
     );
 }
+
+/// The action declares `selected-digest`; a workflow pins the digest
+/// `explain` found through it. See: issue #8.
+#[test]
+fn issue_8_explain_writes_the_selected_digest_output() {
+    let (reg, v110) = multi_arch();
+    let image = format!("{}/acme/app", reg.host());
+    let files = tempfile::tempdir().expect("tempdir");
+    let output = files.path().join("output");
+    std::fs::write(&output, "").expect("write");
+    let config = empty_docker_config();
+    let r = gitops_bump()
+        .env("DOCKER_CONFIG", &config.path().to_string_lossy())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output.to_string_lossy())
+        .args(["explain", "--insecure-registry", &reg.host(), &image])
+        .args(["--platform", "linux/arm64"])
+        .run();
+    assert_eq!(r.code, 0, "{r:?}");
+    let written = std::fs::read_to_string(&output).expect("read");
+    let value = written
+        .split("selected-digest<<")
+        .nth(1)
+        .and_then(|rest| rest.lines().nth(1))
+        .expect("a selected-digest output");
+    assert_eq!(value, v110.digest, "{written}");
+}

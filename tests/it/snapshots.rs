@@ -932,7 +932,7 @@ fn explain_and_set_against_the_registry() {
         v1.1.0
         ghadelimiter_[UUID]
         selected-digest<<ghadelimiter_[UUID]
-
+        sha256:cf709876b59408287fbdea4f793d122b569bb83c1e8f3953104bc7362bab7757
         ghadelimiter_[UUID]
         summary<<ghadelimiter_[UUID]
         semver:* selects v1.1.0
