@@ -13,8 +13,8 @@ use serde::Serialize;
 use crate::backend::Problem;
 use crate::manifest::Manifest;
 use crate::plan::Candidate;
+use crate::plan::Desired;
 use crate::policy::{Constraints, Order, Policy, SemverParse, Version, order};
-use crate::settings::Target;
 
 /// A site left alone on purpose.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -23,7 +23,7 @@ pub struct Skipped {
     pub file: String,
     /// 1-based line.
     pub line: usize,
-    /// Target image.
+    /// Desired image.
     pub image: String,
     /// Why.
     pub reason: String,
@@ -122,7 +122,7 @@ pub fn compare_tags(policy: &Policy, current: &str, new: &str) -> Option<Orderin
 /// Checks the plan.
 pub fn check(
     manifests: &[Manifest],
-    targets: &[Target],
+    targets: &[Desired],
     plan: &[Candidate],
     unreadable: &[(Problem, Option<String>)],
     no_verify: bool,

@@ -14,10 +14,8 @@ pub mod backend;
 pub mod cli;
 pub mod discover;
 pub mod explain;
-pub mod github;
 pub mod guard;
 pub mod inputs;
-pub mod local;
 pub mod manifest;
 pub mod message;
 pub mod plan;
@@ -96,16 +94,19 @@ fn in_actions() -> bool {
 /// Runs a parsed command line. Usage errors come back as
 /// [`settings::UsageError`] inside the `anyhow::Error` (exit 2).
 pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
+    report::init_logging();
     match cli.command {
         cli::Command::Action => run_action(),
         cli::Command::Set(args) => {
             let settings = settings::Settings::resolve(&args)?;
             let mut backend: Box<dyn backend::Backend> = match &settings.source {
                 settings::Source::Dir(dir) => Box::new(
-                    local::Local::open(dir, settings.commit && !settings.dry_run)
+                    backend::local::Local::open(dir, settings.commit && !settings.dry_run)
                         .map_err(|e| settings::UsageError(e.to_string()))?,
                 ),
-                settings::Source::GitHub(gh) => Box::new(github::GitHub::new(gh, settings.retry)?),
+                settings::Source::GitHub(gh) => {
+                    Box::new(backend::github::GitHub::new(gh, settings.retry)?)
+                }
             };
             let r = set::run(&settings, backend.as_mut())?;
             if in_actions() {

@@ -5,20 +5,30 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
 use crate::plan::Update;
-use crate::settings::Settings;
 
 /// Default template: a conventional-commit subject.
 pub const DEFAULT_TEMPLATE: &str = "chore(gitops): {summary}";
 
+/// How a writer signs its commits: `--message`, `--writer-id`, `--skip-ci`.
+#[derive(Clone, Debug)]
+pub struct Template {
+    /// The subject template; `None` means [`DEFAULT_TEMPLATE`].
+    pub subject: Option<String>,
+    /// Writer identity for the `Gitops-Bump-Writer` trailer.
+    pub writer: String,
+    /// Add `[skip ci]` to the subject.
+    pub skip_ci: bool,
+}
+
 /// Renders the message for `updates`, with trailers and a fresh `Gitops-Bump-Id`.
-pub fn render(settings: &Settings, updates: &[Update]) -> String {
+pub fn render(template: &Template, updates: &[Update]) -> String {
     let msg = render_with_id(
-        settings.message.as_deref().unwrap_or(DEFAULT_TEMPLATE),
-        &settings.writer_id,
+        template.subject.as_deref().unwrap_or(DEFAULT_TEMPLATE),
+        &template.writer,
         updates,
         &uuid::Uuid::new_v4().to_string(),
     );
-    if settings.skip_ci { skip_ci(&msg) } else { msg }
+    if template.skip_ci { skip_ci(&msg) } else { msg }
 }
 
 /// Adds `[skip ci]` to the subject, which GitHub Actions reads to skip push
@@ -86,9 +96,9 @@ pub fn render_with_id(template: &str, writer: &str, updates: &[Update], id: &str
 /// Title and body of the pull request for `updates` (pull-request mode).
 /// The title is the commit subject without `[skip ci]` (it would mean
 /// nothing there); the body lists every update as `file:line`, from → to.
-pub fn pull_request(settings: &Settings, updates: &[Update]) -> (String, String) {
-    let template = settings.message.as_deref().unwrap_or(DEFAULT_TEMPLATE);
-    let message = render_with_id(template, &settings.writer_id, updates, "");
+pub fn pull_request(template: &Template, updates: &[Update]) -> (String, String) {
+    let subject = template.subject.as_deref().unwrap_or(DEFAULT_TEMPLATE);
+    let message = render_with_id(subject, &template.writer, updates, "");
     let title = message.lines().next().unwrap_or("").trim().to_owned();
     (title, pull_request_body(updates))
 }

@@ -4,7 +4,21 @@
 use serde::Serialize;
 
 use crate::manifest::{Change, Dialect, Manifest, Shape, Site, SiteImage};
-use crate::settings::Target;
+use crate::reference::Reference;
+
+/// The state a run wants an image in: the reference to write where a
+/// site holds the same repository. `set` builds one per IMAGE_REF.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    /// The argument as typed.
+    pub arg: String,
+    /// The parsed reference.
+    pub reference: Reference,
+    /// The digest the registry gave for the tag (the index digest for a
+    /// multi-arch image), once `resolve` verified it. `plan` writes it only
+    /// where a site already pins a digest.
+    pub resolved_digest: Option<String>,
+}
 
 /// One changed value, as reported (DESIGN.md §2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -48,7 +62,7 @@ pub struct Candidate {
 }
 
 /// Plans every site of every manifest against every target.
-pub fn plan(manifests: &[Manifest], targets: &[Target]) -> Vec<Candidate> {
+pub fn plan(manifests: &[Manifest], targets: &[Desired]) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (mi, m) in manifests.iter().enumerate() {
         for (si, site) in m.sites.iter().enumerate() {
@@ -75,7 +89,7 @@ fn plan_site(
     site: &Site,
     current: &SiteImage,
     ti: usize,
-    target: &Target,
+    target: &Desired,
 ) -> Candidate {
     let new_tag = target.reference.tag();
     // A digest the user gave is written everywhere; one the registry gave is
@@ -203,13 +217,12 @@ fn plan_site(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference::Reference;
 
     const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
     const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
-    fn target(s: &str) -> Target {
-        Target {
+    fn target(s: &str) -> Desired {
+        Desired {
             arg: s.to_owned(),
             reference: Reference::parse(s).expect("valid"),
             resolved_digest: None,

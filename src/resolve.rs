@@ -7,14 +7,14 @@
 //! (`plan`).
 
 use crate::guard::Refusal;
-use crate::registry::{Client, Platform, RegistryError, RegistryStats};
-use crate::settings::{Settings, Target};
+use crate::plan::Desired;
+use crate::registry::{Client, Platform, RegistryError, RegistryOptions, RegistryStats};
 
 /// The targets after the registry checks.
 #[derive(Debug, Default)]
 pub struct Resolution {
     /// Targets, each with `resolved_digest` set when verified.
-    pub targets: Vec<Target>,
+    pub targets: Vec<Desired>,
     /// One line per target that failed a check; non-empty fails the run.
     pub errors: Vec<Refusal>,
     /// Requests made, when the registry was asked at all.
@@ -24,15 +24,20 @@ pub struct Resolution {
 /// Checks every target against its registry, concurrently (the client caps
 /// requests per host). With `--no-verify`, returns the targets untouched and
 /// makes no request.
-pub fn resolve(settings: &Settings) -> Resolution {
-    if settings.no_verify {
+pub fn resolve(
+    targets: &[Desired],
+    platforms: &[Platform],
+    registry: &RegistryOptions,
+    no_verify: bool,
+) -> Resolution {
+    if no_verify {
         return Resolution {
-            targets: settings.targets.clone(),
+            targets: targets.to_vec(),
             ..Resolution::default()
         };
     }
     let failed = |message: String| Resolution {
-        targets: settings.targets.clone(),
+        targets: targets.to_vec(),
         errors: vec![refusal(message)],
         stats: None,
     };
@@ -43,18 +48,17 @@ pub fn resolve(settings: &Settings) -> Resolution {
         Ok(r) => r,
         Err(e) => return failed(format!("cannot start the registry client: {e}")),
     };
-    let client = match Client::new(settings.registry.clone()) {
+    let client = match Client::new(registry.clone()) {
         Ok(c) => c,
         Err(e) => return failed(e.to_string()),
     };
     runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
-        for (i, target) in settings.targets.iter().enumerate() {
-            let (client, target, platforms) =
-                (client.clone(), target.clone(), settings.platforms.clone());
+        for (i, target) in targets.iter().enumerate() {
+            let (client, target, platforms) = (client.clone(), target.clone(), platforms.to_vec());
             tasks.spawn(async move { (i, check(&client, &target, &platforms).await) });
         }
-        let mut results = Vec::with_capacity(settings.targets.len());
+        let mut results = Vec::with_capacity(targets.len());
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(r) => results.push(r),
@@ -63,7 +67,7 @@ pub fn resolve(settings: &Settings) -> Resolution {
         }
         results.sort_by_key(|(i, _)| *i);
         let mut out = Resolution {
-            targets: settings.targets.clone(),
+            targets: targets.to_vec(),
             ..Resolution::default()
         };
         for (i, result) in results {
@@ -79,7 +83,11 @@ pub fn resolve(settings: &Settings) -> Resolution {
 }
 
 /// Verifies one target; returns the digest its tag (or digest) names.
-async fn check(client: &Client, target: &Target, platforms: &[Platform]) -> Result<String, String> {
+async fn check(
+    client: &Client,
+    target: &Desired,
+    platforms: &[Platform],
+) -> Result<String, String> {
     let reference = &target.reference;
     let repo = reference.repository();
     let shown = reference.name_as_written();

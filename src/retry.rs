@@ -7,6 +7,16 @@ use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 
+/// Bounds on retries, shared by the write loop and the network backends
+/// (`--max-attempts`, `--deadline`).
+#[derive(Clone, Copy, Debug)]
+pub struct RetrySettings {
+    /// Most attempts at one write, and at one API request.
+    pub max_attempts: usize,
+    /// Total time for all retries and waits of one run.
+    pub deadline: Duration,
+}
+
 /// The wall-clock budget of one run (`--deadline`).
 #[derive(Clone, Copy, Debug)]
 pub struct Deadline {

@@ -10,10 +10,11 @@ use crate::backend::{Backend, BackendError, FileChange};
 use crate::discover::discover;
 use crate::guard;
 use crate::manifest::Change;
+use crate::plan::Desired;
 use crate::plan::{self, Update};
 use crate::report::{ProblemOut, SetReport, VerifyPlan};
 use crate::retry::{Backoff, Deadline};
-use crate::settings::{Settings, Target};
+use crate::settings::Settings;
 
 /// Runs `set` and returns the report; `errors` non-empty means exit 1.
 ///
@@ -23,7 +24,12 @@ use crate::settings::{Settings, Target};
 pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> {
     // resolve: once, before anything is read. The registry's answer does not
     // depend on the files, so a retry after a stale write reuses it.
-    let resolution = crate::resolve::resolve(settings);
+    let resolution = crate::resolve::resolve(
+        &settings.targets,
+        &settings.platforms,
+        &settings.registry,
+        settings.no_verify,
+    );
     if !resolution.errors.is_empty() {
         return Ok(SetReport {
             dry_run: settings.dry_run,
@@ -70,7 +76,7 @@ enum Attempt {
     Stale(String),
 }
 
-fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> Result<Attempt> {
+fn once(settings: &Settings, targets: &[Desired], backend: &mut dyn Backend) -> Result<Attempt> {
     // discover
     let snapshot = backend
         .read(&settings.files)
@@ -172,7 +178,7 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
         return Ok(Attempt::Done(Box::new(report)));
     }
     // commit
-    let message = crate::message::render(settings, &report.updates);
+    let message = crate::message::render(&settings.message, &report.updates);
     let commit = match backend.commit(&snapshot, &changes, &message) {
         Ok(c) => c,
         Err(BackendError::Stale(what)) => return Ok(Attempt::Stale(what)),
@@ -180,7 +186,7 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
     };
     // publish: pull-request mode opens or updates the pull request before
     // verification, so that verification can check it is open.
-    let (title, body) = crate::message::pull_request(settings, &report.updates);
+    let (title, body) = crate::message::pull_request(&settings.message, &report.updates);
     report.pull_request = backend
         .publish(&title, &body)
         .with_context(|| backend.describe())?;
@@ -200,8 +206,10 @@ fn once(settings: &Settings, targets: &[Target], backend: &mut dyn Backend) -> R
 }
 
 fn warn_stale(what: &str, attempt: usize, max: usize) {
-    crate::report::warn(&format!(
+    tracing::warn!(
+        what,
+        attempt = attempt + 1,
         "{what} changed while writing; re-reading (attempt {} of {max})",
         attempt + 1
-    ));
+    );
 }

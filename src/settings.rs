@@ -6,93 +6,21 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-
-use crate::cli::{ApiKind, ExplainArgs, OutputFormat, RegistryArgs, SemverParseArg, SetArgs};
-use crate::github::{Endpoints, RepoName, Token};
+use crate::backend::files::FileSelection;
+use crate::backend::github::{self, ApiKind, Endpoints, RepoName, Token};
+use crate::cli::{self, ExplainArgs, OutputFormat, RegistryArgs, SemverParseArg, SetArgs};
 use crate::guard::Downgrades;
+use crate::message::Template;
+use crate::plan::Desired;
 use crate::policy::{Policy, SemverParse, TagFilter};
 use crate::reference::{Reference, Repository};
 use crate::registry::{FlagCredential, Platform, RegistryOptions, Secret};
-
-/// Default `--files` patterns.
-pub const DEFAULT_FILES: [&str; 2] = ["**/*.yaml", "**/*.yml"];
+use crate::retry::RetrySettings;
 
 /// A usage or configuration error: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
-
-/// One image the user asked to set.
-#[derive(Clone, Debug)]
-pub struct Target {
-    /// The argument as typed.
-    pub arg: String,
-    /// The parsed reference.
-    pub reference: Reference,
-    /// The digest the registry gave for the tag (the index digest for a
-    /// multi-arch image), once `resolve` verified it. `plan` writes it only
-    /// where a site already pins a digest.
-    pub resolved_digest: Option<String>,
-}
-
-/// Which files to read.
-#[derive(Clone, Debug)]
-pub struct FileSelection {
-    /// The patterns as given.
-    pub patterns: Vec<String>,
-    /// Compiled with `literal_separator(true)`.
-    pub set: GlobSet,
-    /// Largest file read.
-    pub max_size: u64,
-}
-
-impl FileSelection {
-    /// Returns true if and only if `path` (relative, `/`-separated) is selected.
-    pub fn matches(&self, path: &str) -> bool {
-        self.set.is_match(path)
-    }
-
-    /// The patterns as plain paths when none has a glob metacharacter, so a
-    /// backend can fetch them by name without listing the tree.
-    pub fn exact_paths(&self) -> Option<Vec<String>> {
-        let literal = |p: &String| !p.contains(['*', '?', '[', ']', '{', '}', '\\']);
-        self.patterns
-            .iter()
-            .all(literal)
-            .then(|| self.patterns.clone())
-    }
-
-    /// Builds a selection from patterns, rejecting any that could escape the root.
-    pub fn new(patterns: &[String], max_size: u64) -> Result<FileSelection, UsageError> {
-        let patterns: Vec<String> = if patterns.is_empty() {
-            DEFAULT_FILES.iter().map(|s| s.to_string()).collect()
-        } else {
-            patterns.to_vec()
-        };
-        let mut builder = GlobSetBuilder::new();
-        for p in &patterns {
-            if p.starts_with('/') || p.split('/').any(|c| c == "..") || p.contains('\\') {
-                return Err(UsageError(format!(
-                    "--files {p:?}: the pattern must stay inside the directory (no leading '/', no '..')"
-                )));
-            }
-            let glob = GlobBuilder::new(p)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| UsageError(format!("--files {p:?}: {e}")))?;
-            builder.add(glob);
-        }
-        let set = builder
-            .build()
-            .map_err(|e| UsageError(format!("--files: {e}")))?;
-        Ok(FileSelection {
-            patterns,
-            set,
-            max_size,
-        })
-    }
-}
 
 /// Where manifests live.
 #[derive(Debug)]
@@ -100,42 +28,14 @@ pub enum Source {
     /// `--dir PATH`: a directory or Git work tree.
     Dir(PathBuf),
     /// `--repo OWNER/NAME`: a GitHub repository through its API.
-    GitHub(GitHubSource),
-}
-
-/// Everything the GitHub backend needs, checked.
-#[derive(Debug)]
-pub struct GitHubSource {
-    /// `OWNER/NAME`.
-    pub repo: RepoName,
-    /// Branch to commit to; `None` means the default branch.
-    pub branch: Option<String>,
-    /// Write path.
-    pub api: ApiKind,
-    /// REST and GraphQL endpoints.
-    pub endpoints: Endpoints,
-    /// From `GITHUB_TOKEN` or `GH_TOKEN` (redacted in `Debug`).
-    pub token: Token,
-    /// `--pull-request`: the image repositories the branch name is derived
-    /// from (see [`crate::github::pull_request_branch`]); `None` commits to
-    /// the branch itself.
-    pub pull_request: Option<Vec<String>>,
-}
-
-/// Bounds on retries, shared by the set loop and the network backends.
-#[derive(Clone, Copy, Debug)]
-pub struct RetrySettings {
-    /// Most attempts at one write, and at one API request.
-    pub max_attempts: usize,
-    /// Total time for all retries and waits of one run.
-    pub deadline: Duration,
+    GitHub(github::Config),
 }
 
 /// Checked settings for `set`.
 #[derive(Debug)]
 pub struct Settings {
     /// Images to set, one per repository.
-    pub targets: Vec<Target>,
+    pub targets: Vec<Desired>,
     /// Where the manifests are.
     pub source: Source,
     /// Files to read.
@@ -146,12 +46,8 @@ pub struct Settings {
     pub no_verify: bool,
     /// Make a local Git commit.
     pub commit: bool,
-    /// Commit message template.
-    pub message: Option<String>,
-    /// Writer identity for trailers.
-    pub writer_id: String,
-    /// Add `[skip ci]` to the subject.
-    pub skip_ci: bool,
+    /// Commit message template, writer identity and `[skip ci]`.
+    pub message: Template,
     /// Retry bounds.
     pub retry: RetrySettings,
     /// Output format.
@@ -181,7 +77,7 @@ impl Settings {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let mut targets: Vec<Target> = Vec::new();
+        let mut targets: Vec<Desired> = Vec::new();
         for arg in &args.images {
             let reference =
                 Reference::parse(arg).map_err(|e| UsageError(format!("IMAGE_REF {arg:?}: {e}")))?;
@@ -199,7 +95,7 @@ impl Settings {
                     other.arg
                 )));
             }
-            targets.push(Target {
+            targets.push(Desired {
                 arg: arg.clone(),
                 reference,
                 resolved_digest: None,
@@ -279,13 +175,16 @@ impl Settings {
         Ok(Settings {
             targets,
             source,
-            files: FileSelection::new(&args.source.files, max_size)?,
+            files: FileSelection::new(&args.source.files, max_size)
+                .map_err(|e| UsageError(e.to_string()))?,
             dry_run: args.write.dry_run,
             no_verify: args.write.no_verify,
             commit: args.write.commit,
-            message: args.write.message.clone(),
-            writer_id: args.write.writer_id.trim().to_owned(),
-            skip_ci: args.write.skip_ci,
+            message: Template {
+                subject: args.write.message.clone(),
+                writer: args.write.writer_id.trim().to_owned(),
+                skip_ci: args.write.skip_ci,
+            },
             retry: RetrySettings {
                 max_attempts: args.write.max_attempts,
                 deadline,
@@ -522,7 +421,7 @@ fn resolve_source(
     };
     let repo = RepoName::parse(&repo).map_err(|e| UsageError(format!("{from} {repo:?}: {e}")))?;
     let branch = match &args.source.branch {
-        Some(b) if !crate::github::valid_branch(b) => {
+        Some(b) if !github::valid_branch(b) => {
             return Err(UsageError(format!(
                 "--branch {b:?}: not a valid branch name"
             )));
@@ -539,10 +438,13 @@ fn resolve_source(
         })?;
     let endpoints =
         Endpoints::resolve(env("GITHUB_API_URL"), env("GITHUB_GRAPHQL_URL")).map_err(UsageError)?;
-    Ok(Source::GitHub(GitHubSource {
+    Ok(Source::GitHub(github::Config {
         repo,
         branch,
-        api: args.source.api.unwrap_or(ApiKind::Graphql),
+        api: match args.source.api {
+            Some(cli::ApiKind::Rest) => ApiKind::Rest,
+            Some(cli::ApiKind::Graphql) | None => ApiKind::Graphql,
+        },
         endpoints,
         token,
         pull_request: None,
@@ -711,32 +613,5 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("300"), Some(Duration::from_secs(300)));
         assert_eq!(parse_duration("5 days"), None);
-    }
-
-    #[test]
-    fn exact_paths_only_without_metacharacters() {
-        let exact = FileSelection::new(&["a/b.yaml".into(), "c.yml".into()], 1).expect("valid");
-        assert_eq!(
-            exact.exact_paths(),
-            Some(vec!["a/b.yaml".to_owned(), "c.yml".to_owned()])
-        );
-        let glob = FileSelection::new(&["a/b.yaml".into(), "*.yml".into()], 1).expect("valid");
-        assert_eq!(glob.exact_paths(), None);
-        assert_eq!(
-            FileSelection::new(&[], 1).expect("valid").exact_paths(),
-            None
-        );
-    }
-
-    #[test]
-    fn globs_never_cross_slash_and_never_escape() {
-        let sel = FileSelection::new(&["overlays/*.yaml".into()], 1).expect("valid");
-        assert!(sel.matches("overlays/a.yaml"));
-        assert!(!sel.matches("overlays/dev/a.yaml"));
-        let default = FileSelection::new(&[], 1).expect("valid");
-        assert!(default.matches("a.yaml") && default.matches("x/y/b.yml"));
-        for bad in ["../x.yaml", "/etc/*.yaml", "a/../../b.yaml"] {
-            assert!(FileSelection::new(&[bad.into()], 1).is_err(), "{bad}");
-        }
     }
 }

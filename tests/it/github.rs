@@ -428,7 +428,7 @@ fn issue_4_every_graphql_document_is_valid_against_githubs_schema() {
     let Some(schema) = fake_github::graphql::schema() else {
         return; // `shared` printed "skipped: no oracles"
     };
-    for (name, doc) in gitops_bump::github::graphql::all_documents() {
+    for (name, doc) in gitops_bump::backend::github::graphql::all_documents() {
         if let Err(e) = apollo_compiler::ExecutableDocument::parse_and_validate(
             schema,
             doc.as_str(),
@@ -447,8 +447,8 @@ fn issue_4_an_invented_field_fails_validation() {
     let Some(schema) = fake_github::graphql::schema() else {
         return;
     };
-    let doc =
-        gitops_bump::github::graphql::DEFAULT_BRANCH.replace("name }", "name inventedField }");
+    let doc = gitops_bump::backend::github::graphql::DEFAULT_BRANCH
+        .replace("name }", "name inventedField }");
     assert!(
         apollo_compiler::ExecutableDocument::parse_and_validate(schema, doc, "doc.graphql")
             .is_err()

@@ -23,6 +23,8 @@ mod flux_setters;
 mod github;
 /// kustomize renders the edited overlay to the intended image.
 mod kustomize_render;
+/// The module layering of `src/` (no import cycles).
+mod layers;
 /// Lossless editing under random documents.
 mod lossless;
 /// Masterminds, Flux and Argo CD tag-policy oracles.

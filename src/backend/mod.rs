@@ -1,7 +1,12 @@
-//! The seam between the spine and where manifests live. `local` implements
-//! it for `--dir`; the GitHub backend implements the same trait over the API.
-//!
-//! Owns the data exchanged across that seam. Does not own any I/O itself.
+//! The seam between the spine and where manifests live: the [`Backend`]
+//! trait and the data exchanged across it. [`local`] implements it for
+//! `--dir`, [`github`] over the GitHub API; [`files`] says which files they
+//! offer. This folder is the only part of the spine that touches the file
+//! system or GitHub.
+
+pub mod files;
+pub mod github;
+pub mod local;
 
 /// A file read from the backend.
 #[derive(Clone, Debug)]
@@ -91,7 +96,7 @@ pub trait Backend {
     fn describe(&self) -> String;
 
     /// Reads the head and the selected files.
-    fn read(&mut self, files: &crate::settings::FileSelection) -> Result<Snapshot, BackendError>;
+    fn read(&mut self, files: &files::FileSelection) -> Result<Snapshot, BackendError>;
 
     /// Writes `changes` atomically, on top of `snapshot` only (compare-and-swap).
     /// Returns the commit id when one was made.

@@ -159,13 +159,17 @@ impl Client {
                     last: why,
                 });
             }
-            crate::report::warn(&format!(
+            tracing::warn!(
+                what = req.what,
+                reason = %why,
+                wait_ms = wait.as_millis() as u64,
+                attempt = attempt + 1,
                 "{}: {why}; retrying in {:.1}s (attempt {} of {})",
                 req.what,
                 wait.as_secs_f64(),
                 attempt + 1,
                 self.max_attempts
-            ));
+            );
             tokio::time::sleep(wait).await;
         }
     }

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::backend::files::FileSelection;
 use crate::backend::{Backend, BackendError, FileChange, Problem, Snapshot, SourceFile};
-use crate::settings::FileSelection;
 
 /// A directory on disk.
 pub struct Local {

@@ -22,12 +22,12 @@ use std::fmt;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::backend::files::FileSelection;
 use crate::backend::{
     Backend, BackendError, FileChange, Problem, PullRequest, Snapshot, SourceFile,
 };
-use crate::cli::ApiKind;
+use crate::retry::RetrySettings;
 use crate::retry::{Backoff, Deadline};
-use crate::settings::{FileSelection, GitHubSource, RetrySettings};
 pub use client::USER_AGENT;
 use client::{Client, Req, message_of};
 use graphql::{Anchor, BlobFields, FileEntry, History};
@@ -36,6 +36,35 @@ pub use pull::pull_request_branch;
 /// Paths per GraphQL file query; more are read in further queries pinned to
 /// the same commit.
 const CHUNK: usize = 50;
+
+/// Everything the GitHub backend needs, checked by `settings`.
+#[derive(Debug)]
+pub struct Config {
+    /// `OWNER/NAME`.
+    pub repo: RepoName,
+    /// Branch to commit to; `None` means the default branch.
+    pub branch: Option<String>,
+    /// Write path.
+    pub api: ApiKind,
+    /// REST and GraphQL endpoints.
+    pub endpoints: Endpoints,
+    /// From `GITHUB_TOKEN` or `GH_TOKEN` (redacted in `Debug`).
+    pub token: Token,
+    /// `--pull-request`: the image repositories the branch name is derived
+    /// from (see [`pull_request_branch`]); `None` commits to the branch
+    /// itself.
+    pub pull_request: Option<Vec<String>>,
+}
+
+/// How commits are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiKind {
+    /// One `createCommitOnBranch` mutation (compare-and-swap on `expectedHeadOid`).
+    Graphql,
+    /// Blobs and tree, a commit, then `PATCH git/refs` with `force: false`
+    /// (GitHub Enterprise Server versions without `createCommitOnBranch`).
+    Rest,
+}
 
 /// An API token. `Debug` and `Display` never show it.
 #[derive(Clone)]
@@ -254,7 +283,7 @@ pub struct GitHub {
 
 impl GitHub {
     /// Builds the backend; no request is sent yet.
-    pub fn new(source: &GitHubSource, retry: RetrySettings) -> Result<GitHub, BackendError> {
+    pub fn new(source: &Config, retry: RetrySettings) -> Result<GitHub, BackendError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -913,9 +942,11 @@ impl Api {
                 last: why.to_owned(),
             });
         }
-        crate::report::warn(&format!(
+        tracing::warn!(
+            what,
+            reason = why,
             "{what}: no answer ({why}); checking whether it landed before writing again"
-        ));
+        );
         tokio::time::sleep(wait).await;
         Ok(())
     }

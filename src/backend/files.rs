@@ -1,0 +1,103 @@
+//! Which files a backend offers to the spine: `--files` globs (where `*`
+//! never crosses `/`), the size cap, and exact paths a backend may fetch by
+//! name. Pure; the backends do the reading.
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+/// Default `--files` patterns.
+pub const DEFAULT_FILES: [&str; 2] = ["**/*.yaml", "**/*.yml"];
+
+/// A `--files` pattern that is not a valid glob or could escape the root.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PatternError(pub String);
+
+/// Which files to read.
+#[derive(Clone, Debug)]
+pub struct FileSelection {
+    /// The patterns as given.
+    pub patterns: Vec<String>,
+    /// Compiled with `literal_separator(true)`.
+    pub set: GlobSet,
+    /// Largest file read.
+    pub max_size: u64,
+}
+
+impl FileSelection {
+    /// Returns true if and only if `path` (relative, `/`-separated) is selected.
+    pub fn matches(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
+
+    /// The patterns as plain paths when none has a glob metacharacter, so a
+    /// backend can fetch them by name without listing the tree.
+    pub fn exact_paths(&self) -> Option<Vec<String>> {
+        let literal = |p: &String| !p.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        self.patterns
+            .iter()
+            .all(literal)
+            .then(|| self.patterns.clone())
+    }
+
+    /// Builds a selection from patterns, rejecting any that could escape the root.
+    pub fn new(patterns: &[String], max_size: u64) -> Result<FileSelection, PatternError> {
+        let patterns: Vec<String> = if patterns.is_empty() {
+            DEFAULT_FILES.iter().map(|s| s.to_string()).collect()
+        } else {
+            patterns.to_vec()
+        };
+        let mut builder = GlobSetBuilder::new();
+        for p in &patterns {
+            if p.starts_with('/') || p.split('/').any(|c| c == "..") || p.contains('\\') {
+                return Err(PatternError(format!(
+                    "--files {p:?}: the pattern must stay inside the directory (no leading '/', no '..')"
+                )));
+            }
+            let glob = GlobBuilder::new(p)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| PatternError(format!("--files {p:?}: {e}")))?;
+            builder.add(glob);
+        }
+        let set = builder
+            .build()
+            .map_err(|e| PatternError(format!("--files: {e}")))?;
+        Ok(FileSelection {
+            patterns,
+            set,
+            max_size,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_paths_only_without_metacharacters() {
+        let exact = FileSelection::new(&["a/b.yaml".into(), "c.yml".into()], 1).expect("valid");
+        assert_eq!(
+            exact.exact_paths(),
+            Some(vec!["a/b.yaml".to_owned(), "c.yml".to_owned()])
+        );
+        let glob = FileSelection::new(&["a/b.yaml".into(), "*.yml".into()], 1).expect("valid");
+        assert_eq!(glob.exact_paths(), None);
+        assert_eq!(
+            FileSelection::new(&[], 1).expect("valid").exact_paths(),
+            None
+        );
+    }
+
+    #[test]
+    fn globs_never_cross_slash_and_never_escape() {
+        let sel = FileSelection::new(&["overlays/*.yaml".into()], 1).expect("valid");
+        assert!(sel.matches("overlays/a.yaml"));
+        assert!(!sel.matches("overlays/dev/a.yaml"));
+        let default = FileSelection::new(&[], 1).expect("valid");
+        assert!(default.matches("a.yaml") && default.matches("x/y/b.yml"));
+        for bad in ["../x.yaml", "/etc/*.yaml", "a/../../b.yaml"] {
+            assert!(FileSelection::new(&[bad.into()], 1).is_err(), "{bad}");
+        }
+    }
+}
