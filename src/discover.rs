@@ -2,7 +2,9 @@
 //! every file that cannot be read as YAML into a problem with its line.
 //! Pure: the backend already did the reading.
 
-use crate::backend::{Problem, Snapshot};
+use crate::backend::Snapshot;
+use crate::backend::files::skipped;
+use crate::finding::{Finding, Location};
 use crate::manifest::{Manifest, ManifestError};
 
 /// Parsed manifests and the files that could not be parsed.
@@ -10,9 +12,18 @@ use crate::manifest::{Manifest, ManifestError};
 pub struct Discovery {
     /// Files parsed as YAML, in path order.
     pub manifests: Vec<Manifest>,
-    /// Files skipped, with their text when it was valid UTF-8 (so a guard
-    /// can tell whether a broken file mentions a target image).
-    pub unreadable: Vec<(Problem, Option<String>)>,
+    /// Files skipped, in the backend's order then path order.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A file that could not be read as YAML.
+#[derive(Debug)]
+pub struct Unreadable {
+    /// The [`Kind::FileSkipped`](crate::finding::Kind) warning that says why.
+    pub finding: Finding,
+    /// Its text when it was valid UTF-8, so a guard can tell whether it
+    /// mentions an image of this run.
+    pub text: Option<String>,
 }
 
 /// Parses every file of `snapshot` on all cores, keeping only the manifests
@@ -32,7 +43,7 @@ pub fn discover(snapshot: &Snapshot, keep: &(dyn Fn(&Manifest) -> bool + Sync)) 
                     files
                         .iter()
                         .filter_map(|f| match parse_one(&f.path, &f.bytes) {
-                            Ok(m) if !keep(&m) => None,
+                            Parsed::Manifest(m) if !keep(&m) => None,
                             other => Some(other),
                         })
                         .collect()
@@ -46,20 +57,33 @@ pub fn discover(snapshot: &Snapshot, keep: &(dyn Fn(&Manifest) -> bool + Sync)) 
     });
     let mut out = Discovery::default();
     out.unreadable
-        .extend(snapshot.problems.iter().cloned().map(|p| (p, None)));
+        .extend(snapshot.problems.iter().cloned().map(|finding| Unreadable {
+            finding,
+            text: None,
+        }));
     for result in parts.into_iter().flatten() {
         match result {
-            Ok(m) => out.manifests.push(m),
-            Err(u) => out.unreadable.push(u),
+            Parsed::Manifest(m) => out.manifests.push(*m),
+            Parsed::Unreadable(u) => out.unreadable.push(u),
         }
     }
     out
 }
 
-/// A parsed manifest, or the problem and (UTF-8) text of a file that is not one.
-type Parsed = Result<Manifest, (Problem, Option<String>)>;
+/// A parsed manifest, or a file that is not one.
+enum Parsed {
+    Manifest(Box<Manifest>),
+    Unreadable(Unreadable),
+}
 
 fn parse_one(path: &str, bytes: &[u8]) -> Parsed {
+    let at_line = |line: usize, message: String, text: Option<String>| Unreadable {
+        finding: Finding {
+            location: Some(Location::line(path, line)),
+            ..skipped(path, message)
+        },
+        text,
+    };
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_owned(),
         Err(e) => {
@@ -72,40 +96,22 @@ fn parse_one(path: &str, bytes: &[u8]) -> Parsed {
                 "not UTF-8 (invalid byte at offset {}); skipped",
                 e.valid_up_to()
             );
-            return Err((
-                Problem {
-                    file: path.to_owned(),
-                    line: Some(line),
-                    message,
-                },
-                None,
-            ));
+            return Parsed::Unreadable(at_line(line, message, None));
         }
     };
     match Manifest::parse(path, text.clone()) {
-        Ok(m) => Ok(m),
+        Ok(m) => Parsed::Manifest(Box::new(m)),
         Err(ManifestError::Syntax {
             line,
             column,
             message,
         }) => {
             let message = format!("invalid YAML at column {column}: {message}; skipped");
-            Err((
-                Problem {
-                    file: path.to_owned(),
-                    line: Some(line),
-                    message,
-                },
-                Some(text),
-            ))
+            Parsed::Unreadable(at_line(line, message, Some(text)))
         }
-        Err(e @ ManifestError::AliasBudget) => Err((
-            Problem {
-                file: path.to_owned(),
-                line: None,
-                message: format!("{e}; skipped"),
-            },
-            Some(text),
-        )),
+        Err(e @ ManifestError::AliasBudget) => Parsed::Unreadable(Unreadable {
+            finding: skipped(path, format!("{e}; skipped")),
+            text: Some(text),
+        }),
     }
 }

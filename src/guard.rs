@@ -8,47 +8,20 @@
 
 use std::cmp::Ordering;
 
-use serde::Serialize;
-
-use crate::backend::Problem;
+use crate::discover::Unreadable;
+use crate::finding::{Finding, Kind, Location};
 use crate::manifest::Manifest;
 use crate::plan::Candidate;
 use crate::plan::Desired;
 use crate::policy::{Constraints, Order, Policy, SemverParse, Version, order};
 
-/// A site left alone on purpose.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Skipped {
-    /// File path.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// Desired image.
-    pub image: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// A reason the whole run must fail with nothing written.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Refusal {
-    /// File path.
-    pub file: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// What is wrong and what to do, one line.
-    pub message: String,
-}
-
-/// The guard's verdict.
+/// The guard's decision.
 #[derive(Debug, Default)]
-pub struct Verdict {
-    /// Candidates cleared for writing (indices into the plan).
+pub struct Decision {
+    /// Site plans cleared for writing (indices into the plan).
     pub allowed: Vec<usize>,
-    /// Pinned sites.
-    pub skipped: Vec<Skipped>,
-    /// Reasons to fail.
-    pub refusals: Vec<Refusal>,
+    /// Pinned sites (notices) and refusals (errors: the run fails).
+    pub findings: Vec<Finding>,
 }
 
 /// The no-downgrade check of `set`.
@@ -124,24 +97,23 @@ pub fn check(
     manifests: &[Manifest],
     targets: &[Desired],
     plan: &[Candidate],
-    unreadable: &[(Problem, Option<String>)],
+    unreadable: &[Unreadable],
     no_verify: bool,
     downgrades: &Downgrades,
-) -> Verdict {
-    let mut v = Verdict::default();
+) -> Decision {
+    let mut v = Decision::default();
     for (i, c) in plan.iter().enumerate() {
         let m = &manifests[c.manifest];
         let site = &m.sites[c.site];
         let line = site.slots().first().map_or(1, |&n| m.node_position(n).0);
         let image = targets[c.target].reference.name_as_written().to_owned();
+        let at = || Some(Location::line(&m.path, line));
         if m.is_pinned(site) {
             if !c.changes.is_empty() {
-                v.skipped.push(Skipped {
-                    file: m.path.clone(),
-                    line,
-                    image,
-                    reason: "pinned by # gitops-bump:ignore".into(),
-                });
+                v.findings.push(
+                    Finding::notice(Kind::Pinned, at(), "pinned by # gitops-bump:ignore")
+                        .about(image.clone()),
+                );
             }
             continue;
         }
@@ -149,11 +121,9 @@ pub fn check(
             continue;
         }
         if let Some(reason) = &c.unfit {
-            v.refusals.push(Refusal {
-                file: m.path.clone(),
-                line: Some(line),
-                message: format!("{image}: {reason}"),
-            });
+            let message = format!("{image}: {reason}");
+            v.findings
+                .push(Finding::error(Kind::Unfit, at(), message).about(image.clone()));
             continue;
         }
         let current = m.image_of(site).tag;
@@ -165,41 +135,39 @@ pub fn check(
                 Downgrades::Refused(p) => p.to_string(),
                 Downgrades::Allowed => String::new(),
             };
-            v.refusals.push(Refusal {
-                file: m.path.clone(),
-                line: Some(line),
-                message: format!(
-                    "{image}: {current} → {new} is a downgrade ({by} order); pass --allow-downgrade to move backwards"
-                ),
-            });
+            let message = format!(
+                "{image}: {current} → {new} is a downgrade ({by} order); pass --allow-downgrade to move backwards"
+            );
+            v.findings
+                .push(Finding::error(Kind::Downgrade, at(), message).about(image.clone()));
             continue;
         }
         if let (Some(old), true) = (&c.stale_digest, no_verify) {
             let short = old.get(..19).unwrap_or(old);
-            v.refusals.push(Refusal {
-                file: m.path.clone(),
-                line: Some(line),
-                message: format!("{image} is pinned to digest {short}…, and with --no-verify the new digest is unknown; pass {image}:TAG@sha256:… or drop --no-verify"),
-            });
+            let message = format!(
+                "{image} is pinned to digest {short}…, and with --no-verify the new digest is unknown; pass {image}:TAG@sha256:… or drop --no-verify"
+            );
+            v.findings
+                .push(Finding::error(Kind::StaleDigest, at(), message).about(image.clone()));
             continue;
         }
         v.allowed.push(i);
     }
-    for (problem, text) in unreadable {
-        let Some(text) = text else { continue };
+    for u in unreadable {
+        let Some(text) = &u.text else { continue };
         if let Some(t) = targets
             .iter()
             .find(|t| mentions(text, &t.reference.repository()))
         {
-            v.refusals.push(Refusal {
-                file: problem.file.clone(),
-                line: problem.line,
-                message: format!(
-                    "{}; it mentions {}, so the run cannot be complete without it",
-                    problem.message.trim_end_matches("; skipped"),
-                    t.reference.name_as_written()
-                ),
-            });
+            let message = format!(
+                "{}; it mentions {}, so the run cannot be complete without it",
+                u.finding.message.trim_end_matches("; skipped"),
+                t.reference.name_as_written()
+            );
+            v.findings.push(
+                Finding::error(Kind::BrokenFile, u.finding.location.clone(), message)
+                    .about(t.reference.name_as_written()),
+            );
         }
     }
     v

@@ -9,13 +9,13 @@
 
 #![warn(missing_docs)]
 
-pub mod actions;
 pub mod backend;
 pub mod cli;
 pub mod discover;
 pub mod explain;
+pub mod finding;
+pub mod gha;
 pub mod guard;
-pub mod inputs;
 pub mod manifest;
 pub mod message;
 pub mod plan;
@@ -28,14 +28,7 @@ pub mod retry;
 pub mod set;
 pub mod settings;
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Exit 0: done, including "nothing to change".
-    Success,
-    /// Exit 1: the job failed (a guard refused, verification failed).
-    Failed,
-}
+pub use report::Outcome;
 
 /// The `action` subcommand: masks secrets first, then turns `INPUT_*`
 /// variables into a command line and runs it like any other.
@@ -50,12 +43,12 @@ fn run_action() -> anyhow::Result<Outcome> {
     secrets.sort_unstable();
     secrets.dedup();
     report::mask(secrets.into_iter());
-    for name in inputs::unknown(&env) {
+    for name in gha::inputs::unknown(&env) {
         report::warn(&format!(
             "{name} matches no input of this action; is `with:` misspelled?"
         ));
     }
-    let args = inputs::translate(&env).map_err(|e| settings::UsageError(e.to_string()))?;
+    let args = gha::inputs::translate(&env).map_err(|e| settings::UsageError(e.to_string()))?;
     let cli = cli::Cli::try_parse_from(std::iter::once("gitops-bump".to_owned()).chain(args))
         .map_err(|e| {
             let text = e.render().to_string();
@@ -86,6 +79,26 @@ fn commit_url(settings: &settings::Settings, commit: Option<&str>) -> Option<Str
     ))
 }
 
+/// Writes outputs to `$GITHUB_OUTPUT` and a summary to
+/// `$GITHUB_STEP_SUMMARY`, when the runner names them; a failure to write
+/// is a warning, not a failed run.
+fn write_action_files(outputs: &[(&str, String)], summary: Option<&str>) {
+    let var = |k: &str| std::env::var_os(k).map(std::path::PathBuf::from);
+    if let Some(path) = var("GITHUB_OUTPUT") {
+        for (name, value) in outputs {
+            if let Err(e) = gha::files::append_output(&path, name, value) {
+                report::warn(&format!("$GITHUB_OUTPUT: {e}"));
+                break;
+            }
+        }
+    }
+    if let (Some(path), Some(summary)) = (var("GITHUB_STEP_SUMMARY"), summary)
+        && let Err(e) = gha::files::append_summary(&path, summary)
+    {
+        report::warn(&e);
+    }
+}
+
 /// Returns true if and only if this process runs as a GitHub Actions step.
 fn in_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
@@ -94,7 +107,7 @@ fn in_actions() -> bool {
 /// Runs a parsed command line. Usage errors come back as
 /// [`settings::UsageError`] inside the `anyhow::Error` (exit 2).
 pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
-    report::init_logging();
+    report::log::init();
     match cli.command {
         cli::Command::Action => run_action(),
         cli::Command::Set(args) => {
@@ -109,49 +122,45 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
                 }
             };
             let r = set::run(&settings, backend.as_mut())?;
-            if in_actions() {
-                let var = |k: &str| std::env::var_os(k).map(std::path::PathBuf::from);
+            let actions = in_actions();
+            if actions {
                 let commit_url = commit_url(&settings, r.commit.as_deref());
-                if let Err(e) = report::write_action_files(
-                    &r,
-                    var("GITHUB_OUTPUT").as_deref(),
-                    var("GITHUB_STEP_SUMMARY").as_deref(),
-                    commit_url.as_deref(),
-                ) {
-                    report::warn(&e);
-                }
+                let summary = report::summary::set(&r, commit_url.as_deref());
+                write_action_files(&report::outputs::set(&r), Some(&summary));
             }
             match settings.output {
-                cli::OutputFormat::Text => report::print_text(&r, in_actions()),
-                cli::OutputFormat::Json => report::print_json(&r),
+                cli::OutputFormat::Text => report::text::set(
+                    &mut std::io::stdout().lock(),
+                    &mut std::io::stderr().lock(),
+                    &r,
+                    actions,
+                ),
+                cli::OutputFormat::Json => report::print_json(&report::json_v1::set(&r)),
             }
-            Ok(if r.errors.is_empty() {
-                Outcome::Success
-            } else {
-                Outcome::Failed
-            })
+            Ok(report::exit_code(&r.findings, report::FailOn::Error))
         }
         cli::Command::Explain(args) => {
             let settings = settings::ExplainSettings::resolve(&args)?;
             let e = explain::run(&settings)?;
             match settings.output {
-                cli::OutputFormat::Text => {
-                    report::print_explain_text(&e.image, &e.selection, e.digest.as_deref())
-                }
-                cli::OutputFormat::Json => report::print_json_value(
-                    &report::ExplainJson::new(&e.selection, e.digest.clone())
-                        .with_registry(e.stats.clone()),
-                ),
-            }
-            if in_actions()
-                && let Some(path) = std::env::var_os("GITHUB_OUTPUT")
-                && let Err(e) = report::write_explain_outputs(
+                cli::OutputFormat::Text => report::text::explain(
+                    &mut std::io::stdout().lock(),
+                    &mut std::io::stderr().lock(),
+                    &e.image,
                     &e.selection,
                     e.digest.as_deref(),
-                    std::path::Path::new(&path),
-                )
-            {
-                report::warn(&e);
+                ),
+                cli::OutputFormat::Json => report::print_json(&report::json_v1::explain(
+                    &e.selection,
+                    e.digest.clone(),
+                    e.stats.clone(),
+                )),
+            }
+            if in_actions() {
+                write_action_files(
+                    &report::outputs::explain(&e.selection, e.digest.as_deref()),
+                    None,
+                );
             }
             Ok(if e.selection.winner.is_some() {
                 Outcome::Success

@@ -14,7 +14,10 @@ fn main() -> ExitCode {
             let usage = e
                 .downcast_ref::<gitops_bump::settings::UsageError>()
                 .is_some();
-            gitops_bump::report::fatal(&format!("{e:#}"));
+            gitops_bump::report::fatal(
+                &format!("{e:#}"),
+                std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            );
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }

@@ -6,7 +6,7 @@
 //! Does not own registry I/O (`registry`) or where the digest is written
 //! (`plan`).
 
-use crate::guard::Refusal;
+use crate::finding::{Finding, Kind};
 use crate::plan::Desired;
 use crate::registry::{Client, Platform, RegistryError, RegistryOptions, RegistryStats};
 
@@ -15,14 +15,14 @@ use crate::registry::{Client, Platform, RegistryError, RegistryOptions, Registry
 pub struct Resolution {
     /// Targets, each with `resolved_digest` set when verified.
     pub targets: Vec<Desired>,
-    /// One line per target that failed a check; non-empty fails the run.
-    pub errors: Vec<Refusal>,
+    /// One error per target that failed a check; non-empty fails the run.
+    pub errors: Vec<Finding>,
     /// Requests made, when the registry was asked at all.
     pub stats: Option<RegistryStats>,
 }
 
 /// Checks every target against its registry, concurrently (the client caps
-/// requests per host). With `--no-verify`, returns the targets untouched and
+/// requests per host). With `no_verify`, returns the targets untouched and
 /// makes no request.
 pub fn resolve(
     targets: &[Desired],
@@ -38,7 +38,7 @@ pub fn resolve(
     }
     let failed = |message: String| Resolution {
         targets: targets.to_vec(),
-        errors: vec![refusal(message)],
+        errors: vec![Finding::error(Kind::RegistryFailed, None, message)],
         stats: None,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -62,7 +62,14 @@ pub fn resolve(
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(r) => results.push(r),
-                Err(e) => results.push((usize::MAX, Err(format!("registry check failed: {e}")))),
+                Err(e) => results.push((
+                    usize::MAX,
+                    Err(Finding::error(
+                        Kind::RegistryFailed,
+                        None,
+                        format!("registry check failed: {e}"),
+                    )),
+                )),
             }
         }
         results.sort_by_key(|(i, _)| *i);
@@ -74,7 +81,7 @@ pub fn resolve(
             match (result, out.targets.get_mut(i)) {
                 (Ok(digest), Some(t)) => t.resolved_digest = Some(digest),
                 (Ok(_), None) => {}
-                (Err(message), _) => out.errors.push(refusal(message)),
+                (Err(finding), _) => out.errors.push(finding),
             }
         }
         out.stats = Some(client.stats());
@@ -82,32 +89,35 @@ pub fn resolve(
     })
 }
 
-/// Verifies one target; returns the digest its tag (or digest) names.
+/// Verifies one target; returns the digest its tag (or digest) names, or
+/// the error finding that says what is wrong with it.
 async fn check(
     client: &Client,
     target: &Desired,
     platforms: &[Platform],
-) -> Result<String, String> {
+) -> Result<String, Finding> {
     let reference = &target.reference;
     let repo = reference.repository();
     let shown = reference.name_as_written();
-    let err = |e: RegistryError| e.to_string();
+    let err = |e: RegistryError| registry_finding(&e).about(shown);
     let digest = match (reference.tag(), reference.digest()) {
         (Some(tag), given) => {
             let resolved = client.resolve(&repo, tag).await.map_err(err)?;
             if let Some(given) = given
                 && given != resolved.digest
             {
-                return Err(format!(
+                let message = format!(
                     "{shown}:{tag} is {} in the registry, not {given}; the tag moved or the digest is wrong",
                     resolved.digest
-                ));
+                );
+                return Err(Finding::error(Kind::DigestMismatch, None, message).about(shown));
             }
             resolved.digest
         }
         (None, Some(digest)) => client.resolve(&repo, digest).await.map_err(err)?.digest,
         (None, None) => {
-            return Err(format!("{shown}: no tag or digest to verify"));
+            let message = format!("{shown}: no tag or digest to verify");
+            return Err(Finding::error(Kind::TagMissing, None, message).about(shown));
         }
     };
     if !platforms.is_empty() {
@@ -122,7 +132,7 @@ async fn check(
                 .tag()
                 .map_or_else(|| format!("{shown}@{digest}"), |t| format!("{shown}:{t}"));
             let have: Vec<String> = have.iter().map(Platform::to_string).collect();
-            return Err(format!(
+            let message = format!(
                 "{what} lacks platform {} (it has: {})",
                 missing.join(", "),
                 if have.is_empty() {
@@ -130,16 +140,22 @@ async fn check(
                 } else {
                     have.join(", ")
                 }
-            ));
+            );
+            return Err(Finding::error(Kind::PlatformMissing, None, message).about(shown));
         }
     }
     Ok(digest)
 }
 
-fn refusal(message: String) -> Refusal {
-    Refusal {
-        file: String::new(),
-        line: None,
-        message,
-    }
+/// The error finding for a registry failure: a missing tag or digest is
+/// [`Kind::TagMissing`], anything else (unreachable, unauthorized, …) is
+/// [`Kind::RegistryFailed`], so the two never read alike.
+pub fn registry_finding(e: &RegistryError) -> Finding {
+    let kind = match e {
+        RegistryError::TagNotFound { .. }
+        | RegistryError::DigestNotFound { .. }
+        | RegistryError::NameUnknown { .. } => Kind::TagMissing,
+        _ => Kind::RegistryFailed,
+    };
+    Finding::error(kind, None, e.to_string())
 }

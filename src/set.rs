@@ -8,11 +8,12 @@ use anyhow::{Context, Result};
 
 use crate::backend::{Backend, BackendError, FileChange};
 use crate::discover::discover;
+use crate::finding::{Finding, Kind, Location};
 use crate::guard;
 use crate::manifest::Change;
 use crate::plan::Desired;
 use crate::plan::{self, Update};
-use crate::report::{ProblemOut, SetReport, VerifyPlan};
+use crate::report::{SetReport, VerifyPlan};
 use crate::retry::{Backoff, Deadline};
 use crate::settings::Settings;
 
@@ -33,7 +34,7 @@ pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport> 
     if !resolution.errors.is_empty() {
         return Ok(SetReport {
             dry_run: settings.dry_run,
-            errors: resolution.errors,
+            findings: resolution.errors,
             registry: resolution.stats,
             ..SetReport::default()
         });
@@ -92,7 +93,7 @@ fn once(settings: &Settings, targets: &[Desired], backend: &mut dyn Backend) -> 
     // plan
     let candidates = plan::plan(&found.manifests, targets);
     // guard
-    let verdict = guard::check(
+    let decision = guard::check(
         &found.manifests,
         targets,
         &candidates,
@@ -102,30 +103,27 @@ fn once(settings: &Settings, targets: &[Desired], backend: &mut dyn Backend) -> 
     );
     let mut report = SetReport {
         dry_run: settings.dry_run,
-        skipped: verdict.skipped,
-        problems: found
-            .unreadable
-            .iter()
-            .map(|(p, _)| ProblemOut::from(p))
-            .collect(),
+        findings: decision.findings,
         ..SetReport::default()
     };
-    report.errors = verdict.refusals;
+    report
+        .findings
+        .extend(found.unreadable.iter().map(|u| u.finding.clone()));
 
     let mut per_file: BTreeMap<usize, (Vec<Change>, Vec<Update>)> = BTreeMap::new();
-    for &i in &verdict.allowed {
+    for &i in &decision.allowed {
         let c = &candidates[i];
         let entry = per_file.entry(c.manifest).or_default();
         for (change, update) in c.changes.iter().zip(&c.updates) {
             match entry.0.iter().find(|x| x.node == change.node) {
-                Some(prev) if prev.value != change.value => report.errors.push(guard::Refusal {
-                    file: update.file.clone(),
-                    line: Some(update.line),
-                    message: format!(
+                Some(prev) if prev.value != change.value => report.findings.push(Finding::error(
+                    Kind::Conflict,
+                    Some(Location::line(&update.file, update.line)),
+                    format!(
                         "two images want different values here ({:?} and {:?})",
                         prev.value, change.value
                     ),
-                }),
+                )),
                 Some(_) => {}
                 None => {
                     entry.0.push(change.clone());
@@ -146,18 +144,18 @@ fn once(settings: &Settings, targets: &[Desired], backend: &mut dyn Backend) -> 
                 });
                 report.updates.extend(updates);
             }
-            Err(e) => report.errors.push(guard::Refusal {
-                file: m.path.clone(),
-                line: None,
-                message: e.to_string(),
-            }),
+            Err(e) => report.findings.push(Finding::error(
+                Kind::EditRefused,
+                Some(Location::file(&m.path)),
+                e.to_string(),
+            )),
         }
     }
     report
         .updates
         .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     report.changed = !changes.is_empty();
-    if !report.errors.is_empty() {
+    if report.errors().next().is_some() {
         report.changed = false;
         return Ok(Attempt::Done(Box::new(report)));
     }
@@ -195,11 +193,11 @@ fn once(settings: &Settings, targets: &[Desired], backend: &mut dyn Backend) -> 
         .verify(commit.as_deref(), &changes)
         .with_context(|| backend.describe())?;
     for m in missing {
-        report.errors.push(guard::Refusal {
-            file: String::new(),
-            line: None,
-            message: format!("gitops commit missing: {m}"),
-        });
+        report.findings.push(Finding::error(
+            Kind::CommitMissing,
+            None,
+            format!("gitops commit missing: {m}"),
+        ));
     }
     report.commit = commit;
     Ok(Attempt::Done(Box::new(report)))

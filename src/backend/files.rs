@@ -4,8 +4,27 @@
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use crate::finding::{Finding, Kind, Location};
+
 /// Default `--files` patterns.
 pub const DEFAULT_FILES: [&str; 2] = ["**/*.yaml", "**/*.yml"];
+
+/// The warning for a file over `--max-file-size`; every backend says it
+/// the same way.
+pub fn too_large(path: &str, size: u64, max: u64) -> Finding {
+    skipped(
+        path,
+        format!(
+            "{size} bytes is over the {max} byte limit (raise it with --max-file-size); skipped"
+        ),
+    )
+}
+
+/// A [`Kind::FileSkipped`] warning about `path` (no path: about no file).
+pub fn skipped(path: &str, message: String) -> Finding {
+    let location = (!path.is_empty()).then(|| Location::file(path));
+    Finding::warning(Kind::FileSkipped, location, message)
+}
 
 /// A `--files` pattern that is not a valid glob or could escape the root.
 #[derive(Debug, thiserror::Error)]

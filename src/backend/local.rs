@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::backend::files::FileSelection;
-use crate::backend::{Backend, BackendError, FileChange, Problem, Snapshot, SourceFile};
+use crate::backend::files::{skipped, too_large};
+use crate::backend::{Backend, BackendError, FileChange, Snapshot, SourceFile};
 
 /// A directory on disk.
 pub struct Local {
@@ -142,11 +143,7 @@ impl Backend for Local {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    snapshot.problems.push(Problem {
-                        file: String::new(),
-                        line: None,
-                        message: e.to_string(),
-                    });
+                    snapshot.problems.push(skipped("", e.to_string()));
                     continue;
                 }
             };
@@ -157,11 +154,7 @@ impl Backend for Local {
             if rel.is_empty() || !files.matches(&rel) {
                 continue;
             }
-            let problem = |message: String| Problem {
-                file: rel.clone(),
-                line: None,
-                message,
-            };
+            let problem = |message: String| skipped(&rel, message);
             let Some(ft) = entry.file_type() else {
                 continue;
             };
@@ -182,7 +175,9 @@ impl Backend for Local {
             }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
             if size > files.max_size {
-                snapshot.problems.push(problem(format!("{size} bytes is over the {} byte limit (raise it with --max-file-size); skipped", files.max_size)));
+                snapshot
+                    .problems
+                    .push(too_large(&rel, size, files.max_size));
                 continue;
             }
             match fs::read(entry.path()) {

@@ -17,17 +17,6 @@ pub struct SourceFile {
     pub bytes: Vec<u8>,
 }
 
-/// A file the backend could not offer, and why (never fatal by itself).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// Path relative to the root.
-    pub file: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// What is wrong, one line.
-    pub message: String,
-}
-
 /// What the backend saw at one moment: the head it read and the files.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -35,8 +24,8 @@ pub struct Snapshot {
     pub head: Option<String>,
     /// Selected files.
     pub files: Vec<SourceFile>,
-    /// Files skipped while reading.
-    pub problems: Vec<Problem>,
+    /// Files skipped while reading ([`Kind::FileSkipped`](crate::finding::Kind) warnings).
+    pub problems: Vec<crate::finding::Finding>,
 }
 
 /// One file's planned new content.

@@ -2,7 +2,7 @@
 //! (`../shared/oracles/actions_core_commands.json`): every applicable case
 //! must produce exactly the bytes @actions/core writes.
 
-use gitops_bump::actions::{self, Annotation, Level};
+use gitops_bump::gha::commands::{self as actions, Annotation, Level};
 use serde_json::Value;
 
 use crate::common::shared;
@@ -212,12 +212,12 @@ fn actions_core_vectors() {
                     Some("getInput") => {
                         want["returns"].as_str()
                             == Some(
-                                gitops_bump::inputs::read(&env, &name)
+                                gitops_bump::gha::inputs::read(&env, &name)
                                     .unwrap_or_default()
                                     .as_str(),
                             )
                     }
-                    _ => match gitops_bump::inputs::boolean(&env, &name) {
+                    _ => match gitops_bump::gha::inputs::boolean(&env, &name) {
                         Ok(b) => want["returns"].as_bool() == Some(b),
                         Err(_) => want["throws"].is_string(),
                     },

@@ -10,19 +10,16 @@ use std::path::Path;
 /// folder of a higher layer (the longest matching path wins).
 const LAYERS: &[&[&str]] = &[
     // Leaves: grammar, wire formats, timing.
-    &["reference", "actions", "cli", "retry"],
+    &["reference", "finding", "gha", "cli", "retry"],
     // Engines and adapters (I/O only at `backend` and `registry`).
     &["manifest", "policy", "registry", "backend"],
     // The spine's early steps.
     &["discover", "plan"],
-    &["guard", "message"],
-    // NOTE: resolve sits above guard only for `guard::Refusal`; the
-    // findings model moves that record below both.
-    &["resolve"],
+    &["resolve", "guard", "message"],
     // Presentation and inputs.
     &["report", "settings"],
     // Commands.
-    &["set", "explain", "inputs"],
+    &["set", "explain"],
 ];
 
 fn layer_of(path: &str) -> Option<usize> {

@@ -22,10 +22,9 @@ use std::fmt;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::backend::files::FileSelection;
-use crate::backend::{
-    Backend, BackendError, FileChange, Problem, PullRequest, Snapshot, SourceFile,
-};
+use crate::backend::files::{FileSelection, too_large};
+use crate::backend::{Backend, BackendError, FileChange, PullRequest, Snapshot, SourceFile};
+use crate::finding::Finding;
 use crate::retry::RetrySettings;
 use crate::retry::{Backoff, Deadline};
 pub use client::USER_AGENT;
@@ -1074,7 +1073,7 @@ struct Listing {
     tree: Option<String>,
     paths: Vec<String>,
     modes: HashMap<String, u32>,
-    problems: Vec<Problem>,
+    problems: Vec<Finding>,
 }
 
 impl Listing {
@@ -1117,16 +1116,6 @@ fn classify_file(entry: Option<FileEntry>, max: u64) -> Fetched {
         (_, Some(oid)) => Fetched::Blob(oid),
         (Some(t), None) => Fetched::Text(t),
         (None, None) => Fetched::Absent,
-    }
-}
-
-fn too_large(path: &str, size: u64, max: u64) -> Problem {
-    Problem {
-        file: path.to_owned(),
-        line: None,
-        message: format!(
-            "{size} bytes is over the {max} byte limit (raise it with --max-file-size); skipped"
-        ),
     }
 }
 

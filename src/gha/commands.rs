@@ -1,12 +1,11 @@
 //! GitHub Actions workflow commands: escaping, annotations, masks, groups,
 //! and `$GITHUB_OUTPUT` file commands, byte-compatible with @actions/core.
 //!
-//! Owns the wire format only (pure string building, plus appending to the
-//! output file the runner names). Deciding what to annotate belongs to
-//! `report`.
+//! Owns the wire format only (pure string building); appending to the
+//! files the runner names is [`super::files`], and deciding what to
+//! annotate belongs to `report`.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 /// Escapes a command's message: `%`, CR and LF, in that order (@actions/core `escapeData`).
 pub fn escape_data(s: &str) -> String {
@@ -166,25 +165,6 @@ pub fn key_value_message(
         });
     }
     Ok(format!("{name}<<{delimiter}\n{value}\n{delimiter}"))
-}
-
-/// Appends an output to the `$GITHUB_OUTPUT` file with a fresh random delimiter.
-pub fn append_output(
-    path: &std::path::Path,
-    name: &str,
-    value: &str,
-) -> Result<(), FileCommandError> {
-    let delimiter = format!("ghadelimiter_{}", uuid::Uuid::new_v4());
-    let text = key_value_message(name, value, &delimiter)? + "\n";
-    let io = |source| FileCommandError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)
 }
 
 #[cfg(test)]

@@ -1,0 +1,118 @@
+//! Workflow-command annotations (`::error file=…,line=…::`), at most
+//! [`ANNOTATION_LIMIT`] per level, because the runner shows no more per
+//! step; the rest are counted in one more annotation.
+
+use super::{SetReport, show};
+use crate::finding::{Finding, Severity};
+use crate::gha::commands::{Annotation, Level, annotation};
+
+/// The runner shows at most this many annotations of each level per step.
+pub const ANNOTATION_LIMIT: usize = 10;
+
+/// Annotations for a `set` report: errors, then skipped files (warnings),
+/// then updates and pinned sites (notices).
+pub fn set(r: &SetReport) -> String {
+    let errors: Vec<(String, Annotation)> = r
+        .errors()
+        .map(|e| (e.message.clone(), at("gitops-bump", e, None)))
+        .collect();
+    let warnings: Vec<(String, Annotation)> = r
+        .problems()
+        .filter(|p| p.severity == Severity::Warning)
+        .map(|p| (p.message.clone(), at("gitops-bump: file skipped", p, None)))
+        .collect();
+    let verb = if r.dry_run { "would update" } else { "updated" };
+    let notices: Vec<(String, Annotation)> = r
+        .updates
+        .iter()
+        .map(|u| {
+            (
+                format!("{verb} {} {} → {}", u.image, show(&u.from), show(&u.to)),
+                Annotation {
+                    title: Some("gitops-bump: image".into()),
+                    file: Some(u.file.clone()),
+                    line: Some(u.line),
+                    col: Some(u.column),
+                    ..Annotation::default()
+                },
+            )
+        })
+        .chain(r.skipped().map(|s| {
+            (
+                format!("{} {}", s.image.as_deref().unwrap_or_default(), s.message),
+                at("gitops-bump: skipped", s, None),
+            )
+        }))
+        .collect();
+    capped([
+        (Level::Error, errors),
+        (Level::Warning, warnings),
+        (Level::Notice, notices),
+    ])
+}
+
+/// Renders each level's annotations, keeping [`ANNOTATION_LIMIT`] per
+/// level: when there are more, the last slot says how many were left out.
+pub fn capped(levels: [(Level, Vec<(String, Annotation)>); 3]) -> String {
+    let mut out = String::new();
+    for (level, items) in levels {
+        let shown = if items.len() > ANNOTATION_LIMIT {
+            ANNOTATION_LIMIT - 1
+        } else {
+            items.len()
+        };
+        for (message, a) in &items[..shown] {
+            out.push_str(&annotation(level, message, a));
+        }
+        if items.len() > shown {
+            let rest = items.len() - shown;
+            out.push_str(&annotation(
+                level,
+                &format!("{rest} more not shown here; see the job log and summary"),
+                &Annotation {
+                    title: Some("gitops-bump".into()),
+                    ..Annotation::default()
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// The annotation properties for a finding: `title`, and its file, line
+/// and column when it has them.
+pub fn at(title: &str, f: &Finding, col: Option<usize>) -> Annotation {
+    Annotation {
+        title: Some(title.to_owned()),
+        file: f.location.as_ref().map(|l| l.file.clone()),
+        line: f.line(),
+        col: col.or(f.location.as_ref().and_then(|l| l.column)),
+        ..Annotation::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Kind, Location};
+
+    #[test]
+    fn each_level_keeps_ten_and_counts_the_rest() {
+        let r = SetReport {
+            findings: (0..12)
+                .map(|i| {
+                    Finding::error(Kind::Downgrade, Some(Location::line("a.yaml", i + 1)), "no")
+                })
+                .collect(),
+            ..SetReport::default()
+        };
+        let out = set(&r);
+        assert_eq!(out.lines().count(), ANNOTATION_LIMIT);
+        assert!(
+            out.lines().last().is_some_and(
+                |l| l.ends_with("::3 more not shown here; see the job log and summary")
+            ),
+            "{out}"
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The JSON documents, version 1: a public contract (DESIGN.md §2, the
+//! README). These structs are the wire format; the models they are built
+//! from may change, these may not.
+
+use serde::Serialize;
+
+use super::{SetReport, VerifyPlan};
+use crate::backend::PullRequest;
+use crate::finding::Finding;
+use crate::manifest::Dialect;
+use crate::plan::Update;
+use crate::policy::{Selection, Verdict};
+use crate::registry::RegistryStats;
+
+/// `set --output json`.
+#[derive(Debug, Serialize)]
+pub struct SetV1<'a> {
+    /// True if and only if files were (or, in a dry run, would be) changed.
+    pub changed: bool,
+    /// Commit made, if any.
+    pub commit: Option<&'a str>,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Changed values.
+    pub updates: Vec<UpdateV1>,
+    /// Pinned sites left alone.
+    pub skipped: Vec<SkippedV1<'a>>,
+    /// Files that could not be read (not fatal on their own).
+    pub problems: Vec<ProblemV1<'a>>,
+    /// Reasons the run failed.
+    pub errors: Vec<ProblemV1<'a>>,
+    /// Registry requests and rate limits, when the registry was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<&'a RegistryStats>,
+    /// Read-plan-write rounds.
+    pub attempts: usize,
+    /// API requests sent (network backends only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_requests: Option<u64>,
+    /// Unified diff of the change (dry run only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<&'a str>,
+    /// The pull request opened or updated (`--pull-request` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<&'a PullRequest>,
+    /// What verification would check after the write (dry run only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<&'a VerifyPlan>,
+}
+
+/// One changed value (DESIGN.md §2): `line` and `column` are 1-based and
+/// point at the value's first byte; `column` counts bytes.
+#[derive(Debug, Serialize)]
+pub struct UpdateV1 {
+    /// File path relative to the root.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based byte column.
+    pub column: usize,
+    /// Where the value was found.
+    pub dialect: Dialect,
+    /// The image as the user wrote it.
+    pub image: String,
+    /// Old tag and/or digest.
+    pub from: String,
+    /// New tag and/or digest.
+    pub to: String,
+    /// Lines of aliases that reach this value too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<usize>,
+}
+
+impl From<&Update> for UpdateV1 {
+    fn from(u: &Update) -> Self {
+        UpdateV1 {
+            file: u.file.clone(),
+            line: u.line,
+            column: u.column,
+            dialect: u.dialect,
+            image: u.image.clone(),
+            from: u.from.clone(),
+            to: u.to.clone(),
+            aliases: u.aliases.clone(),
+        }
+    }
+}
+
+/// A pinned site left alone.
+#[derive(Debug, Serialize)]
+pub struct SkippedV1<'a> {
+    /// File path.
+    pub file: &'a str,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// The image.
+    pub image: &'a str,
+    /// Why.
+    pub reason: &'a str,
+}
+
+/// A file problem or an error; `file` is `""` and `line` null for errors
+/// about no file.
+#[derive(Debug, Serialize)]
+pub struct ProblemV1<'a> {
+    /// File path, or `""`.
+    pub file: &'a str,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: &'a str,
+}
+
+impl<'a> From<&'a Finding> for ProblemV1<'a> {
+    fn from(f: &'a Finding) -> Self {
+        ProblemV1 {
+            file: f.file(),
+            line: f.line(),
+            message: &f.message,
+        }
+    }
+}
+
+/// The document for a `set` report.
+pub fn set(r: &SetReport) -> SetV1<'_> {
+    SetV1 {
+        changed: r.changed,
+        commit: r.commit.as_deref(),
+        dry_run: r.dry_run,
+        updates: r.updates.iter().map(Into::into).collect(),
+        skipped: r
+            .skipped()
+            .map(|s| SkippedV1 {
+                file: s.file(),
+                line: s.line(),
+                image: s.image.as_deref().unwrap_or_default(),
+                reason: &s.message,
+            })
+            .collect(),
+        problems: r.problems().map(Into::into).collect(),
+        errors: r.errors().map(Into::into).collect(),
+        registry: r.registry.as_ref(),
+        attempts: r.attempts,
+        api_requests: r.api_requests,
+        diff: r.diff.as_deref(),
+        pull_request: r.pull_request.as_ref(),
+        verify: r.verify.as_ref(),
+    }
+}
+
+/// `explain --output json`.
+#[derive(Debug, Serialize)]
+pub struct ExplainV1 {
+    /// The winner, or null.
+    pub selected: Option<SelectedV1>,
+    /// Every tag with its verdict.
+    pub candidates: Vec<CandidateV1>,
+    /// "Probably not what you meant" notes.
+    pub warnings: Vec<String>,
+    /// Why nothing was selected, when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Requests made, when the registry was asked (absent with `--tags-from`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryStats>,
+}
+
+/// The selected tag.
+#[derive(Debug, Serialize)]
+pub struct SelectedV1 {
+    /// Tag as listed.
+    pub tag: String,
+    /// Index digest, when the registry was asked.
+    pub digest: Option<String>,
+}
+
+/// One candidate tag.
+#[derive(Debug, Serialize)]
+pub struct CandidateV1 {
+    /// Tag as listed.
+    pub tag: String,
+    /// Still a candidate after every step.
+    pub kept: bool,
+    /// `kept`, or the step that dropped it.
+    pub reason: String,
+    /// The ordering key the policy used.
+    pub key: Option<String>,
+}
+
+/// The document for an explanation.
+pub fn explain(
+    sel: &Selection,
+    digest: Option<String>,
+    registry: Option<RegistryStats>,
+) -> ExplainV1 {
+    ExplainV1 {
+        selected: sel.winner.clone().map(|tag| SelectedV1 { tag, digest }),
+        candidates: sel
+            .candidates
+            .iter()
+            .map(|c| CandidateV1 {
+                tag: c.tag.clone(),
+                kept: c.kept(),
+                reason: match &c.verdict {
+                    Verdict::Kept => "kept".to_owned(),
+                    Verdict::Dropped(r) => r.to_string(),
+                },
+                key: c.key.clone(),
+            })
+            .collect(),
+        warnings: sel.warnings.iter().map(ToString::to_string).collect(),
+        error: sel.failure.as_ref().map(ToString::to_string),
+        registry,
+    }
+}

@@ -1,0 +1,255 @@
+//! Report, the last step of the spine: one model per command in, one file
+//! per format out. [`SetReport`] and the explain model are rendered as
+//! readable text ([`text`]), workflow-command annotations
+//! ([`annotations`]), the job summary ([`summary`]), the action's outputs
+//! ([`outputs`]) and frozen JSON documents ([`json_v1`]). The exit code is
+//! computed here, once, from the findings ([`exit_code`]). [`log`] prints
+//! the notices lower layers emit as `tracing` events.
+//!
+//! The only module that writes to stdout and stderr.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod annotations;
+pub mod json_v1;
+pub mod log;
+pub mod outputs;
+pub mod summary;
+pub mod text;
+
+use std::io::Write;
+
+use crate::backend::{FileChange, PullRequest};
+use crate::finding::{Finding, Kind, Severity};
+use crate::plan::Update;
+
+/// Everything a `set` run has to say.
+#[derive(Debug, Default)]
+pub struct SetReport {
+    /// True if and only if files were (or, in a dry run, would be) changed.
+    pub changed: bool,
+    /// Commit made, if any.
+    pub commit: Option<String>,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Changed values.
+    pub updates: Vec<Update>,
+    /// Everything found on the way, in the order the steps found it.
+    pub findings: Vec<Finding>,
+    /// Registry requests and rate limits, when the registry was checked.
+    pub registry: Option<crate::registry::RegistryStats>,
+    /// Read-plan-write rounds (more than 1 after the branch moved under us).
+    pub attempts: usize,
+    /// API requests sent (network backends only).
+    pub api_requests: Option<u64>,
+    /// Unified diff of the change (dry run only).
+    pub diff: Option<String>,
+    /// The pull request opened or updated (`--pull-request` only).
+    pub pull_request: Option<PullRequest>,
+    /// What verification would check after the write (dry run only).
+    pub verify: Option<VerifyPlan>,
+}
+
+impl SetReport {
+    /// The findings of `severity`, in order.
+    pub fn with_severity(&self, severity: Severity) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.severity == severity)
+    }
+
+    /// The errors: non-empty means the run failed and nothing was written.
+    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+        self.with_severity(Severity::Error)
+    }
+
+    /// Sites left alone on purpose (`# gitops-bump:ignore`).
+    pub fn skipped(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.kind == Kind::Pinned)
+    }
+
+    /// Files skipped while reading.
+    pub fn problems(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.kind == Kind::FileSkipped)
+    }
+}
+
+/// The verification a real run makes after its write, shown by a dry run.
+#[derive(Debug, serde::Serialize)]
+pub struct VerifyPlan {
+    /// What is re-read: the branch (or directory) written to.
+    pub target: String,
+    /// The head the plan was computed at (`None` for a plain directory).
+    pub head: Option<String>,
+    /// Lines each changed file must hold after the write.
+    pub checks: Vec<VerifyCheck>,
+    /// Conditions beyond the lines (the commit is reachable from the head,
+    /// the pull request is open).
+    pub conditions: Vec<String>,
+}
+
+/// One line a file must hold after the write.
+#[derive(Debug, serde::Serialize)]
+pub struct VerifyCheck {
+    /// File path.
+    pub file: String,
+    /// 1-based line in the new content.
+    pub line: usize,
+    /// The line's text, without its line ending.
+    pub text: String,
+}
+
+impl VerifyPlan {
+    /// The plan for `changes` planned at `head`, against `target`.
+    pub fn new(
+        target: String,
+        head: Option<String>,
+        changes: &[FileChange],
+        conditions: Vec<String>,
+    ) -> VerifyPlan {
+        let checks = changes
+            .iter()
+            .flat_map(|c| {
+                c.written_lines()
+                    .into_iter()
+                    .map(|(line, text)| VerifyCheck {
+                        file: c.path.clone(),
+                        line,
+                        text,
+                    })
+            })
+            .collect();
+        VerifyPlan {
+            target,
+            head,
+            checks,
+            conditions,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0: done, including "nothing to change".
+    Success,
+    /// Exit 1: the job failed (a guard refused, verification failed).
+    Failed,
+}
+
+/// The least severity that fails a run (`--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailOn {
+    /// Errors fail the run (the default).
+    #[default]
+    Error,
+    /// Warnings and errors fail the run.
+    Warning,
+    /// Nothing found fails the run; only a failed write does.
+    Never,
+}
+
+/// The one exit-code rule: the run failed if and only if a finding reaches
+/// the `fail_on` level.
+pub fn exit_code<'a>(findings: impl IntoIterator<Item = &'a Finding>, fail_on: FailOn) -> Outcome {
+    let least = match fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Never => return Outcome::Success,
+    };
+    if findings.into_iter().any(|f| f.severity >= least) {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    }
+}
+
+/// Unified diff of `changes`, `a/` and `b/` prefixed like `git diff`.
+pub fn unified_diff(changes: &[FileChange]) -> String {
+    let mut out = String::new();
+    for c in changes {
+        let diff = similar::TextDiff::from_lines(&c.old, &c.new);
+        out.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{}", c.path), &format!("b/{}", c.path))
+                .to_string(),
+        );
+    }
+    out
+}
+
+/// Emits `::add-mask::` for every secret before anything else is printed.
+pub fn mask<'a>(secrets: impl Iterator<Item = &'a str>) {
+    let mut out = std::io::stdout().lock();
+    for s in secrets {
+        let _ = write!(out, "{}", crate::gha::commands::add_mask(s.trim()));
+    }
+}
+
+/// Prints one warning line on stderr.
+pub fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+}
+
+/// Prints one fatal error line on stderr, and inside GitHub Actions
+/// (`actions`) also as an `::error::` annotation so the failure shows on
+/// the run page.
+pub fn fatal(message: &str, actions: bool) {
+    if actions {
+        let a = crate::gha::commands::Annotation {
+            title: Some("gitops-bump".into()),
+            ..Default::default()
+        };
+        let _ = write!(
+            std::io::stdout().lock(),
+            "{}",
+            crate::gha::commands::annotation(crate::gha::commands::Level::Error, message, &a)
+        );
+    }
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+}
+
+/// Prints a serializable document as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(v: &T) {
+    let text =
+        serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// The first 12 characters of a commit id, as `git log --oneline` shows it.
+pub fn short_sha(oid: &str) -> &str {
+    oid.get(..12).unwrap_or(oid)
+}
+
+/// An empty tag or digest shows as `(none)`.
+fn show(v: &str) -> &str {
+    if v.is_empty() { "(none)" } else { v }
+}
+
+fn join(lines: &[usize]) -> String {
+    lines
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Location;
+
+    #[test]
+    fn exit_code_follows_fail_on() {
+        let warning = Finding::warning(Kind::FileSkipped, Some(Location::file("a")), "x");
+        let error = Finding::error(Kind::TagMissing, None, "y");
+        assert_eq!(exit_code([&warning], FailOn::Error), Outcome::Success);
+        assert_eq!(exit_code([&warning], FailOn::Warning), Outcome::Failed);
+        assert_eq!(
+            exit_code([&warning, &error], FailOn::Error),
+            Outcome::Failed
+        );
+        assert_eq!(exit_code([&error], FailOn::Never), Outcome::Success);
+        assert_eq!(exit_code([], FailOn::Warning), Outcome::Success);
+    }
+}

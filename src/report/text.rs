@@ -1,0 +1,168 @@
+//! Readable text: results on stdout, warnings and errors on stderr. Inside
+//! GitHub Actions the annotations come first and the diff folds into a log
+//! group.
+
+use std::io::Write;
+
+use super::{SetReport, join, short_sha, show};
+use crate::finding::Finding;
+use crate::gha::commands::command;
+use crate::policy::{Selection, Verdict};
+
+/// Writes a `set` report: skipped files as warnings, the diff (dry run),
+/// one line per update and per pinned site, the verification plan, the
+/// pull request, errors, and the closing headline.
+pub fn set(out: &mut dyn Write, err: &mut dyn Write, r: &SetReport, actions: bool) {
+    if actions {
+        let _ = write!(out, "{}", super::annotations::set(r));
+    }
+    for p in r.problems() {
+        let _ = writeln!(err, "warning: {}: {}", location(p), p.message);
+    }
+    if let Some(diff) = &r.diff {
+        // A long diff folds into a log group on the run page. Diff lines
+        // start with ' ', '+', '-' or '@', never with "::".
+        if actions {
+            let _ = write!(out, "{}", command("group", &[], "diff"));
+        }
+        let _ = write!(out, "{diff}");
+        if actions {
+            let _ = write!(out, "{}", command("endgroup", &[], ""));
+        }
+    }
+    for u in &r.updates {
+        let aliases = if u.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (also via alias at line {})", join(&u.aliases))
+        };
+        let verb = if r.dry_run { "would update" } else { "updated" };
+        let _ = writeln!(
+            out,
+            "{verb} {}:{}  {}  {} → {}  [{}]{aliases}",
+            u.file,
+            u.line,
+            u.image,
+            show(&u.from),
+            show(&u.to),
+            u.dialect.as_str()
+        );
+    }
+    for s in r.skipped() {
+        let _ = writeln!(
+            out,
+            "skipped {}  {}  {}",
+            location(s),
+            s.image.as_deref().unwrap_or_default(),
+            s.message
+        );
+    }
+    if let Some(v) = &r.verify {
+        let head = v
+            .head
+            .as_deref()
+            .map(|h| format!(" (read at {})", short_sha(h)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "would verify {}{head} after writing:", v.target);
+        for c in &v.checks {
+            let _ = writeln!(out, "  {}:{} holds {:?}", c.file, c.line, c.text.trim());
+        }
+        for c in &v.conditions {
+            let _ = writeln!(out, "  {c}");
+        }
+    }
+    if let Some(pr) = &r.pull_request {
+        let verb = if pr.created { "opened" } else { "updated" };
+        let _ = writeln!(
+            out,
+            "{verb} pull request #{} from {}: {}",
+            pr.number, pr.branch, pr.url
+        );
+    }
+    let errors: Vec<&Finding> = r.errors().collect();
+    for e in &errors {
+        let prefix = e.at().map(|at| format!("{at}: ")).unwrap_or_default();
+        let _ = writeln!(err, "error: {prefix}{}", e.message);
+    }
+    if let Some(n) = r.registry.as_ref().and_then(|s| s.ratelimit_remaining) {
+        let _ = writeln!(err, "note: Docker Hub pulls remaining in this window: {n}");
+    }
+    if errors.is_empty() {
+        let note = if r.dry_run && r.changed {
+            "; nothing written"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "{}{note}", super::summary::headline(r));
+    } else {
+        let _ = writeln!(err, "error: nothing written ({} problem(s))", errors.len());
+    }
+}
+
+/// Writes an explanation as a readable table: ranked candidates first,
+/// then dropped tags with the step that dropped them, then warnings and the
+/// winner. `digest` is the winner's index digest, when the registry was
+/// asked.
+pub fn explain(
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    image: &str,
+    sel: &Selection,
+    digest: Option<&str>,
+) {
+    let _ = writeln!(
+        out,
+        "{image}  policy {}  ({} tags)",
+        sel.policy,
+        sel.candidates.len()
+    );
+    let width = sel
+        .candidates
+        .iter()
+        .map(|c| c.tag.len())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 48);
+    for (rank, &i) in sel.ranking.iter().enumerate() {
+        let c = &sel.candidates[i];
+        let mark = if sel.winner.as_deref() == Some(c.tag.as_str()) {
+            "  ← selected"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  #{:<3} {:<width$}  key {}{mark}",
+            rank + 1,
+            c.tag,
+            c.key.as_deref().unwrap_or("-")
+        );
+    }
+    for c in &sel.candidates {
+        if let Verdict::Dropped(reason) = &c.verdict {
+            let _ = writeln!(out, "  drop {:<width$}  {reason}", c.tag);
+        }
+    }
+    for w in &sel.warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    match (&sel.winner, &sel.failure) {
+        (Some(w), _) => {
+            let _ = match digest {
+                Some(d) => writeln!(out, "selected: {w}@{d}"),
+                None => writeln!(out, "selected: {w}"),
+            };
+        }
+        (None, Some(e)) => {
+            let _ = writeln!(err, "error: nothing selected: {e}");
+        }
+        (None, None) => {
+            let _ = writeln!(err, "error: nothing selected");
+        }
+    }
+}
+
+/// `file:line`, or `file`, or nothing.
+fn location(f: &Finding) -> String {
+    f.at().unwrap_or_default()
+}
