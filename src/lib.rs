@@ -11,20 +11,19 @@
 
 pub mod backend;
 pub mod cli;
+pub mod commit;
 pub mod discover;
 pub mod explain;
 pub mod finding;
 pub mod gha;
 pub mod guard;
 pub mod manifest;
-pub mod message;
 pub mod plan;
 pub mod policy;
 pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod resolve;
-pub mod retry;
 pub mod set;
 pub mod settings;
 

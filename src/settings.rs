@@ -9,13 +9,13 @@ use std::time::Duration;
 use crate::backend::files::FileSelection;
 use crate::backend::github::{self, ApiKind, Endpoints, RepoName, Token};
 use crate::cli::{self, ExplainArgs, OutputFormat, RegistryArgs, SemverParseArg, SetArgs};
+use crate::commit::message::Template;
+use crate::commit::retry::RetrySettings;
 use crate::guard::Downgrades;
-use crate::message::Template;
 use crate::plan::Desired;
 use crate::policy::{Policy, SemverParse, TagFilter};
 use crate::reference::{Reference, Repository};
 use crate::registry::{FlagCredential, Platform, RegistryOptions, Secret};
-use crate::retry::RetrySettings;
 
 /// A usage or configuration error: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,8 @@ pub struct Settings {
     pub files: FileSelection,
     /// Write nothing.
     pub dry_run: bool,
+    /// Write through a pull request (`--pull-request`) instead of to the branch.
+    pub pull_request: bool,
     /// Registry checks skipped.
     pub no_verify: bool,
     /// Make a local Git commit.
@@ -101,9 +103,9 @@ impl Settings {
                 resolved_digest: None,
             });
         }
-        let mut source = resolve_source(args, &env)?;
+        let source = resolve_source(args, &env)?;
         if args.write.pull_request {
-            match &mut source {
+            match &source {
                 Source::Dir(_) => {
                     return Err(UsageError(
                         "--pull-request is for --repo; with --dir, open the pull request yourself"
@@ -118,14 +120,7 @@ impl Settings {
                             .into(),
                     ));
                 }
-                Source::GitHub(gh) => {
-                    gh.pull_request = Some(
-                        targets
-                            .iter()
-                            .map(|t| t.reference.repository().to_string())
-                            .collect(),
-                    );
-                }
+                Source::GitHub(_) => {}
             }
         }
         let (platforms, registry) = registry_settings(&args.registry, &env)?;
@@ -178,6 +173,7 @@ impl Settings {
             files: FileSelection::new(&args.source.files, max_size)
                 .map_err(|e| UsageError(e.to_string()))?,
             dry_run: args.write.dry_run,
+            pull_request: args.write.pull_request,
             no_verify: args.write.no_verify,
             commit: args.write.commit,
             message: Template {
@@ -447,7 +443,6 @@ fn resolve_source(
         },
         endpoints,
         token,
-        pull_request: None,
     }))
 }
 

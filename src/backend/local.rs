@@ -188,12 +188,12 @@ impl Backend for Local {
         Ok(snapshot)
     }
 
-    fn commit(
+    fn write(
         &mut self,
         snapshot: &Snapshot,
-        changes: &[FileChange],
-        message: &str,
+        write: &crate::backend::Write,
     ) -> Result<Option<String>, BackendError> {
+        let (changes, message) = (&write.changes, write.message.as_str());
         if !self.git {
             self.write_all(changes)?;
             return Ok(None);
@@ -236,9 +236,10 @@ impl Backend for Local {
 
     fn verify(
         &mut self,
+        write: &crate::backend::Write,
         commit: Option<&str>,
-        changes: &[FileChange],
     ) -> Result<Vec<String>, BackendError> {
+        let changes = &write.changes;
         let mut missing = Vec::new();
         if let Some(commit) = commit
             && self

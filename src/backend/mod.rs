@@ -7,6 +7,8 @@
 pub mod files;
 pub mod github;
 pub mod local;
+#[cfg(test)]
+pub mod memory;
 
 /// A file read from the backend.
 #[derive(Clone, Debug)]
@@ -53,6 +55,20 @@ impl FileChange {
             })
             .collect()
     }
+
+    /// Returns true if and only if `text` (the file as it is now) still
+    /// holds every line this change wrote. Other writers may have changed
+    /// other lines since, so this is checked line by line rather than byte
+    /// for byte.
+    pub fn held_by(&self, text: &str) -> bool {
+        if text == self.new {
+            return true;
+        }
+        let present: std::collections::HashSet<&str> = text.lines().collect();
+        self.written_lines()
+            .iter()
+            .all(|(_, line)| present.contains(line.as_str()))
+    }
 }
 
 /// A pull request opened or updated for a write (pull-request mode).
@@ -68,18 +84,76 @@ pub struct PullRequest {
     pub branch: String,
 }
 
+/// Where a write goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The branch that was read (`--branch`, or the default branch; the
+    /// directory itself for `--dir`).
+    Branch,
+    /// A pull request into that branch, from a branch of its own.
+    PullRequest(PullRequestSpec),
+}
+
+/// A pull request a write opens or updates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullRequestSpec {
+    /// What the pull request is for, from which its branch name is derived
+    /// (`set`: the image repositories it moves): equal keys mean the same
+    /// branch and the same pull request.
+    pub key: Vec<String>,
+    /// Its title.
+    pub title: String,
+    /// Its body (Markdown).
+    pub body: String,
+}
+
+/// One atomic write: every change lands together, on top of the snapshot
+/// it was planned at, or none does.
+#[derive(Clone, Debug)]
+pub struct Write {
+    /// Where it goes.
+    pub target: Target,
+    /// The new contents.
+    pub changes: Vec<FileChange>,
+    /// The commit message, `Gitops-Bump-*` trailers included.
+    pub message: String,
+    /// Its `Gitops-Bump-Id`, by which a write whose answer was lost is found.
+    pub id: String,
+}
+
+/// Whether a write whose answer was lost is on the branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Landed {
+    /// It is: this commit holds it.
+    Yes(String),
+    /// It is not; the branch is at `head` now.
+    No {
+        /// The branch head now.
+        head: Option<String>,
+    },
+}
+
 /// Backend failures.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// The branch head or a file changed since it was read; re-read and re-plan.
     #[error("{0} changed since it was read")]
     Stale(String),
+    /// A write got no answer: it may or may not have landed ([`Backend::landed`] says).
+    #[error("{what}: no answer ({why})")]
+    Ambiguous {
+        /// The request.
+        what: String,
+        /// The transport failure.
+        why: String,
+    },
     /// Anything else, one line, naming the file or command.
     #[error("{0}")]
     Failed(String),
 }
 
-/// Where manifests are read from and written to.
+/// Where manifests are read from and written to. Synchronous: backends
+/// that talk to an API block on the command's runtime.
 pub trait Backend {
     /// A short description for reports (`dir ./gitops`).
     fn describe(&self) -> String;
@@ -87,38 +161,59 @@ pub trait Backend {
     /// Reads the head and the selected files.
     fn read(&mut self, files: &files::FileSelection) -> Result<Snapshot, BackendError>;
 
-    /// Writes `changes` atomically, on top of `snapshot` only (compare-and-swap).
-    /// Returns the commit id when one was made.
-    fn commit(
-        &mut self,
-        snapshot: &Snapshot,
-        changes: &[FileChange],
-        message: &str,
-    ) -> Result<Option<String>, BackendError>;
+    /// Makes `write` atomically, on top of `at` only (compare-and-swap):
+    /// [`BackendError::Stale`] when the target moved since. Returns the
+    /// commit id when one was made.
+    fn write(&mut self, at: &Snapshot, write: &Write) -> Result<Option<String>, BackendError>;
 
-    /// Checks that `changes` are really in place (and `commit` is reachable
+    /// After [`BackendError::Ambiguous`]: whether `write` landed (found by
+    /// its id in recent history) and where the target is now.
+    fn landed(&mut self, write: &Write) -> Result<Landed, BackendError> {
+        let _ = write;
+        Err(BackendError::Failed(format!(
+            "{}: cannot tell whether a write landed",
+            self.describe()
+        )))
+    }
+
+    /// After a write: opens or updates its pull request, for
+    /// [`Target::PullRequest`]. `None` otherwise.
+    fn publish(&mut self, write: &Write) -> Result<Option<PullRequest>, BackendError> {
+        let _ = write;
+        Ok(None)
+    }
+
+    /// Checks that `write` is really in place (and `commit` is reachable
     /// from the head). Returns one line per missing piece.
-    fn verify(
-        &mut self,
-        commit: Option<&str>,
-        changes: &[FileChange],
-    ) -> Result<Vec<String>, BackendError>;
+    fn verify(&mut self, write: &Write, commit: Option<&str>) -> Result<Vec<String>, BackendError>;
+
+    /// What [`Backend::verify`] reads (a branch, a directory) and the checks
+    /// it makes beyond "each changed file holds its written lines", for the
+    /// verification plan a dry run shows.
+    fn verify_plan(&self, write: &Write) -> (String, Vec<String>) {
+        let _ = write;
+        (self.describe(), Vec::new())
+    }
 
     /// API requests sent so far, for backends that talk to an API.
     fn api_requests(&self) -> Option<u64> {
         None
     }
+}
 
-    /// After a commit: opens or updates the pull request for it, when the
-    /// backend works in pull-request mode. `None` otherwise.
-    fn publish(&mut self, _title: &str, _body: &str) -> Result<Option<PullRequest>, BackendError> {
-        Ok(None)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// What [`Backend::verify`] reads (a branch, a directory) and the checks
-    /// it makes beyond "each changed file holds its written lines", for the
-    /// verification plan a dry run shows.
-    fn verify_plan(&self) -> (String, Vec<String>) {
-        (self.describe(), Vec::new())
+    #[test]
+    fn held_by_tolerates_other_writers_lines() {
+        let change = FileChange {
+            path: "a.yaml".into(),
+            old: "a: 1\nb: 1\n".into(),
+            new: "a: 2\nb: 1\n".into(),
+        };
+        assert!(change.held_by("a: 2\nb: 1\n"));
+        assert!(change.held_by("a: 2\nb: 7\n"));
+        assert!(!change.held_by("a: 1\nb: 7\n"));
     }
 }

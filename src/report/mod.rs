@@ -20,6 +20,7 @@ pub mod text;
 use std::io::Write;
 
 use crate::backend::{FileChange, PullRequest};
+use crate::commit::verify::VerifyPlan;
 use crate::finding::{Finding, Kind, Severity};
 use crate::plan::Update;
 
@@ -69,60 +70,6 @@ impl SetReport {
     /// Files skipped while reading.
     pub fn problems(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.kind == Kind::FileSkipped)
-    }
-}
-
-/// The verification a real run makes after its write, shown by a dry run.
-#[derive(Debug, serde::Serialize)]
-pub struct VerifyPlan {
-    /// What is re-read: the branch (or directory) written to.
-    pub target: String,
-    /// The head the plan was computed at (`None` for a plain directory).
-    pub head: Option<String>,
-    /// Lines each changed file must hold after the write.
-    pub checks: Vec<VerifyCheck>,
-    /// Conditions beyond the lines (the commit is reachable from the head,
-    /// the pull request is open).
-    pub conditions: Vec<String>,
-}
-
-/// One line a file must hold after the write.
-#[derive(Debug, serde::Serialize)]
-pub struct VerifyCheck {
-    /// File path.
-    pub file: String,
-    /// 1-based line in the new content.
-    pub line: usize,
-    /// The line's text, without its line ending.
-    pub text: String,
-}
-
-impl VerifyPlan {
-    /// The plan for `changes` planned at `head`, against `target`.
-    pub fn new(
-        target: String,
-        head: Option<String>,
-        changes: &[FileChange],
-        conditions: Vec<String>,
-    ) -> VerifyPlan {
-        let checks = changes
-            .iter()
-            .flat_map(|c| {
-                c.written_lines()
-                    .into_iter()
-                    .map(|(line, text)| VerifyCheck {
-                        file: c.path.clone(),
-                        line,
-                        text,
-                    })
-            })
-            .collect();
-        VerifyPlan {
-            target,
-            head,
-            checks,
-            conditions,
-        }
     }
 }
 

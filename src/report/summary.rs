@@ -2,6 +2,7 @@
 //! [`SUMMARY_LIMIT`]) and the one-line headline a run ends with.
 
 use super::{SetReport, short_sha, show};
+use crate::commit::message::markdown_cell as cell;
 use crate::finding::Finding;
 
 /// Largest job summary GitHub accepts per step.
@@ -111,13 +112,6 @@ pub fn collapsed_diff(diff: &str, room: usize) -> String {
     format!(
         "\n<details><summary>Diff</summary>\n\n{fence}diff\n{shown}{newline}{fence}\n{note}</details>\n"
     )
-}
-
-/// A Markdown table cell: no `|`, backticks or line breaks that would end it.
-pub fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('`', "'")
-        .replace(['\n', '\r'], " ")
 }
 
 fn location(f: &Finding) -> String {

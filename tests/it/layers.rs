@@ -10,12 +10,15 @@ use std::path::Path;
 /// folder of a higher layer (the longest matching path wins).
 const LAYERS: &[&[&str]] = &[
     // Leaves: grammar, wire formats, timing.
-    &["reference", "finding", "gha", "cli", "retry"],
+    &["reference", "finding", "gha", "cli", "commit::retry", "commit::trailer"],
     // Engines and adapters (I/O only at `backend` and `registry`).
     &["manifest", "policy", "registry", "backend"],
     // The spine's early steps.
     &["discover", "plan"],
-    &["resolve", "guard", "message"],
+    &["resolve", "guard"],
+    // The shared write path (`commit::retry` and `commit::trailer` are
+    // leaves the backends use too).
+    &["commit"],
     // Presentation and inputs.
     &["report", "settings"],
     // Commands.

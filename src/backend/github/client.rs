@@ -19,7 +19,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use super::{GitHubError, Token};
-use crate::retry::{Backoff, Deadline};
+use crate::commit::retry::{Backoff, Deadline};
 
 /// `User-Agent` on every request: GitHub refuses requests without one.
 pub const USER_AGENT: &str = concat!("gitops-bump/", env!("CARGO_PKG_VERSION"));
@@ -109,16 +109,6 @@ impl Client {
     /// Requests sent so far, retries included.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
-    }
-
-    /// The run's deadline.
-    pub fn deadline(&self) -> Deadline {
-        self.deadline
-    }
-
-    /// Most attempts at one request.
-    pub fn max_attempts(&self) -> usize {
-        self.max_attempts
     }
 
     /// Sends `req`, waiting out rate limits and retrying what is safe to

@@ -34,6 +34,7 @@ use sha2::Digest as _;
 use super::graphql::{self, PullRequestNode};
 use super::{Api, GitHubError, ReadState, short};
 use crate::backend::{FileChange, PullRequest};
+use crate::commit::trailer::{self, Trailers};
 
 /// Longest image part of a branch name before it is shortened with a hash.
 const MAX_IMAGES_LEN: usize = 80;
@@ -267,7 +268,7 @@ impl Seen {
             .iter()
             .find(|c| {
                 let m = c.message.as_deref().unwrap_or("");
-                super::bump_id(m).is_none() && !m.starts_with(&merge)
+                trailer::id(m).is_none() && !m.starts_with(&merge)
             })
             .map(|c| short(&c.oid).to_owned())
     }
@@ -499,17 +500,11 @@ fn needs_pull_requests_read(e: GitHubError) -> GitHubError {
     }
 }
 
-/// Returns true if and only if both messages set the same images to the
-/// same values (their `Gitops-Bump-Image` and `Gitops-Bump-To` trailers).
+/// Returns true if and only if `theirs` is a gitops-bump commit that sets
+/// the same images to the same values as the message `ours`.
 fn same_bump(theirs: &str, ours: &str) -> bool {
-    let trailers = |m: &str| -> Vec<String> {
-        m.lines()
-            .filter(|l| l.starts_with("Gitops-Bump-Image:") || l.starts_with("Gitops-Bump-To:"))
-            .map(|l| l.trim().to_owned())
-            .collect()
-    };
-    let ours = trailers(ours);
-    !ours.is_empty() && trailers(theirs) == ours && super::bump_id(theirs).is_some()
+    let theirs = Trailers::parse(theirs);
+    theirs.id.is_some() && Trailers::parse(ours).same_bump(&theirs)
 }
 
 /// The body, cut to what GitHub accepts.
@@ -593,14 +588,5 @@ mod tests {
         fewer.pop();
         assert_ne!(long, pull_request_branch("main", &fewer));
         assert_eq!(sanitize("acme/x.lock"), "acme-x-lock");
-    }
-
-    #[test]
-    fn same_bump_compares_images_and_targets_only() {
-        let a = "chore: x\n\nGitops-Bump-Image: i\nGitops-Bump-From: 1\nGitops-Bump-To: 2\nGitops-Bump-Writer: w\nGitops-Bump-Id: A\n";
-        let b = a.replace("From: 1", "From: 0").replace("Id: A", "Id: B");
-        assert!(same_bump(a, &b));
-        assert!(!same_bump(a, &b.replace("To: 2", "To: 3")));
-        assert!(!same_bump("no trailers", a));
     }
 }

@@ -1,9 +1,11 @@
-//! Commit messages: the `--message` template and the `Gitops-Bump-*`
-//! trailers that let later runs (and people) see who moved what. Pure.
+//! Commit messages and pull-request texts: the `--message` template, the
+//! subject summary, and the `Gitops-Bump-*` trailers ([`super::trailer`])
+//! that let later runs (and people) see who moved what. Pure.
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
+use super::trailer::{Move, Trailers};
 use crate::plan::Update;
 
 /// Default template: a conventional-commit subject.
@@ -20,13 +22,14 @@ pub struct Template {
     pub skip_ci: bool,
 }
 
-/// Renders the message for `updates`, with trailers and a fresh `Gitops-Bump-Id`.
-pub fn render(template: &Template, updates: &[Update]) -> String {
+/// Renders the message for `updates`, with trailers and the write's
+/// `Gitops-Bump-Id` (`id`, fresh per write).
+pub fn render(template: &Template, updates: &[Update], id: &str) -> String {
     let msg = render_with_id(
         template.subject.as_deref().unwrap_or(DEFAULT_TEMPLATE),
         &template.writer,
         updates,
-        &uuid::Uuid::new_v4().to_string(),
+        id,
     );
     if template.skip_ci { skip_ci(&msg) } else { msg }
 }
@@ -65,7 +68,7 @@ pub fn render_with_id(template: &str, writer: &str, updates: &[Update], id: &str
             "bump {n} images: {}",
             images
                 .iter()
-                .map(|(i, (_, to))| format!("{} to {}", short(i), list(to)))
+                .map(|(i, (_, to))| format!("{} to {}", image_basename(i), list(to)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -78,19 +81,19 @@ pub fn render_with_id(template: &str, writer: &str, updates: &[Update], id: &str
         .replace("{image}", &names.join(", "))
         .replace("{from}", &froms.join(", "))
         .replace("{to}", &tos.join(", "));
-    let mut msg = subject.trim_end().to_owned();
-    msg.push_str("\n\n");
-    for (image, (from, to)) in &images {
-        msg.push_str(&format!(
-            "Gitops-Bump-Image: {image}\nGitops-Bump-From: {}\nGitops-Bump-To: {}\n",
-            list(from),
-            list(to)
-        ));
-    }
-    msg.push_str(&format!(
-        "Gitops-Bump-Writer: {writer}\nGitops-Bump-Id: {id}\n"
-    ));
-    msg
+    let trailers = Trailers {
+        moves: images
+            .iter()
+            .map(|(image, (from, to))| Move {
+                image: (*image).to_owned(),
+                from: from.iter().map(|s| (*s).to_owned()).collect(),
+                to: to.iter().map(|s| (*s).to_owned()).collect(),
+            })
+            .collect(),
+        writer: Some(writer.to_owned()),
+        id: Some(id.to_owned()),
+    };
+    format!("{}\n\n{}", subject.trim_end(), trailers.render())
 }
 
 /// Title and body of the pull request for `updates` (pull-request mode).
@@ -105,10 +108,7 @@ pub fn pull_request(template: &Template, updates: &[Update]) -> (String, String)
 
 /// The pull-request body: a table of updates and how the branch is kept.
 pub fn pull_request_body(updates: &[Update]) -> String {
-    let cell = |s: &str| {
-        let s = if s.is_empty() { "(none)" } else { s };
-        s.replace('|', "\\|").replace('`', "'")
-    };
+    let cell = |s: &str| markdown_cell(if s.is_empty() { "(none)" } else { s });
     let mut body = String::from(
         "gitops-bump sets these image references:\n\n| file:line | image | from → to |\n|---|---|---|\n",
     );
@@ -128,7 +128,16 @@ pub fn pull_request_body(updates: &[Update]) -> String {
     body
 }
 
-fn short(image: &str) -> &str {
+/// A Markdown table cell: no `|`, backticks or line breaks that would end
+/// it or the table.
+pub fn markdown_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+        .replace('`', "'")
+        .replace(['\n', '\r'], " ")
+}
+
+/// `ghcr.io/acme/backend` → `backend`, for short subjects.
+fn image_basename(image: &str) -> &str {
     image.rsplit('/').next().unwrap_or(image)
 }
 

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub mod merge;
+
 use crate::manifest::{Change, Dialect, Manifest, Shape, Site, SiteImage};
 use crate::reference::Reference;
 

@@ -1,0 +1,328 @@
+//! The read side of the GitHub backend: list the selected paths with the
+//! REST tree API (walking subtrees when GitHub truncates a recursive
+//! listing), then read them in GraphQL queries pinned to one commit, with a
+//! blob fallback for binary or truncated text (DESIGN.md §6).
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::graphql::{self, Anchor, BlobFields, FileEntry, History};
+use super::types::encode_path;
+use super::{Api, CHUNK, GitHubError, ReadState};
+use crate::backend::files::{FileSelection, too_large};
+use crate::backend::{Snapshot, SourceFile};
+use crate::finding::Finding;
+
+/// One file answer, ready to become bytes.
+pub(super) enum Fetched {
+    Absent,
+    Text(String),
+    /// Binary or truncated: fetch the blob by id.
+    Blob(String),
+    TooLarge(u64),
+}
+
+impl Api {
+    /// Lists the selected paths (unless they are exact), then reads them in
+    /// queries pinned to one commit.
+    pub(super) async fn read(
+        &self,
+        files: &FileSelection,
+    ) -> Result<(Snapshot, ReadState), GitHubError> {
+        let mut listing = match files.exact_paths() {
+            Some(paths) => Listing::exact(paths),
+            None => self.list(self.branch(), files).await?,
+        };
+        let (head, tree, fetched, modes) = self.fetch_files(&listing.paths, None).await?;
+        if listing.tree.as_ref().is_some_and(|t| t != &tree) {
+            // The listing and the file query are two requests: the branch
+            // moved in between. List the tree the query saw, read that commit.
+            listing = self.list(&tree, files).await?;
+            let (head, tree, fetched, modes) =
+                self.fetch_files(&listing.paths, Some(&head)).await?;
+            return self
+                .finish(files, listing, head, tree, fetched, modes)
+                .await;
+        }
+        self.finish(files, listing, head, tree, fetched, modes)
+            .await
+    }
+
+    async fn finish(
+        &self,
+        files: &FileSelection,
+        listing: Listing,
+        head: String,
+        tree: String,
+        fetched: Vec<(String, Fetched)>,
+        mut modes: HashMap<String, u32>,
+    ) -> Result<(Snapshot, ReadState), GitHubError> {
+        let mut snapshot = Snapshot {
+            head: Some(head.clone()),
+            files: Vec::new(),
+            problems: listing.problems,
+        };
+        for (path, f) in fetched {
+            let bytes = match f {
+                Fetched::Absent => continue,
+                Fetched::TooLarge(size) => {
+                    snapshot
+                        .problems
+                        .push(too_large(&path, size, files.max_size));
+                    continue;
+                }
+                Fetched::Text(t) => t.into_bytes(),
+                Fetched::Blob(oid) => self.blob(&oid, &path).await?,
+            };
+            snapshot.files.push(SourceFile { path, bytes });
+        }
+        modes.extend(listing.modes);
+        snapshot.files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok((snapshot, ReadState { head, tree, modes }))
+    }
+
+    /// The blob paths under `treeish` that `files` selects. Walks subtrees
+    /// when GitHub truncates the recursive listing.
+    async fn list(&self, treeish: &str, files: &FileSelection) -> Result<Listing, GitHubError> {
+        let mut listing = Listing::default();
+        // (tree, path prefix, recursive?)
+        let mut stack = vec![(treeish.to_owned(), String::new(), true)];
+        while let Some((sha, prefix, recursive)) = stack.pop() {
+            let what = format!("list the files of {}", self.qualified_ref());
+            let mut url = self.rest(&format!("git/trees/{}", encode_path(&sha)));
+            if recursive {
+                url.push_str("?recursive=1");
+            }
+            let v = self.get(url, &what).await?;
+            if listing.tree.is_none() {
+                listing.tree = v.get("sha").and_then(Value::as_str).map(str::to_owned);
+            }
+            if recursive && v.get("truncated").and_then(Value::as_bool) == Some(true) {
+                // https://docs.github.com/en/rest/git/trees#get-a-tree: fetch
+                // "the sub-trees individually" when the recursive answer is cut.
+                stack.push((sha, prefix, false));
+                continue;
+            }
+            for entry in v
+                .get("tree")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let field = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or("");
+                let path = format!("{prefix}{}", field("path"));
+                match field("type") {
+                    "tree" if !recursive => {
+                        stack.push((field("sha").to_owned(), format!("{path}/"), true));
+                    }
+                    "blob" if files.matches(&path) => {
+                        let size = entry.get("size").and_then(Value::as_u64).unwrap_or(0);
+                        if let Ok(mode) = u32::from_str_radix(field("mode"), 8) {
+                            listing.modes.insert(path.clone(), mode);
+                        }
+                        if size > files.max_size {
+                            listing
+                                .problems
+                                .push(too_large(&path, size, files.max_size));
+                        } else {
+                            listing.paths.push(path);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        listing.paths.sort();
+        Ok(listing)
+    }
+
+    /// Reads `paths` in chunks: the first at the branch head (or at `pin`),
+    /// the rest pinned to the commit the first one saw.
+    #[allow(clippy::type_complexity)]
+    async fn fetch_files(
+        &self,
+        paths: &[String],
+        pin: Option<&str>,
+    ) -> Result<(String, String, Vec<(String, Fetched)>, HashMap<String, u32>), GitHubError> {
+        let mut head = pin.map(str::to_owned);
+        let mut tree = String::new();
+        let mut fetched = Vec::with_capacity(paths.len());
+        let mut modes = HashMap::new();
+        let mut chunks: Vec<&[String]> = paths.chunks(CHUNK).collect();
+        if chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        for chunk in chunks {
+            let (commit, _) = self.query_files(chunk, head.as_deref(), false).await?;
+            head = Some(commit.oid.clone());
+            tree = commit.tree;
+            for (path, entry) in chunk.iter().zip(commit.files) {
+                if let Some(mode) = entry.as_ref().and_then(|e| e.mode) {
+                    modes.insert(path.clone(), mode);
+                }
+                fetched.push((path.clone(), classify_file(entry, u64::MAX)));
+            }
+        }
+        let head = head.ok_or_else(|| GitHubError::Unexpected {
+            what: "read files".into(),
+            message: "no head commit".into(),
+        })?;
+        Ok((head, tree, fetched, modes))
+    }
+
+    /// One files query. With `pin`, reads that commit; else the branch head.
+    pub(super) async fn query_files(
+        &self,
+        paths: &[String],
+        pin: Option<&str>,
+        history: bool,
+    ) -> Result<(CommitFiles, Option<History>), GitHubError> {
+        let anchor = if pin.is_some() {
+            Anchor::Commit
+        } else {
+            Anchor::Branch
+        };
+        let mut vars = json!({"owner": self.repo.owner, "name": self.repo.name});
+        match pin {
+            Some(oid) => vars["head"] = json!(oid),
+            None => vars["ref"] = json!(self.qualified_ref()),
+        }
+        if history {
+            vars["depth"] = json!(graphql::HISTORY_DEPTH);
+        }
+        for (i, p) in paths.iter().enumerate() {
+            vars[format!("p{i}")] = json!(p);
+        }
+        let what = format!("read files at {}", self.qualified_ref());
+        let data = self
+            .graphql(
+                &graphql::files_query(paths.len(), anchor, history),
+                vars,
+                &what,
+            )
+            .await?;
+        let pointer = match anchor {
+            Anchor::Branch => "/repository/ref/target",
+            Anchor::Commit => "/repository/object",
+        };
+        let Some(commit) = data.pointer(pointer).filter(|v| !v.is_null()) else {
+            return Err(GitHubError::NotFound {
+                what,
+                message: match pin {
+                    Some(oid) => format!("commit {oid} is not in {}", self.repo),
+                    None => format!("branch {:?} is not in {}", self.branch(), self.repo),
+                },
+            });
+        };
+        let oid = commit.get("oid").and_then(Value::as_str).unwrap_or("");
+        let tree = commit
+            .pointer("/tree/oid")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if oid.is_empty() {
+            return Err(GitHubError::Unexpected {
+                what,
+                message: "the branch does not point at a commit".into(),
+            });
+        }
+        let mut files = Vec::with_capacity(paths.len());
+        for i in 0..paths.len() {
+            let entry = commit
+                .get(format!("f{i}"))
+                .filter(|v| !v.is_null())
+                .map(|v| serde_json::from_value::<FileEntry>(v.clone()))
+                .transpose()
+                .map_err(|e| GitHubError::Unexpected {
+                    what: what.clone(),
+                    message: e.to_string(),
+                })?;
+            files.push(entry);
+        }
+        let history = commit
+            .get("history")
+            .map(|h| serde_json::from_value::<History>(h.clone()))
+            .transpose()
+            .map_err(|e| GitHubError::Unexpected {
+                what: what.clone(),
+                message: e.to_string(),
+            })?;
+        Ok((
+            CommitFiles {
+                oid: oid.to_owned(),
+                tree: tree.to_owned(),
+                files,
+            },
+            history,
+        ))
+    }
+
+    pub(super) async fn blob(&self, oid: &str, path: &str) -> Result<Vec<u8>, GitHubError> {
+        let what = format!("read {path}");
+        let v = self
+            .get(self.rest(&format!("git/blobs/{oid}")), &what)
+            .await?;
+        let content: String = v
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(content)
+            .map_err(|e| GitHubError::Unexpected {
+                what,
+                message: format!("blob content is not base64: {e}"),
+            })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Listing {
+    /// Tree id the listing saw (`None` for exact paths: nothing listed).
+    tree: Option<String>,
+    paths: Vec<String>,
+    modes: HashMap<String, u32>,
+    problems: Vec<Finding>,
+}
+
+impl Listing {
+    fn exact(paths: Vec<String>) -> Listing {
+        Listing {
+            paths,
+            ..Listing::default()
+        }
+    }
+}
+
+/// One files query's answer: the commit it read and each path's entry.
+pub(super) struct CommitFiles {
+    pub(super) oid: String,
+    pub(super) tree: String,
+    pub(super) files: Vec<Option<FileEntry>>,
+}
+
+pub(super) fn classify_file(entry: Option<FileEntry>, max: u64) -> Fetched {
+    let Some(BlobFields {
+        oid,
+        byte_size,
+        is_binary,
+        is_truncated,
+        text,
+    }) = entry.and_then(|e| e.object)
+    else {
+        return Fetched::Absent;
+    };
+    let size = byte_size.unwrap_or(0);
+    if size > max {
+        return Fetched::TooLarge(size);
+    }
+    match (text, oid) {
+        (Some(t), _) if !is_truncated && is_binary != Some(true) => Fetched::Text(t),
+        (_, Some(oid)) => Fetched::Blob(oid),
+        (Some(t), None) => Fetched::Text(t),
+        (None, None) => Fetched::Absent,
+    }
+}
