@@ -132,13 +132,14 @@ async fn check(
                 .tag()
                 .map_or_else(|| format!("{shown}@{digest}"), |t| format!("{shown}:{t}"));
             let have: Vec<String> = have.iter().map(Platform::to_string).collect();
+            // An index may list thousands of platforms: name a few.
             let message = format!(
                 "{what} lacks platform {} (it has: {})",
                 missing.join(", "),
                 if have.is_empty() {
                     "none declared".to_owned()
                 } else {
-                    have.join(", ")
+                    crate::registry::shown_list(&have, 5)
                 }
             );
             return Err(Finding::error(Kind::PlatformMissing, None, message).about(shown));

@@ -11,6 +11,15 @@
 //! say which credential source it tried, and requests cannot be counted,
 //! capped per host or retried with our policy. The part of the API we need is
 //! five GET/HEAD endpoints; see `transport` for the HTTP side.
+//!
+//! A registry's answers are untrusted input. `Link` pages are followed only
+//! within the registry's origin and repository, and at most
+//! [`MAX_TAG_PAGES`] of them; listed tags that break the OCI tag grammar are
+//! dropped and counted ([`TagListing`]); digests and platforms read from
+//! manifests are checked before they reach a URL or a message; every body
+//! is capped ([`MANIFEST_LIMIT`], [`CONFIG_LIMIT`], [`TAG_PAGE_LIMIT`],
+//! [`TAG_LIST_LIMIT`], [`transport::TOKEN_LIMIT`]); text quoted from a
+//! registry in an error is escaped and cut ([`escaped`]).
 
 pub mod auth;
 pub mod platform;
@@ -25,6 +34,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use sha2::Digest as _;
 use tokio::sync::OnceCell;
+
+use crate::reference::{is_valid_digest, is_valid_tag};
 
 pub use auth::{FlagCredential, Secret};
 pub use platform::Platform;
@@ -42,9 +53,31 @@ application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
-/// Largest number of tag pages followed for one repository: a loop guard
-/// against a registry whose `Link` never ends (10,000 pages of 100 tags).
-const MAX_TAG_PAGES: usize = 10_000;
+/// Largest number of tag pages followed for one repository: a guard against
+/// a registry whose `Link` never ends. 1,000 pages of Docker Hub's and
+/// GHCR's 100 tags are 100,000 tags, more than any repository we know.
+pub const MAX_TAG_PAGES: usize = 1_000;
+
+/// Largest manifest or index read: 4 MiB, the limit the distribution
+/// registry puts on manifests it accepts (`maxManifestBodySize`), so no
+/// conforming registry serves a larger one.
+pub const MANIFEST_LIMIT: usize = 4 << 20;
+
+/// Largest image config read: 8 MiB. Configs carry the build history and
+/// labels; real ones are a few KiB, rarely past 100 KiB.
+pub const CONFIG_LIMIT: usize = 8 << 20;
+
+/// Largest tag-list page read: 16 MiB, room for about 400,000 tags in one
+/// page from a registry that ignores `?n=` (the distribution registry 2.8
+/// does, and answers with every tag at once).
+pub const TAG_PAGE_LIMIT: usize = 16 << 20;
+
+/// Largest tag list read over all of a repository's pages: 64 MiB (about
+/// 1.5 million tags).
+pub const TAG_LIST_LIMIT: usize = 64 << 20;
+
+/// How many dropped tags a [`TagListing`] keeps as examples.
+pub const INVALID_TAG_EXAMPLES: usize = 3;
 
 /// How a [`Client`] talks to registries.
 #[derive(Clone, Debug)]
@@ -67,6 +100,9 @@ pub struct RegistryOptions {
     pub per_host_concurrency: usize,
     /// Tags asked for per page (`?n=`); registries may return fewer.
     pub page_size: usize,
+    /// PEM certificates trusted in addition to the system roots, for
+    /// registries behind a private CA.
+    pub ca_certificates: Vec<Vec<u8>>,
 }
 
 /// Exponential backoff with full jitter, a cap and a deadline.
@@ -95,6 +131,7 @@ impl Default for RegistryOptions {
             retry: RetryPolicy::default(),
             per_host_concurrency: 8,
             page_size: 100,
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -186,13 +223,33 @@ pub enum RegistryError {
         /// Attempts made.
         attempts: u32,
     },
-    /// An answer we cannot use: unexpected status, unreadable JSON, wrong digest.
+    /// An answer we cannot use: unexpected status, unreadable JSON, wrong
+    /// digest, a `Link` or redirect to another origin.
     #[error("{registry}: {message}")]
     Protocol {
         /// Registry host.
         registry: String,
-        /// What was wrong.
+        /// What was wrong (text quoted from the registry is escaped and cut).
         message: String,
+    },
+    /// An answer longer than we read for its kind; never retried.
+    #[error("{registry}: the answer to {path} is larger than {}; refusing it", size(*limit))]
+    TooLarge {
+        /// Registry (or token server) host.
+        registry: String,
+        /// The URL path asked for, without the query.
+        path: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A tag or digest handed to the client that is neither (it would
+    /// change the request URL).
+    #[error("{repository}: {reference} is not a valid tag or digest")]
+    InvalidReference {
+        /// `host/path`.
+        repository: String,
+        /// The reference, escaped and cut.
+        reference: String,
     },
     /// The HTTP client could not be built.
     #[error("cannot set up the registry client: {0}")]
@@ -249,6 +306,44 @@ pub struct RegistryStats {
     pub requests: u64,
     /// Docker Hub's `ratelimit-remaining` (lowest seen), when reported.
     pub ratelimit_remaining: Option<u64>,
+    /// Listed tags that broke the OCI tag grammar and were dropped, over
+    /// every repository listed in the run.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub invalid_tags_dropped: u64,
+    /// Up to [`INVALID_TAG_EXAMPLES`] of them, quoted and escaped with
+    /// [`escaped`] (safe to print anywhere).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_tag_examples: Vec<String>,
+}
+
+/// One repository's tags as listed, after dropping the ones that break the
+/// OCI tag grammar (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`): such a "tag"
+/// cannot be pulled, and its text (a CR, `::warning::`, a terminal escape)
+/// must never reach a selection, a log or `$GITHUB_OUTPUT`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TagListing {
+    /// Valid tags, in the registry's order.
+    pub tags: Arc<Vec<String>>,
+    /// How many listed tags were dropped.
+    pub invalid: usize,
+    /// Up to [`INVALID_TAG_EXAMPLES`] dropped tags, escaped with [`escaped`].
+    pub invalid_examples: Vec<String>,
+}
+
+/// What a pinned digest is, relative to the tag it is pinned with
+/// (`image:TAG@DIGEST`); see [`Client::pin_kind`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PinKind {
+    /// The tag's own digest: its index (multi-platform), or its manifest
+    /// (single image). Moves to the new tag's digest.
+    Tag,
+    /// The child of the tag's index for this platform. Moves to the new
+    /// tag's child for the same platform ([`Client::platform_child`]).
+    Child(Platform),
+    /// Neither: not the tag's digest and not one of its platform children
+    /// (an attestation entry, another image, or a tag moved since the pin
+    /// was written).
+    Unrelated,
 }
 
 /// A registry client for one run. Clones share the caches and counters.
@@ -260,7 +355,8 @@ pub struct Client {
 #[derive(Debug)]
 struct Inner {
     transport: Transport,
-    tags: Cache<String, Arc<Vec<String>>>,
+    tags: Cache<String, Arc<TagListing>>,
+    invalid_tags: Mutex<(u64, Vec<String>)>,
     resolved: Cache<(String, String), Resolved>,
     manifests: Cache<(String, String), Arc<Manifest>>,
     configs: Cache<(String, String), Arc<ImageConfig>>,
@@ -273,6 +369,7 @@ impl Client {
             inner: Arc::new(Inner {
                 transport: Transport::new(options)?,
                 tags: Cache::default(),
+                invalid_tags: Mutex::new((0, Vec::new())),
                 resolved: Cache::default(),
                 manifests: Cache::default(),
                 configs: Cache::default(),
@@ -282,15 +379,33 @@ impl Client {
 
     /// Requests made and rate limits seen so far.
     pub fn stats(&self) -> RegistryStats {
+        let (invalid_tags_dropped, invalid_tag_examples) = self
+            .inner
+            .invalid_tags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         RegistryStats {
             requests: self.inner.transport.requests(),
             ratelimit_remaining: self.inner.transport.ratelimit_remaining(),
+            invalid_tags_dropped,
+            invalid_tag_examples,
         }
     }
 
-    /// Every tag of `repo`, in the registry's order, following `Link`
-    /// pagination to the end.
+    /// Every valid tag of `repo`, in the registry's order, following `Link`
+    /// pagination to the end (see [`Client::tag_listing`] for what is
+    /// dropped).
     pub async fn list_tags(&self, repo: &Repository) -> Result<Arc<Vec<String>>, RegistryError> {
+        Ok(self.tag_listing(repo).await?.tags.clone())
+    }
+
+    /// `repo`'s tag listing: the valid tags, and how many listed tags broke
+    /// the tag grammar and were dropped. Follows `Link: rel="next"` only to
+    /// the same origin (scheme, host and port) and the same path, at most
+    /// [`MAX_TAG_PAGES`] pages and [`TAG_LIST_LIMIT`] bytes; anything else
+    /// is a [`RegistryError::Protocol`] naming the `Link` header.
+    pub async fn tag_listing(&self, repo: &Repository) -> Result<Arc<TagListing>, RegistryError> {
         let key = repo.to_string();
         self.inner
             .tags
@@ -305,6 +420,9 @@ impl Client {
         repo: &Repository,
         reference: &str,
     ) -> Result<Resolved, RegistryError> {
+        if !is_valid_tag(reference) && !is_valid_digest(reference) {
+            return Err(invalid_reference(repo, reference));
+        }
         let key = (repo.to_string(), reference.to_owned());
         self.inner
             .resolved
@@ -318,12 +436,20 @@ impl Client {
         repo: &Repository,
         digest: &str,
     ) -> Result<Arc<Manifest>, RegistryError> {
+        if !is_valid_digest(digest) {
+            return Err(invalid_reference(repo, digest));
+        }
         let key = (api_host(repo.domain()), digest.to_owned());
         self.inner
             .manifests
             .get_or_try_init(key, || async {
                 let reply = self
-                    .get(repo, &format!("manifests/{digest}"), MANIFEST_ACCEPT)
+                    .get(
+                        repo,
+                        &format!("manifests/{digest}"),
+                        MANIFEST_ACCEPT,
+                        MANIFEST_LIMIT,
+                    )
                     .await?;
                 let reply = self.expect_found(repo, reply, None, Some(digest)).await?;
                 check_digest(repo, digest, &reply.body)?;
@@ -338,11 +464,16 @@ impl Client {
         repo: &Repository,
         digest: &str,
     ) -> Result<Arc<ImageConfig>, RegistryError> {
+        if !is_valid_digest(digest) {
+            return Err(invalid_reference(repo, digest));
+        }
         let key = (api_host(repo.domain()), digest.to_owned());
         self.inner
             .configs
             .get_or_try_init(key, || async {
-                let reply = self.get(repo, &format!("blobs/{digest}"), "*/*").await?;
+                let reply = self
+                    .get(repo, &format!("blobs/{digest}"), "*/*", CONFIG_LIMIT)
+                    .await?;
                 let reply = self.expect_found(repo, reply, None, Some(digest)).await?;
                 check_digest(repo, digest, &reply.body)?;
                 #[derive(Deserialize)]
@@ -355,11 +486,15 @@ impl Client {
                 let c: ConfigJson = serde_json::from_slice(&reply.body)
                     .map_err(|e| protocol(repo, format!("config {digest}: {e}")))?;
                 let platform = match (&c.os, &c.architecture) {
-                    (Some(os), Some(arch)) => Some(Platform::new(os, arch, c.variant.as_deref())),
+                    (Some(os), Some(arch)) => {
+                        Platform::from_registry(os, arch, c.variant.as_deref())
+                    }
                     _ => None,
                 };
                 Ok(Arc::new(ImageConfig {
-                    created: c.created,
+                    // Shown and compared as a time: anything that is not
+                    // RFC 3339 text counts as absent.
+                    created: c.created.filter(|t| is_timestamp_text(t)),
                     platform,
                 }))
             })
@@ -424,40 +559,166 @@ impl Client {
         Ok(self.config(repo, &config).await?.created.clone())
     }
 
-    async fn fetch_tags(&self, repo: &Repository) -> Result<Arc<Vec<String>>, RegistryError> {
+    /// What `pinned` is for the tag whose digest is `tag_digest` (from
+    /// [`Client::resolve`] of the old tag): the tag's own digest, the child
+    /// of its index for one platform, or neither. Reads the tag's manifest
+    /// (one GET, none when cached, none when `pinned` is `tag_digest`).
+    /// Children without a platform or with BuildKit's `unknown/unknown`
+    /// (attestations) are [`PinKind::Unrelated`]; when two children share a
+    /// platform, the first wins, as in containerd.
+    pub async fn pin_kind(
+        &self,
+        repo: &Repository,
+        tag_digest: &str,
+        pinned: &str,
+    ) -> Result<PinKind, RegistryError> {
+        if pinned == tag_digest {
+            return Ok(PinKind::Tag);
+        }
+        if !is_valid_digest(pinned) {
+            return Err(invalid_reference(repo, pinned));
+        }
+        Ok(match &*self.manifest(repo, tag_digest).await? {
+            Manifest::Index { children } => children
+                .iter()
+                .find(|c| c.digest == pinned)
+                .and_then(|c| c.platform.clone())
+                .filter(|p| !p.is_unknown())
+                .map_or(PinKind::Unrelated, PinKind::Child),
+            Manifest::Image { .. } => PinKind::Unrelated,
+        })
+    }
+
+    /// The manifest to pin for `platform` in the manifest `digest` (from
+    /// [`Client::resolve`] of the new tag): for an index, its first child
+    /// for that platform; for a single image, `digest` itself when its
+    /// config's platform is `platform`. None when it lacks the platform.
+    /// Cached like [`Client::platforms`]: no request when that ran before.
+    pub async fn platform_child(
+        &self,
+        repo: &Repository,
+        digest: &str,
+        platform: &Platform,
+    ) -> Result<Option<String>, RegistryError> {
+        match &*self.manifest(repo, digest).await? {
+            Manifest::Index { children } => Ok(children
+                .iter()
+                .find(|c| c.platform.as_ref() == Some(platform))
+                .map(|c| c.digest.clone())),
+            Manifest::Image { config } => {
+                let config = self.config(repo, config).await?;
+                Ok((config.platform.as_ref() == Some(platform)).then(|| digest.to_owned()))
+            }
+        }
+    }
+
+    async fn fetch_tags(&self, repo: &Repository) -> Result<Arc<TagListing>, RegistryError> {
         let page_size = self.inner.transport.options().page_size.max(1);
-        let mut url = self.url(repo, &format!("tags/list?n={page_size}"))?;
+        let first = self.url(repo, &format!("tags/list?n={page_size}"))?;
+        let mut url = first.clone();
+        let mut listing = TagListing::default();
         let mut tags = Vec::new();
-        let mut seen_urls = std::collections::HashSet::new();
-        for _ in 0..MAX_TAG_PAGES {
+        let mut read = 0usize;
+        let mut seen_urls = std::collections::HashSet::from([first.clone()]);
+        let mut pages = 0;
+        loop {
+            pages += 1;
             let reply = self
-                .send(repo, Method::GET, url.clone(), "application/json")
+                .send(
+                    repo,
+                    Method::GET,
+                    url.clone(),
+                    "application/json",
+                    TAG_PAGE_LIMIT,
+                )
                 .await?;
             let reply = self.expect_found(repo, reply, None, None).await?;
+            read += reply.body.len();
+            if read > TAG_LIST_LIMIT {
+                return Err(RegistryError::TooLarge {
+                    registry: api_host(repo.domain()),
+                    path: first.path().to_owned(),
+                    limit: TAG_LIST_LIMIT,
+                });
+            }
             #[derive(Deserialize)]
             struct TagsJson {
                 tags: Option<Vec<String>>,
             }
             let page: TagsJson = serde_json::from_slice(&reply.body)
                 .map_err(|e| protocol(repo, format!("tag list: {e}")))?;
-            tags.extend(page.tags.unwrap_or_default());
-            let next = reply
-                .header("link")
-                .and_then(next_link)
-                .map(|l| url.join(&l))
-                .transpose()
-                .map_err(|e| protocol(repo, format!("tag list: bad Link header: {e}")))?;
-            match next {
-                // A registry that links back to a page already read would
-                // loop forever; stop at the first repeat.
-                Some(n) if seen_urls.insert(n.clone()) => url = n,
-                _ => return Ok(Arc::new(tags)),
+            for tag in page.tags.unwrap_or_default() {
+                if is_valid_tag(&tag) {
+                    tags.push(tag);
+                } else {
+                    listing.invalid += 1;
+                    if listing.invalid_examples.len() < INVALID_TAG_EXAMPLES {
+                        listing.invalid_examples.push(escaped(&tag, 40));
+                    }
+                }
+            }
+            let Some(link) = reply.header("link").and_then(next_link) else {
+                break;
+            };
+            let next = url.join(&link).map_err(|e| {
+                protocol(
+                    repo,
+                    format!("tag list: bad Link header {}: {e}", escaped(&link, 100)),
+                )
+            })?;
+            // Credentials (and trust in the answer) belong to this origin
+            // and this repository; a `Link` elsewhere is refused, never
+            // followed with or without them.
+            if !transport::same_origin(&next, &first) || next.path() != first.path() {
+                return Err(protocol(
+                    repo,
+                    format!(
+                        "tag list: the Link header points to {}, outside {}://{}{}; refusing to follow it",
+                        escaped(
+                            &format!(
+                                "{}://{}{}",
+                                next.scheme(),
+                                transport::host_of(&next),
+                                next.path()
+                            ),
+                            100
+                        ),
+                        first.scheme(),
+                        api_host(repo.domain()),
+                        first.path()
+                    ),
+                ));
+            }
+            // A registry that links back to a page already read would
+            // loop forever; stop at the first repeat.
+            if !seen_urls.insert(next.clone()) {
+                break;
+            }
+            if pages == MAX_TAG_PAGES {
+                return Err(protocol(
+                    repo,
+                    format!(
+                        "tag list: the Link header still names a next page after {MAX_TAG_PAGES} pages; giving up"
+                    ),
+                ));
+            }
+            url = next;
+        }
+        listing.tags = Arc::new(tags);
+        if listing.invalid > 0 {
+            let mut total = self
+                .inner
+                .invalid_tags
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            total.0 += listing.invalid as u64;
+            for e in &listing.invalid_examples {
+                if total.1.len() < INVALID_TAG_EXAMPLES {
+                    total.1.push(e.clone());
+                }
             }
         }
-        Err(protocol(
-            repo,
-            format!("tag list: more than {MAX_TAG_PAGES} pages; giving up"),
-        ))
+        Ok(Arc::new(listing))
     }
 
     async fn fetch_resolved(
@@ -467,7 +728,13 @@ impl Client {
     ) -> Result<Resolved, RegistryError> {
         let url = self.url(repo, &format!("manifests/{reference}"))?;
         let head = self
-            .send(repo, Method::HEAD, url.clone(), MANIFEST_ACCEPT)
+            .send(
+                repo,
+                Method::HEAD,
+                url.clone(),
+                MANIFEST_ACCEPT,
+                MANIFEST_LIMIT,
+            )
             .await?;
         let tag = (!reference.contains(':')).then_some(reference);
         let digest = tag.is_none().then_some(reference);
@@ -477,23 +744,27 @@ impl Client {
             if !crate::reference::is_valid_digest(d) {
                 return Err(protocol(
                     repo,
-                    format!("invalid Docker-Content-Digest {d:?}"),
+                    format!("invalid Docker-Content-Digest {}", escaped(d, 80)),
                 ));
             }
             return Ok(Resolved {
                 digest: d.to_owned(),
-                media_type: head.header("content-type").map(media_type),
+                media_type: head.header("content-type").and_then(media_type),
             });
         }
         // HEAD gave no digest (or only a status without an error code, as
         // HEAD has no body): GET once for the body and its error code.
-        let reply = self.send(repo, Method::GET, url, MANIFEST_ACCEPT).await?;
+        let reply = self
+            .send(repo, Method::GET, url, MANIFEST_ACCEPT, MANIFEST_LIMIT)
+            .await?;
         let reply = match self.expect_found(repo, reply, tag, digest).await {
             Err(RegistryError::TagNotFound { .. } | RegistryError::DigestNotFound { .. }) => {
                 // The distribution registry answers MANIFEST_UNKNOWN even
                 // when the whole repository is missing; one small tag-list
                 // request tells the two apart (failure path only).
-                let probe = self.get(repo, "tags/list?n=1", "application/json").await?;
+                let probe = self
+                    .get(repo, "tags/list?n=1", "application/json", TAG_PAGE_LIMIT)
+                    .await?;
                 self.expect_found(repo, probe, None, None).await?;
                 return Err(match tag {
                     Some(tag) => RegistryError::TagNotFound {
@@ -520,7 +791,7 @@ impl Client {
         );
         Ok(Resolved {
             digest,
-            media_type: reply.header("content-type").map(media_type),
+            media_type: reply.header("content-type").and_then(media_type),
         })
     }
 
@@ -529,9 +800,10 @@ impl Client {
         repo: &Repository,
         path: &str,
         accept: &str,
+        limit: usize,
     ) -> Result<Reply, RegistryError> {
         let url = self.url(repo, path)?;
-        self.send(repo, Method::GET, url, accept).await
+        self.send(repo, Method::GET, url, accept, limit).await
     }
 
     async fn send(
@@ -540,10 +812,18 @@ impl Client {
         method: Method,
         url: Url,
         accept: &str,
+        limit: usize,
     ) -> Result<Reply, RegistryError> {
         self.inner
             .transport
-            .send(&api_host(repo.domain()), repo.path(), method, url, accept)
+            .send(
+                &api_host(repo.domain()),
+                repo.path(),
+                method,
+                url,
+                accept,
+                limit,
+            )
             .await
     }
 
@@ -579,7 +859,8 @@ impl Client {
             format!(
                 "unexpected HTTP {} for {repository}{}",
                 reply.status.as_u16(),
-                code.map(|c| format!(" ({c})")).unwrap_or_default()
+                code.map(|c| format!(" ({})", escaped(&c, 40)))
+                    .unwrap_or_default()
             ),
         ))
     }
@@ -633,20 +914,110 @@ fn split_port(h: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn media_type(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
+/// `text`, quoted, with everything but printable ASCII escaped (`\r`,
+/// `\u{1b}`, `\"`) and cut after `max_chars` characters (then `…` and the
+/// full length): registry text made safe for a terminal, a log, a workflow
+/// command or `$GITHUB_OUTPUT`.
+pub fn escaped(text: &str, max_chars: usize) -> String {
+    let mut out = String::from("\"");
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push_str(&format!("\"… ({} bytes)", text.len()));
+            return out;
+        }
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c == ' ' || c.is_ascii_graphic() => out.push(c),
+            c => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The first `max` items joined with `, `, then `… and N more` when there
+/// are more: a list from a registry (an index's platforms) can hold
+/// thousands of entries, and an error line must stay readable.
+pub fn shown_list<T: std::fmt::Display>(items: &[T], max: usize) -> String {
+    let mut out = items
+        .iter()
+        .take(max)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        out.push_str(&format!(", … and {} more", items.len() - max));
+    }
+    out
+}
+
+/// `n` bytes as the largest binary unit that divides it (`4 MiB`), else bytes.
+fn size(n: usize) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// The media type of a `Content-Type` value, when it is one (RFC 6838
+/// characters, at most 255 bytes).
+fn media_type(content_type: &str) -> Option<String> {
+    let m = content_type.split(';').next().unwrap_or_default().trim();
+    (!m.is_empty()
+        && m.len() <= 255
+        && m.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-/".contains(c)))
+    .then(|| m.to_owned())
+}
+
+/// Returns true if and only if `t` could be an RFC 3339 time: 1 to 64
+/// characters of digits, letters and `:.+-`.
+fn is_timestamp_text(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 64
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":.+-".contains(c))
 }
 
 fn protocol(repo: &Repository, message: String) -> RegistryError {
     RegistryError::Protocol {
         registry: api_host(repo.domain()),
-        message,
+        message: bounded(message),
     }
+}
+
+/// Longest protocol message kept: parts quoted from a registry are escaped
+/// and cut already; this also bounds what a JSON parser quotes.
+const MAX_MESSAGE: usize = 500;
+
+/// `message`, cut after [`MAX_MESSAGE`] bytes (on a character boundary).
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
+
+fn invalid_reference(repo: &Repository, reference: &str) -> RegistryError {
+    RegistryError::InvalidReference {
+        repository: repo.to_string(),
+        reference: escaped(reference, 80),
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn error_code(body: &[u8]) -> Option<String> {
@@ -704,6 +1075,23 @@ fn parse_manifest(repo: &Repository, reply: &Reply) -> Result<Manifest, Registry
     }
     let m: ManifestJson = serde_json::from_slice(&reply.body)
         .map_err(|e| protocol(repo, format!("{repo}: unreadable manifest: {e}")))?;
+    // Digests from a manifest become request URLs: a non-digest there
+    // (`../`, `?`) would point the next request elsewhere.
+    let bad = m
+        .manifests
+        .iter()
+        .flatten()
+        .chain(&m.config)
+        .find(|d| !is_valid_digest(&d.digest));
+    if let Some(d) = bad {
+        return Err(protocol(
+            repo,
+            format!(
+                "{repo}: manifest names {} as a digest",
+                escaped(&d.digest, 80)
+            ),
+        ));
+    }
     if m.schema_version == Some(1) {
         return Err(protocol(
             repo,
@@ -716,9 +1104,9 @@ fn parse_manifest(repo: &Repository, reply: &Reply) -> Result<Manifest, Registry
                 .into_iter()
                 .map(|c| Child {
                     digest: c.digest,
-                    platform: c
-                        .platform
-                        .map(|p| Platform::new(&p.os, &p.architecture, p.variant.as_deref())),
+                    platform: c.platform.and_then(|p| {
+                        Platform::from_registry(&p.os, &p.architecture, p.variant.as_deref())
+                    }),
                 })
                 .collect(),
         }),
@@ -835,6 +1223,45 @@ mod tests {
             c.url(&local, "manifests/v1").expect("url").as_str(),
             "http://localhost:5000/v2/a/b/manifests/v1"
         );
+    }
+
+    #[test]
+    fn registry_text_is_escaped_and_cut() {
+        assert_eq!(escaped("v1.0.0", 40), r#""v1.0.0""#);
+        assert_eq!(escaped("v3\r::warning::x\n", 40), r#""v3\r::warning::x\n""#);
+        assert_eq!(
+            escaped("\u{1b}[2J\u{202e}\"\\", 40),
+            r#""\u{1b}[2J\u{202e}\"\\""#
+        );
+        assert_eq!(escaped(&"9".repeat(129), 4), "\"9999\"… (129 bytes)");
+        assert_eq!(escaped("ü", 4), r#""\u{fc}""#);
+        let long = format!("{}é", "x".repeat(MAX_MESSAGE - 1));
+        assert_eq!(bounded(long).len(), MAX_MESSAGE - 1 + '…'.len_utf8());
+    }
+
+    #[test]
+    fn long_lists_show_the_first_few() {
+        let many: Vec<usize> = (0..1_000_000).collect();
+        assert_eq!(shown_list(&many, 3), "0, 1, 2, … and 999997 more");
+        assert_eq!(shown_list(&many[..3], 3), "0, 1, 2");
+        assert_eq!(shown_list::<usize>(&[], 3), "");
+    }
+
+    #[test]
+    fn sizes_media_types_and_times() {
+        assert_eq!(size(MANIFEST_LIMIT), "4 MiB");
+        assert_eq!(size(transport::TOKEN_LIMIT), "1 MiB");
+        assert_eq!(size(transport::ERROR_BODY_LIMIT), "64 KiB");
+        assert_eq!(size(1000), "1000 bytes");
+        assert_eq!(
+            media_type("application/vnd.oci.image.index.v1+json; charset=utf-8").as_deref(),
+            Some("application/vnd.oci.image.index.v1+json")
+        );
+        assert_eq!(media_type("text/html\r::warning::x"), None);
+        assert_eq!(media_type(""), None);
+        assert!(is_timestamp_text("2024-02-01T10:00:00.123456789Z"));
+        assert!(is_timestamp_text("2024-02-01T10:00:00+01:00"));
+        assert!(!is_timestamp_text("2024\r::warning::x"));
     }
 
     #[test]

@@ -25,11 +25,7 @@ impl Platform {
     /// Parses `OS/ARCH[/VARIANT]` and normalizes it.
     pub fn parse(s: &str) -> Result<Platform, PlatformError> {
         let parts: Vec<&str> = s.trim().split('/').collect();
-        let ok = |p: &&str| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-        };
+        let ok = |p: &&str| is_platform_word(p);
         match parts.as_slice() {
             [os, arch] if ok(os) && ok(arch) => Ok(Platform::new(os, arch, None)),
             [os, arch, variant] if ok(os) && ok(arch) && ok(variant) => {
@@ -69,6 +65,19 @@ impl Platform {
         }
     }
 
+    /// Builds a platform from fields a registry sent (an index entry, an
+    /// image config), or None when a field is not a platform word
+    /// (`[A-Za-z0-9_.-]`, at most 64 bytes): a registry's text is shown to
+    /// people and compared with theirs, so control characters and the like
+    /// never become a platform. An empty variant means none.
+    pub fn from_registry(os: &str, architecture: &str, variant: Option<&str>) -> Option<Platform> {
+        let variant = variant.filter(|v| !v.is_empty());
+        (is_platform_word(os)
+            && is_platform_word(architecture)
+            && variant.is_none_or(is_platform_word))
+        .then(|| Platform::new(os, architecture, variant))
+    }
+
     /// Parses a `--platform` argument, which may hold a comma-separated list.
     pub fn parse_list(s: &str) -> Result<Vec<Platform>, PlatformError> {
         s.split(',')
@@ -97,6 +106,16 @@ impl Platform {
     pub fn variant(&self) -> Option<&str> {
         self.variant.as_deref()
     }
+}
+
+/// Returns true if and only if `s` is 1 to 64 bytes of `[A-Za-z0-9_.-]`,
+/// the characters of every OS, architecture and variant in the OCI image
+/// index spec's list.
+fn is_platform_word(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
 impl fmt::Display for Platform {
@@ -147,5 +166,34 @@ mod tests {
             assert!(Platform::parse(bad).is_err(), "{bad}");
         }
         assert!(p("unknown/unknown").is_unknown());
+    }
+
+    #[test]
+    fn registry_fields_must_be_platform_words() {
+        assert_eq!(
+            Platform::from_registry("linux", "arm64", Some("v8")),
+            Some(p("linux/arm64"))
+        );
+        assert_eq!(
+            Platform::from_registry("linux", "amd64", Some("")),
+            Some(p("linux/amd64"))
+        );
+        for (os, arch, variant) in [
+            ("linux\r::warning::x", "amd64", None),
+            ("linux", "\u{1b}[31mamd64", None),
+            ("linux", "amd64", Some("v8 ")),
+            ("", "amd64", None),
+            ("linux", "a/b", None),
+        ] {
+            assert_eq!(
+                Platform::from_registry(os, arch, variant),
+                None,
+                "{os:?} {arch:?}"
+            );
+        }
+        assert_eq!(
+            Platform::from_registry(&"x".repeat(65), "amd64", None),
+            None
+        );
     }
 }

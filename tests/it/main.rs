@@ -33,6 +33,12 @@ mod policy_oracles;
 mod reference_oracles;
 /// The registry client against the real distribution registry.
 mod registry;
+/// The registry client against hostile registries: Link, tag names, sizes, redirects.
+mod registry_hostile;
+/// Structured registry logs: one event per request, never a secret.
+mod registry_logs;
+/// Digest pins: is a pin the tag's index or one platform's child, and what moves it.
+mod registry_pins;
 /// `set` verifying against the real registry, end to end.
 mod registry_set;
 /// Starts the real registry and loopback helpers; pushes images.

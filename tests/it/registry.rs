@@ -16,7 +16,7 @@ use crate::registry_support::{
 
 /// Options for loopback tests: plain HTTP, no docker config, short timeouts
 /// and a short retry deadline so every failure ends quickly.
-fn options(hosts: &[&str]) -> RegistryOptions {
+pub(crate) fn options(hosts: &[&str]) -> RegistryOptions {
     RegistryOptions {
         insecure: hosts.iter().map(|h| h.to_string()).collect(),
         use_docker_config: false,
@@ -31,11 +31,11 @@ fn options(hosts: &[&str]) -> RegistryOptions {
     }
 }
 
-fn repo(host: &str, path: &str) -> Repository {
+pub(crate) fn repo(host: &str, path: &str) -> Repository {
     Repository::parse(&format!("{host}/{path}")).expect("repository")
 }
 
-fn client(opts: RegistryOptions) -> Client {
+pub(crate) fn client(opts: RegistryOptions) -> Client {
     Client::new(opts).expect("client")
 }
 

@@ -10,7 +10,13 @@
 //! - [`FaultProxy`]: a TCP tunnel whose first connections misbehave (429,
 //!   503, dropped, stalled);
 //! - [`TokenServer`]: a distribution token issuer (ES256 JWTs with an `x5c`
-//!   chain) that the real registry is configured to trust.
+//!   chain) that the real registry is configured to trust;
+//! - hostile parts for what the real registry cannot do wrong by itself:
+//!   [`Twist`]s of the paging proxy (a `Link` elsewhere, endless `Link`s,
+//!   invalid tags, huge or endless bodies, forged manifests, redirects),
+//!   [`Recorder`] (another origin that records what reaches it, and serves
+//!   the registry's storage as a blob CDN), [`BodyServer`] (endless answers)
+//!   and [`TlsFront`] (HTTPS in front of the registry, with its own CA).
 //!
 //! Every wait is bounded; every server stops when dropped.
 
@@ -63,6 +69,31 @@ impl Registry {
 
     /// Starts a registry over `storage` with `auth`.
     pub fn start_on(storage: Arc<tempfile::TempDir>, auth: &Auth) -> Registry {
+        Registry::start_with(storage, auth, "")
+    }
+
+    /// Starts a registry over `storage` with `auth` that redirects blob
+    /// downloads to `cdn` (`http://HOST:PORT`) with distribution's `redirect`
+    /// storage middleware, as registries backed by S3 or a CDN do. The CDN
+    /// must serve [`Registry::storage`] (see [`Recorder::start`]).
+    pub fn start_redirecting(storage: Arc<tempfile::TempDir>, auth: &Auth, cdn: &str) -> Registry {
+        Registry::start_with(
+            storage,
+            auth,
+            &format!(
+                "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: {cdn}\n"
+            ),
+        )
+    }
+
+    /// The storage directory (shared by restarts).
+    pub fn storage(&self) -> Arc<tempfile::TempDir> {
+        self.storage.clone()
+    }
+
+    /// Starts a registry over `storage` with `auth` and `extra` YAML
+    /// appended to its configuration.
+    pub fn start_with(storage: Arc<tempfile::TempDir>, auth: &Auth, extra: &str) -> Registry {
         let bin = registry_binary();
         let conf = tempfile::tempdir().expect("tempdir");
         let port = free_port();
@@ -87,7 +118,7 @@ impl Registry {
             }
         };
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: gitops-bump-tests\n{auth_yaml}",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: gitops-bump-tests\n{auth_yaml}{extra}",
             storage.path().display()
         );
         let config_path = conf.path().join("config.yml");
@@ -446,12 +477,45 @@ impl Drop for Background {
 }
 
 /// Pages the real registry's tag lists like GHCR and Docker Hub, and
-/// forwards every other request unchanged. Records every request it sees.
+/// forwards every other request unchanged, except where a [`Twist`] says
+/// otherwise. Records every request it sees.
 pub struct PagingProxy {
     pub port: u16,
     /// `METHOD path?query` of every request, in order.
     pub seen: Arc<Mutex<Vec<String>>>,
+    /// Body bytes produced by [`Twist::Body`] answers so far.
+    pub streamed: Arc<AtomicUsize>,
     _server: Background,
+}
+
+/// A way for the proxy to misbehave, as a hostile registry would.
+#[derive(Clone, Debug)]
+pub enum Twist {
+    /// Every tag-list answer carries this `Link` header value.
+    TagLink(String),
+    /// Every tag-list answer names a next page that was never seen before
+    /// (`?last=pN`), forever; answered without the registry.
+    EndlessLinks,
+    /// These tags are added to every tag list.
+    ExtraTags(Vec<String>),
+    /// GETs whose path contains `path` get `status` and a body of `len`
+    /// bytes (endless when None; `Content-Length` only when `declare`).
+    /// HEADs get the status and no digest.
+    Body {
+        path: String,
+        status: u16,
+        len: Option<u64>,
+        declare: bool,
+    },
+    /// GETs and HEADs whose path ends with `suffix` get `body` as a
+    /// manifest with its digest.
+    Serve {
+        suffix: String,
+        media_type: String,
+        body: Vec<u8>,
+    },
+    /// Requests whose path contains `path` are redirected (307) to `location`.
+    Redirect { path: String, location: String },
 }
 
 struct ProxyState {
@@ -460,6 +524,9 @@ struct ProxyState {
     absolute_links: bool,
     port: u16,
     seen: Arc<Mutex<Vec<String>>>,
+    streamed: Arc<AtomicUsize>,
+    twists: Vec<Twist>,
+    endless: AtomicUsize,
     http: reqwest::Client,
 }
 
@@ -467,9 +534,20 @@ impl PagingProxy {
     /// Starts a proxy to `upstream` (`host:port`) serving at most
     /// `page_cap` tags per page, with absolute or relative `Link` URLs.
     pub fn start(upstream: &str, page_cap: usize, absolute_links: bool) -> PagingProxy {
+        PagingProxy::start_with(upstream, page_cap, absolute_links, Vec::new())
+    }
+
+    /// Starts a proxy like [`PagingProxy::start`] that also applies `twists`.
+    pub fn start_with(
+        upstream: &str,
+        page_cap: usize,
+        absolute_links: bool,
+        twists: Vec<Twist>,
+    ) -> PagingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let streamed = Arc::new(AtomicUsize::new(0));
         let _ = rustls::crypto::ring::default_provider().install_default();
         let state = Arc::new(ProxyState {
             upstream: upstream.to_owned(),
@@ -477,6 +555,9 @@ impl PagingProxy {
             absolute_links,
             port,
             seen: seen.clone(),
+            streamed: streamed.clone(),
+            twists,
+            endless: AtomicUsize::new(0),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -493,6 +574,7 @@ impl PagingProxy {
         PagingProxy {
             port,
             seen,
+            streamed,
             _server: server,
         }
     }
@@ -511,6 +593,52 @@ impl PagingProxy {
             .filter(|l| l.contains(needle))
             .count()
     }
+}
+
+/// A body of `len` bytes (endless when None) in 64 KiB chunks, counted in
+/// `streamed` as they are produced.
+fn filler(len: Option<u64>, streamed: Arc<AtomicUsize>) -> axum::body::Body {
+    const CHUNK: usize = 64 << 10;
+    static SPACES: [u8; CHUNK] = [b' '; CHUNK];
+    let stream = futures_util::stream::unfold(0u64, move |sent| {
+        let streamed = streamed.clone();
+        async move {
+            let n = match len {
+                Some(len) if sent >= len => return None,
+                Some(len) => (len - sent).min(CHUNK as u64) as usize,
+                None => CHUNK,
+            };
+            streamed.fetch_add(n, Ordering::SeqCst);
+            Some((
+                Ok::<_, std::io::Error>(bytes::Bytes::from_static(&SPACES[..n])),
+                sent + n as u64,
+            ))
+        }
+    });
+    axum::body::Body::from_stream(stream)
+}
+
+fn filler_response(
+    status: u16,
+    len: Option<u64>,
+    declare: bool,
+    head: bool,
+    streamed: Arc<AtomicUsize>,
+) -> axum::response::Response {
+    let body = if head {
+        axum::body::Body::empty()
+    } else {
+        filler(len, streamed)
+    };
+    let mut resp = axum::response::Response::new(body);
+    *resp.status_mut() = axum::http::StatusCode::from_u16(status).expect("status");
+    resp.headers_mut()
+        .insert("content-type", "application/json".parse().expect("header"));
+    if let (true, Some(len)) = (declare, len) {
+        resp.headers_mut()
+            .insert("content-length", len.to_string().parse().expect("header"));
+    }
+    resp
 }
 
 async fn proxy(
@@ -532,6 +660,59 @@ async fn proxy(
         .await
         .unwrap_or_default();
     let path = path_q.split('?').next().unwrap_or_default().to_owned();
+    let head = method == reqwest::Method::HEAD;
+    for twist in &s.twists {
+        match twist {
+            Twist::Redirect { path: p, location } if path.contains(p.as_str()) => {
+                let mut resp = axum::response::Response::new(axum::body::Body::empty());
+                *resp.status_mut() = axum::http::StatusCode::TEMPORARY_REDIRECT;
+                resp.headers_mut()
+                    .insert("location", location.parse().expect("header"));
+                return resp;
+            }
+            Twist::Body {
+                path: p,
+                status,
+                len,
+                declare,
+            } if path.contains(p.as_str()) => {
+                return filler_response(*status, *len, *declare, head, s.streamed.clone());
+            }
+            Twist::Serve {
+                suffix,
+                media_type,
+                body,
+            } if path.ends_with(suffix.as_str()) => {
+                let mut resp = axum::response::Response::new(if head {
+                    axum::body::Body::empty()
+                } else {
+                    axum::body::Body::from(body.clone())
+                });
+                let h = resp.headers_mut();
+                h.insert("content-type", media_type.parse().expect("header"));
+                h.insert(
+                    "docker-content-digest",
+                    sha256(body).parse().expect("header"),
+                );
+                return resp;
+            }
+            Twist::EndlessLinks if path.ends_with("/tags/list") => {
+                let n = s.endless.fetch_add(1, Ordering::SeqCst);
+                let mut resp = axum::response::Response::new(axum::body::Body::from(
+                    serde_json::to_vec(&serde_json::json!({"tags": [format!("p{n}")]}))
+                        .expect("json"),
+                ));
+                resp.headers_mut().insert(
+                    "link",
+                    format!("<{path}?n=1&last=p{n}>; rel=\"next\"")
+                        .parse()
+                        .expect("header"),
+                );
+                return resp;
+            }
+            _ => {}
+        }
+    }
     let query: Vec<(String, String)> = reqwest::Url::parse(&format!("http://x{path_q}"))
         .map(|u| u.query_pairs().into_owned().collect())
         .unwrap_or_default();
@@ -559,6 +740,11 @@ async fn proxy(
         let v: serde_json::Value =
             serde_json::from_slice(&up.bytes().await.expect("body")).expect("json");
         let mut tags: Vec<String> = serde_json::from_value(v["tags"].clone()).unwrap_or_default();
+        for twist in &s.twists {
+            if let Twist::ExtraTags(extra) = twist {
+                tags.extend(extra.iter().cloned());
+            }
+        }
         tags.sort();
         let get = |k: &str| {
             query
@@ -591,6 +777,12 @@ async fn proxy(
             resp.headers_mut()
                 .insert("link", link.parse().expect("header"));
         }
+        for twist in &s.twists {
+            if let Twist::TagLink(link) = twist {
+                resp.headers_mut()
+                    .insert("link", link.parse().expect("header"));
+            }
+        }
         return resp;
     }
     let up = forward(format!("http://{}{path_q}", s.upstream), method, body)
@@ -621,6 +813,224 @@ async fn relay(up: reqwest::Response) -> axum::response::Response {
         }
     }
     resp
+}
+
+/// `METHOD path?query` and the `Authorization` value of each request.
+pub type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+/// Another origin that records every request reaching it (with its
+/// `Authorization`, if any). Serves files under `root` when given (the
+/// registry's storage, as a blob CDN), and otherwise a tag list of its own.
+pub struct Recorder {
+    pub port: u16,
+    /// `METHOD path?query` and the `Authorization` value of every request.
+    pub seen: Seen,
+    _server: Background,
+}
+
+struct RecorderState {
+    root: Option<PathBuf>,
+    seen: Seen,
+}
+
+impl Recorder {
+    /// Starts a recorder; `root` is served as files when given.
+    pub fn start(root: Option<&Path>) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(RecorderState {
+            root: root.map(Path::to_path_buf),
+            seen: seen.clone(),
+        });
+        let server = Background::spawn(listener, move |listener, stop| async move {
+            let app = axum::Router::new().fallback(record).with_state(state);
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.await;
+                })
+                .await;
+        });
+        Recorder {
+            port,
+            seen,
+            _server: server,
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> Vec<(String, Option<String>)> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+async fn record(
+    axum::extract::State(s): axum::extract::State<Arc<RecorderState>>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path_q = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    s.seen
+        .lock()
+        .expect("lock")
+        .push((format!("{} {path_q}", req.method()), auth));
+    let path = req.uri().path().to_owned();
+    if let Some(root) = &s.root {
+        // The redirect middleware names the storage driver's path.
+        let file = root.join(path.trim_start_matches('/'));
+        if !path.contains("..")
+            && let Ok(bytes) = std::fs::read(&file)
+        {
+            return ([("content-type", "application/octet-stream")], bytes).into_response();
+        }
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    (
+        [("content-type", "application/json")],
+        serde_json::to_vec(&serde_json::json!({"name": "evil", "tags": ["9.9.9-evil"]}))
+            .expect("json"),
+    )
+        .into_response()
+}
+
+/// A server whose every answer is `status` with a body of `len` bytes
+/// (endless when None): a token server or registry that never stops.
+pub struct BodyServer {
+    pub port: u16,
+    /// Requests received.
+    pub requests: Arc<AtomicUsize>,
+    /// Body bytes produced so far.
+    pub streamed: Arc<AtomicUsize>,
+    _server: Background,
+}
+
+impl BodyServer {
+    /// Starts the server.
+    pub fn start(status: u16, len: Option<u64>, declare: bool) -> BodyServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let streamed = Arc::new(AtomicUsize::new(0));
+        let (r, st) = (requests.clone(), streamed.clone());
+        let server = Background::spawn(listener, move |listener, stop| async move {
+            let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+                let (r, st) = (r.clone(), st.clone());
+                async move {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    let head = req.method() == axum::http::Method::HEAD;
+                    filler_response(status, len, declare, head, st)
+                }
+            });
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.await;
+                })
+                .await;
+        });
+        BodyServer {
+            port,
+            requests,
+            streamed,
+            _server: server,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/token`.
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+}
+
+/// HTTPS in front of a plain-HTTP upstream (a TLS-terminating tunnel), with
+/// a certificate for `127.0.0.1` from a fresh CA.
+pub struct TlsFront {
+    pub port: u16,
+    /// The CA certificate (PEM) clients must trust.
+    pub ca_pem: String,
+    _server: Background,
+}
+
+impl TlsFront {
+    /// Starts a TLS tunnel to `upstream` (`host:port`).
+    pub fn start(upstream: &str) -> TlsFront {
+        TlsFront::start_on(0, upstream)
+    }
+
+    /// Starts a TLS tunnel to `upstream` on loopback port `port` (0: any).
+    pub fn start_on(port: u16, upstream: &str) -> TlsFront {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let ca_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "gitops-bump test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
+        let leaf_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("params")
+            .signed_by(&leaf_key, &ca)
+            .expect("leaf");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let upstream = upstream.to_owned();
+        let server = Background::spawn(listener, move |listener, mut stop| async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = &mut stop => return,
+                    a = listener.accept() => a,
+                };
+                let Ok((sock, _)) = accepted else {
+                    continue;
+                };
+                let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(sock).await else {
+                        return;
+                    };
+                    if let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                    }
+                });
+            }
+        });
+        TlsFront {
+            port,
+            ca_pem: ca.pem(),
+            _server: server,
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
 }
 
 /// What one connection to a [`FaultProxy`] does.
@@ -730,6 +1140,8 @@ pub struct TokenServer {
     pub requests: Arc<AtomicUsize>,
     /// Users who asked (`anonymous` when none), in order.
     pub subjects: Arc<Mutex<Vec<String>>>,
+    /// Every token issued, in order.
+    pub issued: Arc<Mutex<Vec<String>>>,
     _server: Background,
 }
 
@@ -740,6 +1152,7 @@ struct TokenState {
     key: ring::signature::EcdsaKeyPair,
     requests: Arc<AtomicUsize>,
     subjects: Arc<Mutex<Vec<String>>>,
+    issued: Arc<Mutex<Vec<String>>>,
 }
 
 impl TokenServer {
@@ -761,6 +1174,7 @@ impl TokenServer {
         let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(AtomicUsize::new(0));
         let subjects = Arc::new(Mutex::new(Vec::new()));
+        let issued = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(TokenState {
             user: user.to_owned(),
             password: password.to_owned(),
@@ -768,6 +1182,7 @@ impl TokenServer {
             key: signer,
             requests: requests.clone(),
             subjects: subjects.clone(),
+            issued: issued.clone(),
         });
         let server = Background::spawn(listener, move |listener, stop| async move {
             let app = axum::Router::new()
@@ -784,6 +1199,7 @@ impl TokenServer {
             cert_pem: cert.pem(),
             requests,
             subjects,
+            issued,
             _server: server,
         }
     }
@@ -856,6 +1272,7 @@ async fn token(
         .sign(&ring::rand::SystemRandom::new(), input.as_bytes())
         .expect("sign");
     let jwt = format!("{input}.{}", url.encode(sig.as_ref()));
+    s.issued.lock().expect("lock").push(jwt.clone());
     (
         [("content-type", "application/json")],
         serde_json::to_vec(&serde_json::json!({"token": jwt, "expires_in": 300})).expect("json"),
