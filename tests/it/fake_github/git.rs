@@ -204,21 +204,6 @@ impl Repo {
         ])
     }
 
-    /// Every branch with the commit it points at, sorted by name.
-    pub fn branches(&self) -> Vec<(String, String)> {
-        self.lines(&[
-            "for-each-ref",
-            "--format=%(refname:strip=2) %(objectname)",
-            "refs/heads/",
-        ])
-        .into_iter()
-        .filter_map(|l| {
-            let (name, oid) = l.rsplit_once(' ')?;
-            Some((name.to_owned(), oid.to_owned()))
-        })
-        .collect()
-    }
-
     /// `rev` peeled to `kind` (`commit`, `tree`, `blob`), when it exists.
     pub fn peel(&self, rev: &str, kind: &str) -> Option<String> {
         if rev.starts_with('-') {
@@ -277,9 +262,10 @@ impl Repo {
     /// Everything `Commit` answers about `commit`, or `None` when it is not
     /// a commit.
     pub fn info(&self, commit: &str) -> Option<CommitInfo> {
-        if self.kind(commit).as_deref() != Some("commit") {
+        if commit.starts_with('-') {
             return None;
         }
+        // One process: `git log` prints nothing for a tree or blob id.
         // `format-local` under TZ=UTC prints the UTC instant; %aI/%cI keep
         // the offset the commit was written with.
         let utc = OsString::from("UTC");
@@ -432,8 +418,18 @@ impl Repo {
                 &env,
             )?;
         }
-        for path in deleted {
-            self.git_with(&["update-index", "--force-remove", "--", path], None, &env)?;
+        // `--index-info` with mode 0 removes entries without a work tree
+        // (`--force-remove` needs one).
+        let removals: String = deleted
+            .iter()
+            .map(|path| format!("0 {ZERO_OID}\t{path}\n"))
+            .collect();
+        if !removals.is_empty() {
+            self.git_with(
+                &["update-index", "--index-info"],
+                Some(removals.as_bytes()),
+                &env,
+            )?;
         }
         let out = self.git_with(&["write-tree"], None, &env)?;
         Ok(String::from_utf8_lossy(&out).trim().to_owned())

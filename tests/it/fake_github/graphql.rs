@@ -96,7 +96,7 @@ pub fn execute(state: &State, body: &Value) -> Answer {
             .iter()
             .map(|d| serde_json::to_value(d.unstable_to_json_compat()).unwrap_or(Value::Null))
             .collect();
-        return top(errors);
+        return top(github_validation_errors(errors));
     }
     let doc = match ast::Document::parse(query, "request.graphql") {
         Ok(d) => d,
@@ -130,6 +130,7 @@ pub fn execute(state: &State, body: &Value) -> Answer {
         dropped: false,
         status: None,
         infos: HashMap::new(),
+        blobs: HashMap::new(),
         shown: HashMap::new(),
         mutation_id: None,
     };
@@ -153,6 +154,35 @@ pub fn execute(state: &State, body: &Value) -> Answer {
         out["errors"] = Value::Array(ctx.errors);
     }
     Answer::Json(200, vec![], out)
+}
+
+/// apollo-compiler's validation errors in graphql-ruby's words where they
+/// differ: an unknown field is `Field 'x' doesn't exist on type 'T'` with
+/// `extensions { code: "undefinedField", typeName, fieldName }` (the error
+/// every GitHub client has seen), and apollo's extra "must have a selection
+/// of subfields" for a selection left with only unknown fields is dropped,
+/// as graphql-ruby reports the unknown field alone.
+fn github_validation_errors(errors: Vec<Value>) -> Vec<Value> {
+    let undefined = |m: &str| -> Option<(String, String)> {
+        let rest = m.strip_prefix("Cannot query field \"")?;
+        let (field, rest) = rest.split_once("\" on type \"")?;
+        let ty = rest.strip_suffix("\".")?;
+        Some((field.to_owned(), ty.to_owned()))
+    };
+    let message = |e: &Value| e["message"].as_str().unwrap_or("").to_owned();
+    let any_undefined = errors.iter().any(|e| undefined(&message(e)).is_some());
+    errors
+        .into_iter()
+        .filter(|e| !(any_undefined && message(e).contains("must have a selection of subfields")))
+        .map(|mut e| {
+            if let Some((field, ty)) = undefined(&message(&e)) {
+                e["message"] = json!(format!("Field '{field}' doesn't exist on type '{ty}'"));
+                e["extensions"] =
+                    json!({"code": "undefinedField", "typeName": ty, "fieldName": field});
+            }
+            e
+        })
+        .collect()
 }
 
 fn pick_operation(
@@ -304,6 +334,9 @@ struct Ctx<'a> {
     status: Option<u16>,
     /// Commit metadata read so far in this request.
     infos: HashMap<String, CommitInfo>,
+    /// Blobs read so far in this request (`isBinary`, `isTruncated` and
+    /// `text` of one file cost one read).
+    blobs: HashMap<String, std::sync::Arc<Vec<u8>>>,
     /// Commit ids to show differently (`Faults::bad_oids`).
     shown: HashMap<String, String>,
     /// `clientMutationId` of the mutation being answered.
@@ -418,6 +451,15 @@ impl Ctx<'_> {
         let info = self.state.repo.info(oid)?;
         self.infos.insert(oid.to_owned(), info.clone());
         Some(info)
+    }
+
+    fn blob(&mut self, sha: &str) -> std::sync::Arc<Vec<u8>> {
+        if let Some(b) = self.blobs.get(sha) {
+            return b.clone();
+        }
+        let bytes = std::sync::Arc::new(self.state.repo.blob(sha).unwrap_or_default());
+        self.blobs.insert(sha.to_owned(), bytes.clone());
+        bytes
     }
 
     fn field(
@@ -693,14 +735,12 @@ impl Ctx<'_> {
             }
             (Obj::Blob { sha, .. }, "id") => Res::Val(json!(format!("B_{sha}"))),
             (Obj::Blob { size, .. }, "byteSize") => Res::Val(json!(size)),
-            (Obj::Blob { sha, .. }, "isBinary") => {
-                Res::Val(json!(is_binary(&repo.blob(sha).unwrap_or_default())))
-            }
+            (Obj::Blob { sha, .. }, "isBinary") => Res::Val(json!(is_binary(&self.blob(sha)))),
             (Obj::Blob { sha, size }, "isTruncated") => {
                 let f = lock(&state.faults);
                 let (limit, missing) = (f.text_limit, f.text_missing_over);
                 drop(f);
-                let binary = is_binary(&repo.blob(sha).unwrap_or_default());
+                let binary = is_binary(&self.blob(sha));
                 let hidden = missing.is_some_and(|m| *size > m);
                 Res::Val(json!(
                     !binary && !hidden && limit.is_some_and(|l| *size as usize > l)
@@ -714,7 +754,7 @@ impl Ctx<'_> {
                 if missing.is_some_and(|m| *size > m) {
                     return None;
                 }
-                let bytes = repo.blob(sha).unwrap_or_default();
+                let bytes = self.blob(sha);
                 if is_binary(&bytes) {
                     return None;
                 }

@@ -502,44 +502,34 @@ pub fn flood(method: &Method, path: &str, graphql: bool, flood: Flood) -> Answer
         Flood::Endless => None,
     };
     let sha = "f100df100df100df100df100df100df100df100d";
-    let (prefix, item, sep, suffix): (String, Box<dyn Fn(u64) -> String + Send>, &str, String) =
-        if graphql {
-            (
-                "{\"errors\":[{\"message\":\"".into(),
-                Box::new(|_| "x".repeat(1024)),
-                "",
-                "\"}]}".into(),
-            )
-        } else if method == Method::GET && path.contains("/git/trees/") {
-            (
+    let x = |_: u64| "x".repeat(1024);
+    let (prefix, item, sep, suffix): (String, fn(u64) -> String, &str, String) = if graphql {
+        ("{\"errors\":[{\"message\":\"".into(), x, "", "\"}]}".into())
+    } else if method == Method::GET && path.contains("/git/trees/") {
+        (
+            format!(
+                "{{\"sha\":\"{sha}\",\"url\":\"{}\",\"tree\":[",
+                api(&format!("git/trees/{sha}"))
+            ),
+            |i| {
                 format!(
-                    "{{\"sha\":\"{sha}\",\"url\":\"{}\",\"tree\":[",
-                    api(&format!("git/trees/{sha}"))
-                ),
-                Box::new(|i| {
-                    format!(
-                        "{{\"path\":\"flood/{i:09}.yaml\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"{i:040x}\",\"size\":1}}"
-                    )
-                }),
-                ",",
-                "],\"truncated\":false}".into(),
-            )
-        } else if method == Method::GET && path.contains("/git/blobs/") {
-            (
-                format!("{{\"sha\":\"{sha}\",\"encoding\":\"base64\",\"content\":\""),
-                // 45 bytes of "AAA…" per 60-column line.
-                Box::new(|_| "QUFB".repeat(15) + "\\n"),
-                "",
-                "\"}".into(),
-            )
-        } else {
-            (
-                "{\"message\":\"".into(),
-                Box::new(|_| "x".repeat(1024)),
-                "",
-                "\"}".into(),
-            )
-        };
+                    "{{\"path\":\"flood/{i:09}.yaml\",\"mode\":\"100644\",\"type\":\"blob\",\"sha\":\"{i:040x}\",\"size\":1}}"
+                )
+            },
+            ",",
+            "],\"truncated\":false}".into(),
+        )
+    } else if method == Method::GET && path.contains("/git/blobs/") {
+        (
+            format!("{{\"sha\":\"{sha}\",\"encoding\":\"base64\",\"content\":\""),
+            // 45 bytes of "AAA…" per 60-column line.
+            |_| "QUFB".repeat(15) + "\\n",
+            "",
+            "\"}".into(),
+        )
+    } else {
+        ("{\"message\":\"".into(), x, "", "\"}".into())
+    };
     let mut sent: u64 = 0;
     let mut i: u64 = 0;
     let mut state = 0u8; // 0 prefix, 1 items, 2 done
