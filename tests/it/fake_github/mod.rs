@@ -12,11 +12,11 @@
 //!
 //! | surface | what | notes (source) |
 //! |---|---|---|
-//! | GraphQL, every request | parse + validate against `../shared/github/schema.graphql` (apollo-compiler), then variable coercion | one error per diagnostic with `locations`; variable problems in graphql-ruby's words, e.g. `Variable $input of type CreateCommitOnBranchInput! was provided invalid value for expectedHeadOid (Expected value to not be null)` (avitorio/outstatic#17) |
+//! | GraphQL, every request | parse + validate against `../shared/github/schema.graphql` (apollo-compiler), then variable coercion | one error per diagnostic with `locations`; an unknown field as graphql-ruby words it ("Field 'x' doesn't exist on type 'T'", `extensions.code: undefinedField`); variable problems in graphql-ruby's words, e.g. `Variable $input of type CreateCommitOnBranchInput! was provided invalid value for expectedHeadOid (Expected value to not be null)` (avitorio/outstatic#17) |
 //! | GraphQL connections | `first`/`last` required, 1..=100 | `MISSING_PAGINATION_BOUNDARIES`, `EXCESSIVE_PAGINATION` ("Requesting 101 records on the `history` connection exceeds the `first` limit of 100 records.") (docs: "Rate limits and query limits for the GraphQL API", node limit) |
-//! | `Query.repository` | `id`, `nameWithOwner`, `defaultBranchRef`, `ref(qualifiedName:)`, `object(oid:)`, `pullRequest(number:)`, `pullRequests(headRefName:, baseRefName:, states:, first/last, after)` | |
+//! | `Query.repository` | `id`, `name`, `nameWithOwner`, `url`, `defaultBranchRef`, `ref(qualifiedName:)`, `object(oid:)` / `object(expression:)`, `pullRequest(number:)`, `pullRequests(headRefName:, baseRefName:, states:, first/last, after)` | |
 //! | `Ref` | `id`, `name`, `prefix`, `target`, `compare(headRef:)` → `aheadBy`, `behindBy`, `status`, `commits` | `compare` is null when the head does not resolve (schema doc) |
-//! | `Commit` | `oid`, `abbreviatedOid`, `id`, `tree { oid }`, `parents`, `message`, `messageHeadline`, `messageBody`, `author`/`committer { name email date user { login } }`, `authoredDate`, `committedDate`, `signature`, `file(path:)`, `history(path:, since:, until:, first/last, after)`, `url` | history = `git rev-list [--since] [--until] C -- path` (committer dates); cursors `"<oid> <n>"` |
+//! | `Commit` | `oid`, `abbreviatedOid`, `id`, `tree { oid }`, `parents`, `message`, `messageHeadline`, `messageBody`, `author`/`committer { name email date user { login } }`, `authoredDate`, `committedDate`, `signature`, `file(path:)`, `history(path:, since:, until:, author: {emails}, first/last, after/before)`, `url` | history = `git rev-list [--since] [--until] C -- path` (committer dates, no rename following); cursors `"<oid> <n>"` |
 //! | `Commit.signature` | `GpgSignature { isValid state wasSignedByGitHub signer { login } email payload signature verifiedAt }` for commits GitHub signed, else null | `createCommitOnBranch` commits are signed by `web-flow` (helium/HIP#1226: `isValid: true, state: VALID, signer: web-flow`); Git-data commits are not (anthropics/claude-code-action#1511) |
 //! | `Tree`/`TreeEntry`/`Blob` | `entries`, `mode`, `name`, `path`, `oid`, `type`, `object`, `byteSize`, `isBinary`, `isTruncated`, `text` | `text` cut at 512,000 bytes with `isTruncated: true` by default (sveltia/sveltia-cms#950) |
 //! | mutations | `createCommitOnBranch`, `createRef`, `updateRefs`, `deleteRef`, `createPullRequest`, `updatePullRequest`, `closePullRequest`, `addComment` | see `graphql` |
@@ -34,7 +34,7 @@
 //! | knob | effect | GitHub source of the answer |
 //! |---|---|---|
 //! | `cas_misses` | a competitor commits before the write is checked: GraphQL `STALE_DATA` "Expected branch to point to \"…\" but it did not.  Pull and try again.", REST 422 "Update is not a fast forward" | ministryofjustice/modernisation-platform#11985; docs: "Update a reference" |
-//! | `lost_races` | the write passes its check, then a competitor lands before the ref moves: GraphQL `UNPROCESSABLE` "Ref refs/heads/B is at NEW but expected OLD", REST 422 "Reference cannot be updated" | babarot/gh-infra#163 (matches "is at " and "but expected"); octokit/octokit.net#2277 |
+//! | `lost_races` | the write (`createCommitOnBranch`, `updateRefs`, REST `PATCH`) passes its check, then a competitor lands before the ref moves: GraphQL `UNPROCESSABLE` "Ref refs/heads/B is at NEW but expected OLD" (field null, `path`, `locations`), REST 422 "Reference cannot be updated" | babarot/gh-infra#163 (matches "is at " and "but expected"); octokit/octokit.net#2277 |
 //! | `before_write` | hooks run under the write lock before a write is checked | |
 //! | `server_errors` | answer these statuses without acting | |
 //! | `drop_before_write` / `drop_after_write` | the connection breaks before / after the write lands | |
@@ -44,12 +44,26 @@
 //! | [`FakeGitHub::exhaust_rate_limit`] / `exhaust_rate_limit_of` | primary limit: GraphQL HTTP 200 + `errors[].type` per `graphql_rate_limit`, REST `rest_rate_limit_status` (403/429), `x-ratelimit-remaining: 0` (or `graphql_rate_limit_remaining`), `x-ratelimit-reset` | octokit/plugin-throttling.js (`RATE_LIMITED`), yanyongyu/githubkit#271 (`RATE_LIMIT`, `code: graphql_rate_limit`), octokit/plugin-throttling.js#632 (remaining not 0) |
 //! | `truncate_trees_over` / `truncate_flat_trees_over` | recursive / non-recursive listings cut with `truncated: true` | docs: "Get a tree" |
 //! | `text_limit` | `Blob.text` cut at this many bytes with `isTruncated` (default 512,000) | sveltia/sveltia-cms#950 |
-//! | `text_missing_over` | `Blob.text` null for larger text blobs | conwnet/github1s#105 (large answers fail) |
+//! | `text_missing_over` | `Blob.text` null (and `isTruncated` false) for larger text blobs | hardening: the schema promises `text` only "or null if the Blob is binary"; no threshold is documented |
 //! | `bad_oids` | the next write answers carry this string as the new commit id | hardening |
 //! | `floods` | the next answers are streamed JSON of N bytes, or endless, never built in memory | hardening |
 //! | `forbid_pull_requests` | pull-request mutations refused: GraphQL `FORBIDDEN` or HTTP 403 "Resource not accessible by integration" | |
 //! | `keep_pulls_open_on_head_delete` | deleting a head branch leaves its pull request open | Mergifyio/mergify#4422 (2022) |
 //! | `sign_rest_commits` | Git-data commits without `author`/`committer` are signed, as for App tokens | DataDog/commit-headless#46 |
+//!
+//! # Test-side helpers ([`FakeGitHub`])
+//!
+//! | helper | what it does |
+//! |---|---|
+//! | `commit(branch, files, deleted, message, &By { author, committer, signed })` | any commit, with chosen people and dates (ISO 8601 with offset), signed or not |
+//! | `bot_commit(branch, files, message, date)` | as gitops-bump's `createCommitOnBranch` commit: `github-actions[bot]` author, `GitHub <noreply@github.com>` committer, signed by `web-flow` |
+//! | [`bump_message`]`(subject, image, from, to, writer, id)` | a message with the `Gitops-Bump-*` trailers (README, "Commits") |
+//! | `person_commit(branch, files, message, &Person)` | a person's own edit: no trailers, unsigned |
+//! | `amend_head(branch, files, message, &Person)` | `git commit --amend` + force push: same parents and author, the person as committer, unsigned |
+//! | `force_push(branch, oid)`, `delete_branch(branch)` | as `git push --force` / the web's delete button; pull requests react (`pulls`) |
+//! | `register_user(email, login)` | `GitActor.user`; `ID+login@users.noreply.github.com` maps by itself, bots map to null |
+//! | `pulls()`, `comments(n)`, `close_pull(n)`, `is_signed(oid)` | assertions and set-up |
+//! | `repo()` | the real repository (`git`): `head`, `info`, `range`, `diff`, `read`… |
 //!
 //! Request counters: [`FakeGitHub::counts`] per endpoint (`POST /graphql`,
 //! `GET /git/trees/{sha}`…), [`FakeGitHub::operations`] per GraphQL
