@@ -66,6 +66,16 @@ pub enum SemverParse {
     Lenient,
 }
 
+impl SemverParse {
+    /// Reads `value` as a version in this mode ([`Version::parse_flux`] or [`Version::parse`]).
+    pub fn read(self, value: &str) -> Result<Version, VersionError> {
+        match self {
+            SemverParse::Strict => Version::parse_flux(value),
+            SemverParse::Lenient => Version::parse(value),
+        }
+    }
+}
+
 /// Sort direction of the alphabetical and numerical policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -75,6 +85,17 @@ pub enum Order {
     Asc,
     /// Selects the smallest.
     Desc,
+}
+
+impl Order {
+    /// Turns an ascending comparison into this direction's preference: unchanged for `Asc`,
+    /// reversed for `Desc`.
+    pub fn directed(self, ascending: Ordering) -> Ordering {
+        match self {
+            Order::Asc => ascending,
+            Order::Desc => ascending.reverse(),
+        }
+    }
 }
 
 /// A tag-selection policy.
@@ -182,6 +203,100 @@ impl Policy {
             Policy::Digest { .. } => "digest",
         }
     }
+
+    /// How this policy ranks `new` against `current`, the two values it would see (tags, or
+    /// their extracted values): **`Greater` means the policy prefers `new`** (moving to it is
+    /// an upgrade), `Less` that it prefers `current` (a downgrade), `Equal` that it cannot tell
+    /// them apart (`v1.2.3` and `1.2.3`; `1`, `01` and `1.0`).
+    ///
+    /// Only the ordering counts, never the semver range: `semver:^1` still says `3.0.0` is
+    /// preferred to `2.0.0`. `None` when the policy cannot order the two: a value that does
+    /// not read as a version (in the policy's [`SemverParse`] mode) or as a number (Go
+    /// `ParseFloat`), a `NaN` (which orders nothing), or a policy whose order is not in the
+    /// tags (`newest-build` needs build times, `digest` follows one tag).
+    ///
+    /// [`select`] ranks with the same comparison, so a winner is never `Less` than another
+    /// kept candidate under `compare`.
+    pub fn compare(&self, current: &str, new: &str) -> Option<Ordering> {
+        let (current, new) = (self.key(current).ok()?, self.key(new).ok()?);
+        self.prefer(&current, &new)
+    }
+
+    /// [`Policy::compare`] on the values `filter` gives the two tags (the extracted values
+    /// when a template is set). `None` also when either tag does not pass the filter.
+    pub fn compare_filtered(
+        &self,
+        filter: &TagFilter,
+        current: &str,
+        new: &str,
+    ) -> Option<Ordering> {
+        let (FilterVerdict::Kept(current), FilterVerdict::Kept(new)) =
+            (filter.classify(current), filter.classify(new))
+        else {
+            return None;
+        };
+        self.compare(&current, &new)
+    }
+
+    /// The key this policy orders `value` by; the reason when it has none.
+    fn key(&self, value: &str) -> Result<Key, String> {
+        match self {
+            Policy::Semver { parse, .. } => parse
+                .read(value)
+                .map(Key::Version)
+                .map_err(|e| e.to_string()),
+            Policy::Alphabetical { .. } => Ok(Key::Text(value.to_owned())),
+            Policy::Numerical { .. } => order::go_parse_float(value)
+                .map(Key::Number)
+                .ok_or_else(|| format!("not a number: {value:?}")),
+            Policy::NewestBuild | Policy::Digest { .. } => {
+                Err(format!("{} has no order of its own", self.name()))
+            }
+        }
+    }
+
+    /// The one comparison every ordering goes through: `Greater` means the policy prefers
+    /// `new` to `current`. `None` for keys of different kinds and for `NaN`.
+    fn prefer(&self, current: &Key, new: &Key) -> Option<Ordering> {
+        match (self, current, new) {
+            (Policy::Semver { .. }, Key::Version(c), Key::Version(n)) => {
+                Some(prefer_versions(c, n))
+            }
+            (Policy::Alphabetical { order }, Key::Text(c), Key::Text(n)) => {
+                Some(prefer_text(*order, c, n))
+            }
+            (Policy::Numerical { order }, Key::Number(c), Key::Number(n)) => {
+                prefer_numbers(*order, *c, *n)
+            }
+            _ => None,
+        }
+    }
+}
+
+// The three orderings. `Policy::compare` and the selectors both go through these, so the
+// downgrade guard and the selection cannot disagree. `Greater` means `new` is preferred.
+
+/// Masterminds precedence (build metadata ignored).
+fn prefer_versions(current: &Version, new: &Version) -> Ordering {
+    new.compare(current)
+}
+
+/// Byte-wise (Go `sort.StringSlice`), in the policy's direction.
+fn prefer_text(order: Order, current: &str, new: &str) -> Ordering {
+    order.directed(new.as_bytes().cmp(current.as_bytes()))
+}
+
+/// `float64` order in the policy's direction; `None` when either is `NaN`.
+fn prefer_numbers(order: Order, current: f64, new: f64) -> Option<Ordering> {
+    new.partial_cmp(&current).map(|o| order.directed(o))
+}
+
+/// A value as one policy reads it.
+#[derive(Debug, Clone)]
+enum Key {
+    Version(Version),
+    Text(String),
+    Number(f64),
 }
 
 impl fmt::Display for Policy {
@@ -487,22 +602,9 @@ impl Selection {
         let candidates = &self.candidates;
         self.ranking
             .retain(|&i| candidates.get(i).is_some_and(Candidate::kept));
-        if self.failure.is_none() {
-            self.winner = self
-                .ranking
-                .first()
-                .and_then(|&i| self.candidates.get(i))
-                .map(|c| c.tag.clone());
-            if self.winner.is_none() {
-                self.failure = Some(PolicyError::NoMatch {
-                    policy: self.policy.clone(),
-                });
-            }
-        }
+        self.settle();
     }
-}
 
-impl Selection {
     /// Adds a warning found outside the policy (by the caller that talks to the registry).
     pub fn add_warning(&mut self, code: WarningCode, message: String) {
         warn(self, code, message);
@@ -510,8 +612,28 @@ impl Selection {
 
     /// Ends the selection without a winner, for a reason found after selection.
     pub fn fail(&mut self, reason: PolicyError) {
-        self.winner = None;
         self.failure = Some(reason);
+        self.settle();
+    }
+
+    /// Restores the invariant that exactly one of `winner` and `failure` is set: a failure
+    /// clears the winner; otherwise the first of the ranking wins, and an empty ranking fails
+    /// with [`PolicyError::NoMatch`]. The only place that decides the winner.
+    fn settle(&mut self) {
+        if self.failure.is_some() {
+            self.winner = None;
+            return;
+        }
+        self.winner = self
+            .ranking
+            .first()
+            .and_then(|&i| self.candidates.get(i))
+            .map(|c| c.tag.clone());
+        if self.winner.is_none() {
+            self.failure = Some(PolicyError::NoMatch {
+                policy: self.policy.clone(),
+            });
+        }
     }
 }
 
@@ -578,18 +700,7 @@ pub fn select(
         Policy::NewestBuild => select_newest_build(&mut sel, &survivors, build_times),
         Policy::Digest { tag } => select_digest(&mut sel, &survivors, tag.as_deref()),
     }
-    if sel.failure.is_none() {
-        sel.winner = sel
-            .ranking
-            .first()
-            .and_then(|&i| sel.candidates.get(i))
-            .map(|c| c.tag.clone());
-        if sel.winner.is_none() {
-            sel.failure = Some(PolicyError::NoMatch {
-                policy: sel.policy.clone(),
-            });
-        }
-    }
+    sel.settle();
     sel
 }
 
@@ -660,11 +771,7 @@ fn select_semver(sel: &mut Selection, survivors: &[usize], range: &Constraints, 
     let mut parsed: Vec<(usize, Version)> = Vec::new();
     for &i in survivors {
         let v = value(sel, i);
-        let result = match mode {
-            SemverParse::Strict => Version::parse_flux(v),
-            SemverParse::Lenient => Version::parse(v),
-        };
-        let version = match result {
+        let version = match mode.read(v) {
             Ok(version) => version,
             Err(e) => {
                 let detail = match mode {
@@ -690,8 +797,8 @@ fn select_semver(sel: &mut Selection, survivors: &[usize], range: &Constraints, 
             drop(sel, i, DropReason::OutsideRange { detail });
         }
     }
-    // Stable: equal precedence keeps list order, so the first of equals wins (Flux).
-    kept.sort_by(|(_, va), (_, vb)| vb.compare(va));
+    // Best first. Stable: equal precedence keeps list order, so the first of equals wins (Flux).
+    kept.sort_by(|(_, a), (_, b)| prefer_versions(a, b));
     sel.ranking = kept.iter().map(|(i, _)| *i).collect();
 
     // Warnings.
@@ -750,15 +857,10 @@ fn select_alphabetical(sel: &mut Selection, survivors: &[usize], order: Order) {
         sel.candidates[i].key = Some(value(sel, i).to_owned());
     }
     let mut ranking = survivors.to_vec();
+    // Best first; values are unique after extraction, the tag only makes the sort total.
     ranking.sort_by(|&a, &b| {
-        let by = value(sel, b)
-            .as_bytes()
-            .cmp(value(sel, a).as_bytes())
-            .then_with(|| sel.candidates[b].tag.cmp(&sel.candidates[a].tag));
-        match order {
-            Order::Asc => by,
-            Order::Desc => by.reverse(),
-        }
+        prefer_text(order, value(sel, a), value(sel, b))
+            .then_with(|| prefer_text(order, &sel.candidates[a].tag, &sel.candidates[b].tag))
     });
     sel.ranking = ranking;
     warn_desc_over_time(sel, order);
@@ -788,12 +890,12 @@ fn select_numerical(sel: &mut Selection, survivors: &[usize], order: Order) {
     }
     // Best first; equal values: the later in the input first, as Flux keeps the last of equals.
     let mut ranked = numbers.clone();
+    // NaN orders nothing; `total_cmp` only gives it a place in the listing (the fold below
+    // decides the winner).
     ranked.sort_by(|(a, fa), (b, fb)| {
-        let by = match order {
-            Order::Asc => fb.total_cmp(fa),
-            Order::Desc => fa.total_cmp(fb),
-        };
-        by.then(b.cmp(a))
+        prefer_numbers(order, *fa, *fb)
+            .unwrap_or_else(|| order.directed(fb.total_cmp(fa)))
+            .then(b.cmp(a))
     });
     sel.ranking = ranked.iter().map(|(i, _)| *i).collect();
     if !bad.is_empty() {
@@ -816,13 +918,12 @@ fn select_numerical(sel: &mut Selection, survivors: &[usize], order: Order) {
         sel.failure = Some(PolicyError::NotANumber { values });
         return;
     }
-    // Flux's fold decides the winner; it differs from the sort only when NaN is present.
+    // Flux's fold (`cv < pv → skip`) decides the winner: a value replaces the winner unless the
+    // policy strictly prefers the winner. It differs from the sort only when NaN is present.
     let mut winner: Option<(usize, f64)> = None;
     for &(i, cv) in &numbers {
-        let skip = winner.is_some_and(|(_, pv)| match order {
-            Order::Asc => cv < pv,
-            Order::Desc => cv > pv,
-        });
+        let skip =
+            winner.is_some_and(|(_, pv)| prefer_numbers(order, pv, cv) == Some(Ordering::Less));
         if !skip {
             winner = Some((i, cv));
         }

@@ -1,6 +1,8 @@
 //! Unit tests of `select`: tie-breaking, drop reasons, warnings and policy-spec errors. The
 //! upstream conformance cases live in `tests/policy_oracles.rs`.
 
+use std::cmp::Ordering;
+
 use super::*;
 
 fn tags(list: &[&str]) -> Vec<String> {
@@ -87,6 +89,125 @@ fn argocd_strategies() {
         Policy::from_argocd("digest", None).unwrap_err(),
         PolicyError::DigestNeedsTag
     );
+}
+
+// --- Policy::compare -------------------------------------------------------------------------
+
+#[test]
+fn compare_says_which_way() {
+    let semver = Policy::parse("semver:*").unwrap();
+    assert_eq!(semver.compare("1.0.0", "2.0.0"), Some(Ordering::Greater));
+    assert_eq!(semver.compare("2.0.0", "1.0.0"), Some(Ordering::Less));
+    assert_eq!(semver.compare("v1.0.0", "1.0.0"), Some(Ordering::Equal));
+    assert_eq!(semver.compare("main", "1.0.0"), None);
+    // Masterminds precedence, not bytes; a pre-release precedes its release.
+    assert_eq!(semver.compare("1.9.0", "1.10.0"), Some(Ordering::Greater));
+    assert_eq!(semver.compare("1.0.0", "1.0.0-rc.1"), Some(Ordering::Less));
+    // Only the order counts, never the range.
+    let caret = Policy::parse("semver:^1").unwrap();
+    assert_eq!(caret.compare("2.0.0", "3.0.0"), Some(Ordering::Greater));
+    // Strict (Flux) does not read `1.2`; lenient (Argo CD) does.
+    assert_eq!(semver.compare("1.2", "1.3.0"), None);
+    let lenient = semver.clone().with_semver_parse(SemverParse::Lenient);
+    assert_eq!(lenient.compare("1.2", "1.3.0"), Some(Ordering::Greater));
+    assert_eq!(lenient.compare("1.11", "1.11.0"), Some(Ordering::Equal));
+
+    let alpha = Policy::parse("alphabetical").unwrap();
+    assert_eq!(alpha.compare("a", "b"), Some(Ordering::Greater));
+    assert_eq!(
+        alpha.compare("1.10", "1.9"),
+        Some(Ordering::Greater),
+        "bytes"
+    );
+    let alpha_desc = Policy::parse("alphabetical:desc").unwrap();
+    assert_eq!(alpha_desc.compare("a", "b"), Some(Ordering::Less));
+
+    let num = Policy::parse("numerical").unwrap();
+    assert_eq!(num.compare("9", "10"), Some(Ordering::Greater));
+    assert_eq!(num.compare("10", "10.0"), Some(Ordering::Equal));
+    assert_eq!(num.compare("10", "abc"), None);
+    assert_eq!(num.compare("10", "NaN"), None, "NaN orders nothing");
+    let num_desc = Policy::parse("numerical:desc").unwrap();
+    assert_eq!(num_desc.compare("9", "10"), Some(Ordering::Less));
+
+    assert_eq!(Policy::NewestBuild.compare("sha-a", "sha-b"), None);
+    assert_eq!(
+        Policy::parse("digest:latest").unwrap().compare("v1", "v2"),
+        None
+    );
+}
+
+#[test]
+fn compare_filtered_reads_extracted_values() {
+    let num = Policy::parse("numerical").unwrap();
+    let filter = TagFilter::new(Some(r"^main-[a-f0-9]+-(?P<ts>\d+)$"), Some("$ts")).unwrap();
+    assert_eq!(num.compare("main-abc-100", "main-def-99"), None);
+    assert_eq!(
+        num.compare_filtered(&filter, "main-abc-100", "main-def-99"),
+        Some(Ordering::Less)
+    );
+    assert_eq!(
+        num.compare_filtered(&filter, "main-abc-100", "latest"),
+        None
+    );
+}
+
+/// The winner is never `Less` than a kept candidate under `Policy::compare`, and the ranking
+/// is sorted by it: selection and the downgrade guard cannot disagree.
+#[test]
+fn selection_ranks_by_compare() {
+    let pools: &[(&str, &[&str])] = &[
+        (
+            "semver:*",
+            &[
+                "1.0.0",
+                "v1.10.0",
+                "1.9.0",
+                "1.10.0",
+                "0.1.0+b",
+                "2.0.0-rc.1",
+            ],
+        ),
+        (
+            "semver:>=0.0.0-0",
+            &["1.0.0-rc.10", "1.0.0-rc.9", "1.0.0", "v0.9.9"],
+        ),
+        ("alphabetical", &["1.0.0-9", "1.0.0-14", "b", "B", "a"]),
+        ("alphabetical:desc", &["20240101", "20231231", "2024-01-02"]),
+        (
+            "numerical",
+            &["1", "01", "1.0", "-5", "1e3", "Inf", "0x1p4"],
+        ),
+        ("numerical:desc", &["3", "2.5", "-Inf", "7"]),
+    ];
+    for (spec, list) in pools {
+        let policy = Policy::parse(spec).unwrap();
+        for listed in [tags(list), flux_scan_order(&tags(list))] {
+            let sel = select(&policy, &TagFilter::pass_all(), &listed, None);
+            let ranked: Vec<&str> = sel
+                .ranking
+                .iter()
+                .map(|&i| sel.candidates[i].tag.as_str())
+                .collect();
+            for pair in ranked.windows(2) {
+                assert_ne!(
+                    policy.compare(pair[0], pair[1]),
+                    Some(Ordering::Greater),
+                    "{spec}: {} ranked before {}",
+                    pair[0],
+                    pair[1]
+                );
+            }
+            let winner = sel.winner.as_deref().unwrap();
+            for other in &ranked {
+                assert_ne!(
+                    policy.compare(winner, other),
+                    Some(Ordering::Greater),
+                    "{spec}"
+                );
+            }
+        }
+    }
 }
 
 // --- Tie-breaking ------------------------------------------------------------------------------
