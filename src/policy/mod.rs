@@ -39,7 +39,9 @@
 //! resolution belong to the caller. Platform checks are the caller's too; it records them with
 //! [`Selection::drop_tag`] and [`DropReason::PlatformMissing`].
 
+pub mod argocd;
 pub mod filter;
+pub mod flux;
 pub mod order;
 pub mod semver;
 
@@ -158,29 +160,6 @@ impl Policy {
             }),
             _ => Err(PolicyError::UnknownPolicy {
                 spec: spec.to_owned(),
-            }),
-        }
-    }
-
-    /// The policy Argo CD Image Updater uses for an `update-strategy` and the version
-    /// constraint of the image spec: names are case-insensitive, `latest` means
-    /// `newest-build`, `name` means `alphabetical`, anything else means semver with an empty
-    /// constraint read as `*` and [`SemverParse::Lenient`]; `digest` needs the constraint
-    /// (the tag to follow).
-    pub fn from_argocd(strategy: &str, constraint: Option<&str>) -> Result<Policy, PolicyError> {
-        let constraint = constraint.filter(|c| !c.is_empty());
-        match strategy.to_ascii_lowercase().as_str() {
-            "newest-build" | "latest" => Ok(Policy::NewestBuild),
-            "alphabetical" | "name" => Ok(Policy::Alphabetical { order: Order::Asc }),
-            "digest" => match constraint {
-                Some(tag) => Ok(Policy::Digest {
-                    tag: Some(tag.to_owned()),
-                }),
-                None => Err(PolicyError::DigestNeedsTag),
-            },
-            _ => Ok(Policy::Semver {
-                range: parse_range(constraint.unwrap_or("*"))?,
-                parse: SemverParse::Lenient,
             }),
         }
     }
@@ -343,7 +322,7 @@ pub enum PolicyError {
         source: ConstraintError,
     },
     /// The order is neither `asc` nor `desc`.
-    #[error("invalid order {order:?} in policy {spec:?}: expected asc or desc")]
+    #[error("invalid order {order:?}: expected asc or desc")]
     InvalidOrder {
         /// The spec as given.
         spec: String,
@@ -375,6 +354,18 @@ pub enum PolicyError {
         /// The value as given.
         spec: String,
     },
+    /// A field of a policy object (a Flux `ImagePolicy`, Argo CD annotations) is invalid.
+    #[error("{field}: {source}")]
+    InField {
+        /// The field, as its object spells it (`spec.policy.semver.range`, `allow-tags`).
+        field: String,
+        /// What is wrong with it.
+        source: Box<PolicyError>,
+    },
+    /// A Flux `ImagePolicy` sets none of `spec.policy.semver`, `alphabetical`, `numerical`
+    /// (Flux: `given ImagePolicyChoice object is invalid`).
+    #[error("set one of semver.range, alphabetical.order or numerical.order")]
+    NoPolicyChoice,
     /// `digest` without the tag to follow.
     #[error("the digest policy needs the tag to follow: write digest:TAG")]
     DigestNeedsTag,
