@@ -147,6 +147,50 @@ impl TagFilter {
         self.exclude.iter().map(|e| e.label.as_str())
     }
 
+    /// The group names the extract template refers to (`ts` for `$ts`, `1` for `${1}`), in
+    /// template order; empty without a template.
+    pub fn template_groups(&self) -> Vec<&str> {
+        self.extract
+            .as_deref()
+            .map(template_refs)
+            .unwrap_or_default()
+    }
+
+    /// The template's group names that the pattern does not define (`1suffix` in `$1suffix`,
+    /// Go's reading of it); they always expand to nothing.
+    pub fn undefined_groups(&self) -> Vec<&str> {
+        let Some(re) = &self.pattern else {
+            return self.template_groups();
+        };
+        self.template_groups()
+            .into_iter()
+            .filter(|name| match group_number(name) {
+                Some(n) => n >= re.captures_len(),
+                None => !re.capture_names().any(|c| c == Some(*name)),
+            })
+            .collect()
+    }
+
+    /// What each group of [`TagFilter::template_groups`] captured in `tag`: `None` for a group
+    /// that did not participate or does not exist. `None` overall when the tag does not pass
+    /// the pattern or there is no template.
+    pub fn template_captures(&self, tag: &str) -> Option<Vec<Option<String>>> {
+        let re = self.pattern.as_ref()?;
+        let caps = re.captures(tag)?;
+        Some(
+            self.template_groups()
+                .into_iter()
+                .map(|name| {
+                    let group = match group_number(name) {
+                        Some(n) => caps.get(n),
+                        None => caps.name(name),
+                    };
+                    group.map(|m| m.as_str().to_owned())
+                })
+                .collect(),
+        )
+    }
+
     /// Decides one tag: exclusions first, then the pattern (leftmost match, like Go's
     /// `FindStringSubmatchIndex`), then the extract template.
     pub fn classify(&self, tag: &str) -> FilterVerdict {
@@ -204,6 +248,24 @@ pub fn expand(re: &Regex, caps: &Captures<'_>, template: &str) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // Private helpers.
+
+/// The names `expand` would look up in `template`, in order.
+fn template_refs(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(pos) = rest.find('$') {
+        rest = &rest[pos + 1..];
+        if let Some(after) = rest.strip_prefix('$') {
+            rest = after;
+            continue;
+        }
+        if let Some((name, after)) = template_name(rest) {
+            names.push(name);
+            rest = after;
+        }
+    }
+    names
+}
 
 #[derive(Debug, Clone)]
 struct Exclusion {
@@ -345,6 +407,33 @@ mod tests {
         // Leading zero: not a number, so a (missing) name.
         let f = TagFilter::new(Some(r"^v(\d)$"), Some("$01")).unwrap();
         assert_eq!(kept(&f, "v1").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn template_groups_and_captures() {
+        let f = TagFilter::new(
+            Some(r"^(?P<date>\d{8})-(?P<n>\d+)(-x)?$"),
+            Some("$date$$${n}$1suffix$3"),
+        )
+        .unwrap();
+        assert_eq!(f.template_groups(), ["date", "n", "1suffix", "3"]);
+        assert_eq!(f.undefined_groups(), ["1suffix"]);
+        assert_eq!(
+            f.template_captures("20220210-1"),
+            Some(vec![
+                Some("20220210".to_owned()),
+                Some("1".to_owned()),
+                None,
+                None
+            ])
+        );
+        assert_eq!(f.template_captures("latest"), None);
+        assert!(
+            TagFilter::new(Some("x"), None)
+                .unwrap()
+                .template_groups()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@
 //! resolution belong to the caller. Platform checks are the caller's too; it records them with
 //! [`Selection::drop_tag`] and [`DropReason::PlatformMissing`].
 
+mod advice;
 pub mod argocd;
 pub mod filter;
 pub mod flux;
@@ -543,6 +544,52 @@ pub enum WarningCode {
     CandidateCap,
     /// The registry reports little rate-limit quota left (Docker Hub's `ratelimit-remaining`).
     RateLimitLow,
+    /// Alphabetical order over digit runs of different widths selects `1.0.0-9` over
+    /// `1.0.0-14`.
+    NumbersComparedAsText,
+    /// Numerical order over an extract that joins numbers of varying widths (`$date$n`).
+    ConcatenatedNumbers,
+    /// Lenient semver reads a tag without dots (`917005`) as `N.0.0`, above every dotted
+    /// version.
+    BareNumberWins,
+    /// The filter pattern matches none of the tags it was tried on.
+    FilterMatchesNothing,
+    /// The extract template names a group the pattern does not define.
+    ExtractGroupUndefined,
+    /// An extract group captures nothing in some tags.
+    EmptyExtract,
+    /// No tag that passed the filters reads as a version.
+    NoVersions,
+}
+
+impl WarningCode {
+    /// The stable name, as shown after a warning and in JSON (`desc-selects-oldest`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::DescSelectsOldest => "desc-selects-oldest",
+            WarningCode::NotNumbers => "not-numbers",
+            WarningCode::RangeMatchesNothing => "range-matches-nothing",
+            WarningCode::EqualPrecedence => "equal-precedence",
+            WarningCode::MutableTagIgnored => "mutable-tag-ignored",
+            WarningCode::BuildTimeTie => "build-time-tie",
+            WarningCode::NotANumberValue => "not-a-number-value",
+            WarningCode::CandidateCap => "candidate-cap",
+            WarningCode::RateLimitLow => "rate-limit-low",
+            WarningCode::NumbersComparedAsText => "numbers-compared-as-text",
+            WarningCode::ConcatenatedNumbers => "concatenated-numbers",
+            WarningCode::BareNumberWins => "bare-number-wins",
+            WarningCode::FilterMatchesNothing => "filter-matches-nothing",
+            WarningCode::ExtractGroupUndefined => "extract-group-undefined",
+            WarningCode::EmptyExtract => "empty-extract",
+            WarningCode::NoVersions => "no-versions",
+        }
+    }
+}
+
+impl fmt::Display for WarningCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A "probably not what you meant" note.
@@ -555,8 +602,9 @@ pub struct Warning {
 }
 
 impl fmt::Display for Warning {
+    /// The message, then the code in brackets: `… use order asc [desc-selects-oldest]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        write!(f, "{} [{}]", self.message, self.code)
     }
 }
 
@@ -677,6 +725,8 @@ pub fn select(
         }
         sel.candidates.push(c);
     }
+    advice::filter_matches_nothing(&mut sel, filter);
+    advice::extract_problems(&mut sel, filter);
     let survivors: Vec<usize> = (0..sel.candidates.len())
         .filter(|&i| sel.candidates[i].kept())
         .collect();
@@ -686,8 +736,18 @@ pub fn select(
     }
     match policy {
         Policy::Semver { range, parse } => select_semver(&mut sel, &survivors, range, *parse),
-        Policy::Alphabetical { order } => select_alphabetical(&mut sel, &survivors, *order),
-        Policy::Numerical { order } => select_numerical(&mut sel, &survivors, *order),
+        Policy::Alphabetical { order } => {
+            select_alphabetical(&mut sel, &survivors, *order);
+            advice::numbers_compared_as_text(&mut sel, filter, *order);
+            advice::desc_selects_oldest(&mut sel, *order);
+        }
+        Policy::Numerical { order } => {
+            select_numerical(&mut sel, &survivors, *order);
+            if sel.failure.is_none() {
+                advice::concatenated_numbers(&mut sel, filter, *order);
+                advice::desc_selects_oldest(&mut sel, *order);
+            }
+        }
         Policy::NewestBuild => select_newest_build(&mut sel, &survivors, build_times),
         Policy::Digest { tag } => select_digest(&mut sel, &survivors, tag.as_deref()),
     }
@@ -810,22 +870,12 @@ fn select_semver(sel: &mut Selection, survivors: &[usize], range: &Constraints, 
         );
         warn(sel, WarningCode::MutableTagIgnored, msg);
     }
-    if kept.is_empty() {
-        if let Some((i, newest)) = parsed.iter().max_by(|(_, a), (_, b)| a.compare(b)) {
-            let hint = if newest.prerelease().is_empty() {
-                ""
-            } else {
-                ", a pre-release: add -0 to the range to admit pre-releases"
-            };
-            let msg = format!(
-                "semver range {:?} matches none of the {} versions found; the newest is {:?} ({newest}{hint})",
-                range.source(),
-                parsed.len(),
-                sel.candidates[*i].tag
-            );
-            warn(sel, WarningCode::RangeMatchesNothing, msg);
-        }
+    if parsed.is_empty() {
+        advice::no_versions(sel, survivors, mode);
+    } else if kept.is_empty() {
+        advice::range_matches_nothing(sel, range, &parsed);
     } else {
+        advice::bare_number_wins(sel, mode);
         let top = &kept[0].1;
         let ties: Vec<&str> = kept
             .iter()
@@ -854,7 +904,6 @@ fn select_alphabetical(sel: &mut Selection, survivors: &[usize], order: Order) {
             .then_with(|| prefer_text(order, &sel.candidates[a].tag, &sel.candidates[b].tag))
     });
     sel.ranking = ranking;
-    warn_desc_over_time(sel, order);
 }
 
 fn select_numerical(sel: &mut Selection, survivors: &[usize], order: Order) {
@@ -919,18 +968,27 @@ fn select_numerical(sel: &mut Selection, survivors: &[usize], order: Order) {
             winner = Some((i, cv));
         }
     }
-    if numbers.iter().any(|(_, f)| f.is_nan()) {
-        if let Some((w, _)) = winner {
-            sel.ranking.retain(|&i| i != w);
-            sel.ranking.insert(0, w);
-        }
-        warn(
-            sel,
-            WarningCode::NotANumberValue,
-            "a tag reads as NaN, which makes Flux's numerical choice depend on list order; exclude it with --filter".to_owned(),
+    let nan: Vec<usize> = numbers
+        .iter()
+        .filter(|(_, f)| f.is_nan())
+        .map(|(i, _)| *i)
+        .collect();
+    if let (false, Some((w, _))) = (nan.is_empty(), winner) {
+        sel.ranking.retain(|&i| i != w);
+        sel.ranking.insert(0, w);
+        let msg = format!(
+            "{} as NaN, which orders nothing, so Flux's choice ({:?}) depends on where it is listed; exclude it (--exclude '^(?i)nan$')",
+            match nan.as_slice() {
+                [one] => format!("tag {:?} reads", sel.candidates[*one].tag),
+                many => format!(
+                    "tags {} read",
+                    quoted_list(many.iter().map(|&i| sel.candidates[i].tag.as_str()))
+                ),
+            },
+            sel.candidates[w].tag
         );
+        warn(sel, WarningCode::NotANumberValue, msg);
     }
-    warn_desc_over_time(sel, order);
 }
 
 fn select_newest_build(
@@ -989,28 +1047,6 @@ fn select_digest(sel: &mut Selection, survivors: &[usize], tag: Option<&str>) {
         sel.failure = Some(PolicyError::TagNotFound {
             tag: tracked.to_owned(),
         });
-    }
-}
-
-fn warn_desc_over_time(sel: &mut Selection, order: Order) {
-    if order != Order::Desc || sel.ranking.len() < 2 {
-        return;
-    }
-    let timelike = sel
-        .ranking
-        .iter()
-        .filter(|&&i| order::looks_like_time(value(sel, i)))
-        .count();
-    if timelike * 2 >= sel.ranking.len() {
-        let oldest = sel
-            .ranking
-            .first()
-            .map(|&i| sel.candidates[i].tag.clone())
-            .unwrap_or_default();
-        let msg = format!(
-            "order desc selects the smallest value, and these tags look like dates or time stamps, so it selects the oldest ({oldest:?}) and stays there; use asc (the default) to follow the newest"
-        );
-        warn(sel, WarningCode::DescSelectsOldest, msg);
     }
 }
 
