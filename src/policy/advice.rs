@@ -364,7 +364,11 @@ pub(super) fn no_versions(sel: &mut Selection, survivors: &[usize], mode: Semver
 fn passed_filters(verdict: &Verdict) -> bool {
     !matches!(
         verdict,
-        Verdict::Dropped(DropReason::Excluded { .. } | DropReason::FilterMismatch { .. })
+        Verdict::Dropped(
+            DropReason::Excluded { .. }
+                | DropReason::FilterMismatch { .. }
+                | DropReason::OtherTrack { .. }
+        )
     )
 }
 

@@ -45,6 +45,7 @@ pub mod filter;
 pub mod flux;
 pub mod order;
 pub mod semver;
+pub mod track;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -432,6 +433,11 @@ pub enum DropReason {
         /// The filter pattern.
         pattern: String,
     },
+    /// Not on the current tag's track (the default policy of `sync`).
+    OtherTrack {
+        /// Which track it is on, or why it has none.
+        detail: String,
+    },
     /// A later tag has the same extracted value and replaced this one (Flux's map).
     Superseded {
         /// The tag that replaced it.
@@ -472,6 +478,7 @@ impl fmt::Display for DropReason {
         match self {
             DropReason::Excluded { pattern } => write!(f, "excluded by {pattern:?}"),
             DropReason::FilterMismatch { pattern } => write!(f, "filter {pattern:?} did not match"),
+            DropReason::OtherTrack { detail } => f.write_str(detail),
             DropReason::Superseded { by } => {
                 write!(f, "same extracted value as the later tag {by:?}, which replaces it")
             }
@@ -713,12 +720,15 @@ pub fn select(
                 let pattern = filter.pattern().unwrap_or_default().to_owned();
                 c.verdict = Verdict::Dropped(DropReason::FilterMismatch { pattern });
             }
+            FilterVerdict::OtherTrack(detail) => {
+                c.verdict = Verdict::Dropped(DropReason::OtherTrack { detail });
+            }
             FilterVerdict::Kept(value) => {
                 if let Some(j) = by_value.insert(value.clone(), i) {
                     sel.candidates[j].verdict =
                         Verdict::Dropped(DropReason::Superseded { by: tag.clone() });
                 }
-                if filter.extract().is_some() {
+                if filter.extract().is_some() || filter.track().is_some() {
                     c.extracted = Some(value);
                 }
             }
