@@ -1,5 +1,5 @@
 //! Warnings about policies that probably do not do what their author meant: each looks at a
-//! finished ranking (and the filter that fed it) and adds a [`Warning`] with a stable
+//! finished ranking (and the filter that fed it) and adds a [`Warning`](super::Warning) with a stable
 //! [`WarningCode`], naming the tags involved and the fix. None of them changes a selection:
 //! Flux and Argo CD would select the same tag, and the warning says why that is surprising.
 //!
@@ -320,10 +320,10 @@ pub(super) fn range_matches_nothing(
         if let Some((i, v)) = above {
             closest.push(format!("{:?} ({v}, above it)", sel.candidates[*i].tag));
         }
-        if closest.is_empty() {
-            if let Some((i, v)) = parsed.iter().max_by(|(_, a), (_, b)| a.compare(b)) {
-                closest.push(format!("{:?} ({v})", sel.candidates[*i].tag));
-            }
+        if closest.is_empty()
+            && let Some((i, v)) = parsed.iter().max_by(|(_, a), (_, b)| a.compare(b))
+        {
+            closest.push(format!("{:?} ({v})", sel.candidates[*i].tag));
         }
         msg.push_str(&format!(
             "; the closest {} {}: widen the range or check it is the one you meant",

@@ -2,10 +2,20 @@
 //! image-reflector-controller and Argo CD Image Updater (DESIGN.md §5).
 //!
 //! [`Policy::parse`] reads a policy spec (`semver:RANGE`, `alphabetical[:asc|desc]`,
-//! `numerical[:asc|desc]`, `newest-build`, `digest[:TAG]`); [`TagFilter`] says which tags the
-//! policy sees and what it sees of them; [`select`] returns a [`Selection`] that explains every
-//! tag: which step dropped it, the ordering of the rest, the winner, and warnings about
-//! configurations that probably do not do what the user meant.
+//! `numerical[:asc|desc]`, `newest-build`, `digest[:TAG]`); [`Policy::from_flux`] reads a Flux
+//! `ImagePolicy` spec ([`flux`]), [`Policy::from_argocd_image`] Argo CD Image Updater's
+//! annotations ([`argocd`]), and [`Policy::default_for`] gives `sync`'s default for a current
+//! tag ([`track`]). [`TagFilter`] says which tags the policy sees and what it sees of them;
+//! [`select`] returns a [`Selection`] that explains every tag: which step dropped it, the
+//! ordering of the rest, the winner, and [`Warning`]s about configurations that probably do not
+//! do what the user meant (each with a stable [`WarningCode`]).
+//!
+//! # One ordering
+//!
+//! [`Policy::compare`]`(current, new)` is each policy's ordering, direction and parse mode
+//! included: `Greater` means the policy prefers `new`. `select` ranks through the same
+//! comparison, and the no-downgrade guard refuses exactly what it calls `Less`, so the two can
+//! never disagree. `newest-build` and `digest` have no order of their own (`None`).
 //!
 //! # Tie-breaking
 //!
@@ -27,6 +37,23 @@
 //! of the registry's listing order and agree with both tools: semver ties go to the byte-wise
 //! greatest tag (Flux's controller and Argo CD both pick it), numerical ties and extract
 //! collisions to the byte-wise smallest (as Flux's controller does; Argo CD has neither).
+//!
+//! # Where Flux or Argo CD behave by accident
+//!
+//! Selections match Flux and Argo CD (the shared oracles check it). Where their behaviour is
+//! a quirk rather than a rule, the rule here is documented and the quirk is warned about:
+//! - Flux with `filterTags` iterates a Go map, so which of two equal versions wins is random;
+//!   here the first in the list wins (with [`flux_scan_order`], the byte-wise greatest), and
+//!   [`WarningCode::EqualPrecedence`] fires.
+//! - Flux reads `NaN` as a number that orders nothing, so its fold picks whichever value
+//!   follows it in the list; this is reproduced, [`Policy::compare`] orders nothing with it,
+//!   and [`WarningCode::NotANumberValue`] fires.
+//! - Flux's numerical values are `float64`: `9007199254740993` ties with `9007199254740992`
+//!   (reproduced).
+//! - The default exclusions add cosign `.att` and `.sbom` to Flux's `^.*\.sig$`
+//!   ([`DEFAULT_EXCLUSIONS`]); [`Policy::from_flux`] uses Flux's exact default.
+//! - Where Argo CD silently matches nothing (an unusable `allow-tags`, an invalid regexp) or
+//!   ignores nothing (an invalid glob), this module returns an error.
 //!
 //! # Digest
 //!

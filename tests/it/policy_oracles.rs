@@ -972,3 +972,36 @@ fn argo_strategy(case: &Value) -> Result<(), String> {
     let p = Policy::from_argocd(s(case, "strategy"), Some("1.0.0")).map_err(|e| e.to_string())?;
     expect_eq("strategy", p.name(), s(&case["expected"], "strategy"))
 }
+
+/// Where Flux's behaviour is a quirk rather than a rule, the selection still matches (the
+/// cases pass above) and the explanation warns. Each entry: oracle case identity, warning.
+const FLUX_QUIRKS: &[(&str, pol::WarningCode)] = &[
+    (
+        "flux_policies.json:apply_policy:derived: filter+semver: tie among extracted keys is nondeterministic (Go map iteration)",
+        pol::WarningCode::EqualPrecedence,
+    ),
+    (
+        "flux_policies.json:apply_policy:derived: numerical NaN",
+        pol::WarningCode::NotANumberValue,
+    ),
+];
+
+#[test]
+fn flux_quirks_are_warned_about() {
+    let Some(all) = load("flux_policies.json") else {
+        return;
+    };
+    for (id, code) in FLUX_QUIRKS {
+        let case = all
+            .iter()
+            .find(|c| identity("flux_policies.json", c) == *id)
+            .unwrap_or_else(|| panic!("no oracle case {id}"));
+        let (policy, filter) = Policy::from_flux(&flux_spec(case), &[]).unwrap();
+        let sel = pol::select(&policy, &filter, &strings(&case["tags"]), None);
+        assert!(
+            sel.warnings.iter().any(|w| w.code == *code),
+            "{id}: no {code} warning in {:?}",
+            sel.warnings
+        );
+    }
+}
