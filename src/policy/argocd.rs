@@ -60,11 +60,12 @@ impl Strategy {
     }
 
     /// Returns true if and only if `name` is a legacy spelling (`latest`, `name`) or not a
-    /// strategy at all (read as semver), so a caller can suggest the current name.
+    /// strategy at all (read as semver), so a caller can suggest the current name. An empty
+    /// name is the documented default (semver), not unknown.
     pub fn is_legacy_or_unknown(name: &str) -> bool {
         !matches!(
             name.to_ascii_lowercase().as_str(),
-            "semver" | "newest-build" | "alphabetical" | "digest"
+            "" | "semver" | "newest-build" | "alphabetical" | "digest"
         )
     }
 }
@@ -163,6 +164,7 @@ mod tests {
         assert!(Strategy::is_legacy_or_unknown("Name"));
         assert!(Strategy::is_legacy_or_unknown("semver2"));
         assert!(!Strategy::is_legacy_or_unknown("Newest-Build"));
+        assert!(!Strategy::is_legacy_or_unknown(""));
     }
 
     #[test]
