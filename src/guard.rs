@@ -4,7 +4,8 @@
 //! mention a target. Pure.
 //!
 //! Owns what may be written; does not own tag selection (`policy`), whose
-//! orderings the no-downgrade check borrows through [`compare_tags`].
+//! orderings the no-downgrade check borrows through [`Policy::compare`], the
+//! same comparison the selection ranks with.
 
 use std::cmp::Ordering;
 
@@ -13,7 +14,7 @@ use crate::finding::{Finding, Kind, Location};
 use crate::manifest::Manifest;
 use crate::plan::Candidate;
 use crate::plan::Desired;
-use crate::policy::{Constraints, Order, Policy, SemverParse, Version, order};
+use crate::policy::{Constraints, Policy, SemverParse};
 
 /// The guard's decision.
 #[derive(Debug, Default)]
@@ -54,41 +55,8 @@ impl Downgrades {
     pub fn refuses(&self, current: &str, new: &str) -> bool {
         match self {
             Downgrades::Allowed => false,
-            Downgrades::Refused(policy) => {
-                compare_tags(policy, current, new) == Some(Ordering::Less)
-            }
+            Downgrades::Refused(policy) => policy.compare(current, new) == Some(Ordering::Less),
         }
-    }
-}
-
-/// How `new` ranks against `current` under `policy`'s preference:
-/// `Greater` means the policy would prefer `new` (an upgrade), `Less` that
-/// it prefers `current` (a downgrade). `None` when the policy cannot order
-/// the two: a tag that does not parse as a version or number, or a policy
-/// with no order of its own that is knowable without the registry
-/// (`newest-build`, `digest`).
-pub fn compare_tags(policy: &Policy, current: &str, new: &str) -> Option<Ordering> {
-    let directed = |o: &Order, by: Ordering| match o {
-        Order::Asc => by,
-        Order::Desc => by.reverse(),
-    };
-    match policy {
-        Policy::Semver { parse, .. } => {
-            let read = |t: &str| match parse {
-                SemverParse::Strict => Version::parse_flux(t).ok(),
-                SemverParse::Lenient => Version::parse(t).ok(),
-            };
-            Some(read(new)?.compare(&read(current)?))
-        }
-        Policy::Alphabetical { order } => {
-            Some(directed(order, new.as_bytes().cmp(current.as_bytes())))
-        }
-        Policy::Numerical { order } => {
-            let (a, b) = (order::go_parse_float(new)?, order::go_parse_float(current)?);
-            // NaN orders nothing; partial_cmp gives None for it.
-            Some(directed(order, a.partial_cmp(&b)?))
-        }
-        Policy::NewestBuild | Policy::Digest { .. } => None,
     }
 }
 
@@ -251,20 +219,6 @@ mod tests {
         assert!(refuses(&p("numerical:desc"), "9", "10"));
         assert!(!refuses(&p("newest-build"), "sha-b", "sha-a"));
         assert!(!refuses(&p("digest:latest"), "v2", "v1"));
-    }
-
-    #[test]
-    fn compare_tags_says_which_way() {
-        let semver = Policy::parse("semver:*").expect("valid");
-        assert_eq!(
-            compare_tags(&semver, "1.0.0", "2.0.0"),
-            Some(Ordering::Greater)
-        );
-        assert_eq!(
-            compare_tags(&semver, "v1.0.0", "1.0.0"),
-            Some(Ordering::Equal)
-        );
-        assert_eq!(compare_tags(&semver, "main", "1.0.0"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use regex::{Captures, Regex};
 
 use super::PolicyError;
+use super::track::{self, Track, Versioned};
 
 /// The exclusions applied when none are given, as unanchored regexes.
 ///
@@ -28,6 +29,8 @@ pub enum FilterVerdict {
     Excluded(String),
     /// The filter pattern did not match.
     Mismatch,
+    /// Not on the filter's track ([`TagFilter::on_track_of`]); holds why, for people.
+    OtherTrack(String),
     /// The tag passes; holds the value the policy sees (the expanded `extract`, or the tag).
     Kept(String),
 }
@@ -43,6 +46,8 @@ pub struct TagFilter {
     pattern: Option<Regex>,
     extract: Option<String>,
     exclude: Vec<Exclusion>,
+    /// Keep only tags on this track with this many version parts.
+    track: Option<(Track, usize)>,
 }
 
 impl Default for TagFilter {
@@ -72,6 +77,7 @@ impl TagFilter {
             pattern: None,
             extract: None,
             exclude: Vec::new(),
+            track: None,
         }
     }
 
@@ -132,6 +138,22 @@ impl TagFilter {
         Ok(self)
     }
 
+    /// The same filter keeping only tags on `current`'s track ([`Track::same`]) whose version
+    /// has as many parts as `current`'s (`1.25` keeps `1.26`, not `1.26.1`). The policy then
+    /// sees each kept tag's version as semver: `1.25.3-rc.1-alpine3.19` →
+    /// `1.25.3-rc.1+alpine3.19` (pre-release kept, variant text as build metadata, which
+    /// orders nothing); an extract template is not used. `None` when `current` has no version.
+    pub fn on_track_of(mut self, current: &str) -> Option<TagFilter> {
+        let v = track::parse(current)?;
+        self.track = Some((v.track, v.parts));
+        Some(self)
+    }
+
+    /// The track and version parts this filter keeps, if any.
+    pub fn track(&self) -> Option<(&Track, usize)> {
+        self.track.as_ref().map(|(t, n)| (t, *n))
+    }
+
     /// The filter pattern, if any.
     pub fn pattern(&self) -> Option<&str> {
         self.pattern.as_ref().map(Regex::as_str)
@@ -147,21 +169,79 @@ impl TagFilter {
         self.exclude.iter().map(|e| e.label.as_str())
     }
 
+    /// The group names the extract template refers to (`ts` for `$ts`, `1` for `${1}`), in
+    /// template order; empty without a template.
+    pub fn template_groups(&self) -> Vec<&str> {
+        self.extract
+            .as_deref()
+            .map(template_refs)
+            .unwrap_or_default()
+    }
+
+    /// The template's group names that the pattern does not define (`1suffix` in `$1suffix`,
+    /// Go's reading of it); they always expand to nothing.
+    pub fn undefined_groups(&self) -> Vec<&str> {
+        let Some(re) = &self.pattern else {
+            return self.template_groups();
+        };
+        self.template_groups()
+            .into_iter()
+            .filter(|name| match group_number(name) {
+                Some(n) => n >= re.captures_len(),
+                None => !re.capture_names().any(|c| c == Some(*name)),
+            })
+            .collect()
+    }
+
+    /// What each group of [`TagFilter::template_groups`] captured in `tag`: `None` for a group
+    /// that did not participate or does not exist. `None` overall when the tag does not pass
+    /// the pattern or there is no template.
+    pub fn template_captures(&self, tag: &str) -> Option<Vec<Option<String>>> {
+        let re = self.pattern.as_ref()?;
+        let caps = re.captures(tag)?;
+        Some(
+            self.template_groups()
+                .into_iter()
+                .map(|name| {
+                    let group = match group_number(name) {
+                        Some(n) => caps.get(n),
+                        None => caps.name(name),
+                    };
+                    group.map(|m| m.as_str().to_owned())
+                })
+                .collect(),
+        )
+    }
+
     /// Decides one tag: exclusions first, then the pattern (leftmost match, like Go's
     /// `FindStringSubmatchIndex`), then the extract template.
     pub fn classify(&self, tag: &str) -> FilterVerdict {
         if let Some(ex) = self.exclude.iter().find(|e| e.regex.is_match(tag)) {
             return FilterVerdict::Excluded(ex.label.clone());
         }
-        let Some(re) = &self.pattern else {
-            return FilterVerdict::Kept(tag.to_owned());
-        };
-        match re.captures(tag) {
-            None => FilterVerdict::Mismatch,
-            Some(caps) => match &self.extract {
-                None => FilterVerdict::Kept(tag.to_owned()),
-                Some(t) => FilterVerdict::Kept(expand(re, &caps, t)),
+        let value = match &self.pattern {
+            None => tag.to_owned(),
+            Some(re) => match re.captures(tag) {
+                None => return FilterVerdict::Mismatch,
+                Some(caps) => match &self.extract {
+                    None => tag.to_owned(),
+                    Some(t) => expand(re, &caps, t),
+                },
             },
+        };
+        let Some((want, parts)) = &self.track else {
+            return FilterVerdict::Kept(value);
+        };
+        match track::parse(tag) {
+            None => FilterVerdict::OtherTrack(format!("no version, so not on the track {want}")),
+            Some(v) if v.track != *want => {
+                FilterVerdict::OtherTrack(format!("on the track {}, not {want}", v.track))
+            }
+            Some(v) if v.parts != *parts => FilterVerdict::OtherTrack(format!(
+                "a {}-part version, not {parts}-part like the current tag",
+                v.parts
+            )),
+            Some(v) => FilterVerdict::Kept(track_value(&v)),
         }
     }
 }
@@ -204,6 +284,39 @@ pub fn expand(re: &Regex, caps: &Captures<'_>, template: &str) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // Private helpers.
+
+/// A tag on a track as the semver policy sees it: version, pre-release, then every token
+/// after the version as build metadata (which keeps values unique and orders nothing).
+fn track_value(v: &Versioned<'_>) -> String {
+    let mut out = v.version.to_owned();
+    if !v.prerelease.is_empty() {
+        out.push('-');
+        out.push_str(&v.prerelease.join("."));
+    }
+    if !v.rest_tokens.is_empty() {
+        out.push('+');
+        out.push_str(&v.rest_tokens.join("."));
+    }
+    out
+}
+
+/// The names `expand` would look up in `template`, in order.
+fn template_refs(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(pos) = rest.find('$') {
+        rest = &rest[pos + 1..];
+        if let Some(after) = rest.strip_prefix('$') {
+            rest = after;
+            continue;
+        }
+        if let Some((name, after)) = template_name(rest) {
+            names.push(name);
+            rest = after;
+        }
+    }
+    names
+}
 
 #[derive(Debug, Clone)]
 struct Exclusion {
@@ -345,6 +458,33 @@ mod tests {
         // Leading zero: not a number, so a (missing) name.
         let f = TagFilter::new(Some(r"^v(\d)$"), Some("$01")).unwrap();
         assert_eq!(kept(&f, "v1").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn template_groups_and_captures() {
+        let f = TagFilter::new(
+            Some(r"^(?P<date>\d{8})-(?P<n>\d+)(-x)?$"),
+            Some("$date$$${n}$1suffix$3"),
+        )
+        .unwrap();
+        assert_eq!(f.template_groups(), ["date", "n", "1suffix", "3"]);
+        assert_eq!(f.undefined_groups(), ["1suffix"]);
+        assert_eq!(
+            f.template_captures("20220210-1"),
+            Some(vec![
+                Some("20220210".to_owned()),
+                Some("1".to_owned()),
+                None,
+                None
+            ])
+        );
+        assert_eq!(f.template_captures("latest"), None);
+        assert!(
+            TagFilter::new(Some("x"), None)
+                .unwrap()
+                .template_groups()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -2,10 +2,20 @@
 //! image-reflector-controller and Argo CD Image Updater (DESIGN.md §5).
 //!
 //! [`Policy::parse`] reads a policy spec (`semver:RANGE`, `alphabetical[:asc|desc]`,
-//! `numerical[:asc|desc]`, `newest-build`, `digest[:TAG]`); [`TagFilter`] says which tags the
-//! policy sees and what it sees of them; [`select`] returns a [`Selection`] that explains every
-//! tag: which step dropped it, the ordering of the rest, the winner, and warnings about
-//! configurations that probably do not do what the user meant.
+//! `numerical[:asc|desc]`, `newest-build`, `digest[:TAG]`); [`Policy::from_flux`] reads a Flux
+//! `ImagePolicy` spec ([`flux`]), [`Policy::from_argocd_image`] Argo CD Image Updater's
+//! annotations ([`argocd`]), and [`Policy::default_for`] gives `sync`'s default for a current
+//! tag ([`track`]). [`TagFilter`] says which tags the policy sees and what it sees of them;
+//! [`select`] returns a [`Selection`] that explains every tag: which step dropped it, the
+//! ordering of the rest, the winner, and [`Warning`]s about configurations that probably do not
+//! do what the user meant (each with a stable [`WarningCode`]).
+//!
+//! # One ordering
+//!
+//! [`Policy::compare`]`(current, new)` is each policy's ordering, direction and parse mode
+//! included: `Greater` means the policy prefers `new`. `select` ranks through the same
+//! comparison, and the no-downgrade guard refuses exactly what it calls `Less`, so the two can
+//! never disagree. `newest-build` and `digest` have no order of their own (`None`).
 //!
 //! # Tie-breaking
 //!
@@ -28,6 +38,23 @@
 //! greatest tag (Flux's controller and Argo CD both pick it), numerical ties and extract
 //! collisions to the byte-wise smallest (as Flux's controller does; Argo CD has neither).
 //!
+//! # Where Flux or Argo CD behave by accident
+//!
+//! Selections match Flux and Argo CD (the shared oracles check it). Where their behaviour is
+//! a quirk rather than a rule, the rule here is documented and the quirk is warned about:
+//! - Flux with `filterTags` iterates a Go map, so which of two equal versions wins is random;
+//!   here the first in the list wins (with [`flux_scan_order`], the byte-wise greatest), and
+//!   [`WarningCode::EqualPrecedence`] fires.
+//! - Flux reads `NaN` as a number that orders nothing, so its fold picks whichever value
+//!   follows it in the list; this is reproduced, [`Policy::compare`] orders nothing with it,
+//!   and [`WarningCode::NotANumberValue`] fires.
+//! - Flux's numerical values are `float64`: `9007199254740993` ties with `9007199254740992`
+//!   (reproduced).
+//! - The default exclusions add cosign `.att` and `.sbom` to Flux's `^.*\.sig$`
+//!   ([`DEFAULT_EXCLUSIONS`]); [`Policy::from_flux`] uses Flux's exact default.
+//! - Where Argo CD silently matches nothing (an unusable `allow-tags`, an invalid regexp) or
+//!   ignores nothing (an invalid glob), this module returns an error.
+//!
 //! # Digest
 //!
 //! `digest:TAG` follows one mutable tag (`latest`, `main`): it keeps only `TAG`, which must
@@ -39,9 +66,13 @@
 //! resolution belong to the caller. Platform checks are the caller's too; it records them with
 //! [`Selection::drop_tag`] and [`DropReason::PlatformMissing`].
 
+mod advice;
+pub mod argocd;
 pub mod filter;
+pub mod flux;
 pub mod order;
 pub mod semver;
+pub mod track;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -66,6 +97,16 @@ pub enum SemverParse {
     Lenient,
 }
 
+impl SemverParse {
+    /// Reads `value` as a version in this mode ([`Version::parse_flux`] or [`Version::parse`]).
+    pub fn read(self, value: &str) -> Result<Version, VersionError> {
+        match self {
+            SemverParse::Strict => Version::parse_flux(value),
+            SemverParse::Lenient => Version::parse(value),
+        }
+    }
+}
+
 /// Sort direction of the alphabetical and numerical policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -75,6 +116,17 @@ pub enum Order {
     Asc,
     /// Selects the smallest.
     Desc,
+}
+
+impl Order {
+    /// Turns an ascending comparison into this direction's preference: unchanged for `Asc`,
+    /// reversed for `Desc`.
+    pub fn directed(self, ascending: Ordering) -> Ordering {
+        match self {
+            Order::Asc => ascending,
+            Order::Desc => ascending.reverse(),
+        }
+    }
 }
 
 /// A tag-selection policy.
@@ -141,29 +193,6 @@ impl Policy {
         }
     }
 
-    /// The policy Argo CD Image Updater uses for an `update-strategy` and the version
-    /// constraint of the image spec: names are case-insensitive, `latest` means
-    /// `newest-build`, `name` means `alphabetical`, anything else means semver with an empty
-    /// constraint read as `*` and [`SemverParse::Lenient`]; `digest` needs the constraint
-    /// (the tag to follow).
-    pub fn from_argocd(strategy: &str, constraint: Option<&str>) -> Result<Policy, PolicyError> {
-        let constraint = constraint.filter(|c| !c.is_empty());
-        match strategy.to_ascii_lowercase().as_str() {
-            "newest-build" | "latest" => Ok(Policy::NewestBuild),
-            "alphabetical" | "name" => Ok(Policy::Alphabetical { order: Order::Asc }),
-            "digest" => match constraint {
-                Some(tag) => Ok(Policy::Digest {
-                    tag: Some(tag.to_owned()),
-                }),
-                None => Err(PolicyError::DigestNeedsTag),
-            },
-            _ => Ok(Policy::Semver {
-                range: parse_range(constraint.unwrap_or("*"))?,
-                parse: SemverParse::Lenient,
-            }),
-        }
-    }
-
     /// The same policy with another semver tag-parsing mode (no effect on other policies).
     pub fn with_semver_parse(self, mode: SemverParse) -> Policy {
         match self {
@@ -182,6 +211,100 @@ impl Policy {
             Policy::Digest { .. } => "digest",
         }
     }
+
+    /// How this policy ranks `new` against `current`, the two values it would see (tags, or
+    /// their extracted values): **`Greater` means the policy prefers `new`** (moving to it is
+    /// an upgrade), `Less` that it prefers `current` (a downgrade), `Equal` that it cannot tell
+    /// them apart (`v1.2.3` and `1.2.3`; `1`, `01` and `1.0`).
+    ///
+    /// Only the ordering counts, never the semver range: `semver:^1` still says `3.0.0` is
+    /// preferred to `2.0.0`. `None` when the policy cannot order the two: a value that does
+    /// not read as a version (in the policy's [`SemverParse`] mode) or as a number (Go
+    /// `ParseFloat`), a `NaN` (which orders nothing), or a policy whose order is not in the
+    /// tags (`newest-build` needs build times, `digest` follows one tag).
+    ///
+    /// [`select`] ranks with the same comparison, so a winner is never `Less` than another
+    /// kept candidate under `compare`.
+    pub fn compare(&self, current: &str, new: &str) -> Option<Ordering> {
+        let (current, new) = (self.key(current).ok()?, self.key(new).ok()?);
+        self.prefer(&current, &new)
+    }
+
+    /// [`Policy::compare`] on the values `filter` gives the two tags (the extracted values
+    /// when a template is set). `None` also when either tag does not pass the filter.
+    pub fn compare_filtered(
+        &self,
+        filter: &TagFilter,
+        current: &str,
+        new: &str,
+    ) -> Option<Ordering> {
+        let (FilterVerdict::Kept(current), FilterVerdict::Kept(new)) =
+            (filter.classify(current), filter.classify(new))
+        else {
+            return None;
+        };
+        self.compare(&current, &new)
+    }
+
+    /// The key this policy orders `value` by; the reason when it has none.
+    fn key(&self, value: &str) -> Result<Key, String> {
+        match self {
+            Policy::Semver { parse, .. } => parse
+                .read(value)
+                .map(Key::Version)
+                .map_err(|e| e.to_string()),
+            Policy::Alphabetical { .. } => Ok(Key::Text(value.to_owned())),
+            Policy::Numerical { .. } => order::go_parse_float(value)
+                .map(Key::Number)
+                .ok_or_else(|| format!("not a number: {value:?}")),
+            Policy::NewestBuild | Policy::Digest { .. } => {
+                Err(format!("{} has no order of its own", self.name()))
+            }
+        }
+    }
+
+    /// The one comparison every ordering goes through: `Greater` means the policy prefers
+    /// `new` to `current`. `None` for keys of different kinds and for `NaN`.
+    fn prefer(&self, current: &Key, new: &Key) -> Option<Ordering> {
+        match (self, current, new) {
+            (Policy::Semver { .. }, Key::Version(c), Key::Version(n)) => {
+                Some(prefer_versions(c, n))
+            }
+            (Policy::Alphabetical { order }, Key::Text(c), Key::Text(n)) => {
+                Some(prefer_text(*order, c, n))
+            }
+            (Policy::Numerical { order }, Key::Number(c), Key::Number(n)) => {
+                prefer_numbers(*order, *c, *n)
+            }
+            _ => None,
+        }
+    }
+}
+
+// The three orderings. `Policy::compare` and the selectors both go through these, so the
+// downgrade guard and the selection cannot disagree. `Greater` means `new` is preferred.
+
+/// Masterminds precedence (build metadata ignored).
+fn prefer_versions(current: &Version, new: &Version) -> Ordering {
+    new.compare(current)
+}
+
+/// Byte-wise (Go `sort.StringSlice`), in the policy's direction.
+fn prefer_text(order: Order, current: &str, new: &str) -> Ordering {
+    order.directed(new.as_bytes().cmp(current.as_bytes()))
+}
+
+/// `float64` order in the policy's direction; `None` when either is `NaN`.
+fn prefer_numbers(order: Order, current: f64, new: f64) -> Option<Ordering> {
+    new.partial_cmp(&current).map(|o| order.directed(o))
+}
+
+/// A value as one policy reads it.
+#[derive(Debug, Clone)]
+enum Key {
+    Version(Version),
+    Text(String),
+    Number(f64),
 }
 
 impl fmt::Display for Policy {
@@ -228,7 +351,7 @@ pub enum PolicyError {
         source: ConstraintError,
     },
     /// The order is neither `asc` nor `desc`.
-    #[error("invalid order {order:?} in policy {spec:?}: expected asc or desc")]
+    #[error("invalid order {order:?}: expected asc or desc")]
     InvalidOrder {
         /// The spec as given.
         spec: String,
@@ -260,6 +383,18 @@ pub enum PolicyError {
         /// The value as given.
         spec: String,
     },
+    /// A field of a policy object (a Flux `ImagePolicy`, Argo CD annotations) is invalid.
+    #[error("{field}: {source}")]
+    InField {
+        /// The field, as its object spells it (`spec.policy.semver.range`, `allow-tags`).
+        field: String,
+        /// What is wrong with it.
+        source: Box<PolicyError>,
+    },
+    /// A Flux `ImagePolicy` sets none of `spec.policy.semver`, `alphabetical`, `numerical`
+    /// (Flux: `given ImagePolicyChoice object is invalid`).
+    #[error("set one of semver.range, alphabetical.order or numerical.order")]
+    NoPolicyChoice,
     /// `digest` without the tag to follow.
     #[error("the digest policy needs the tag to follow: write digest:TAG")]
     DigestNeedsTag,
@@ -325,6 +460,11 @@ pub enum DropReason {
         /// The filter pattern.
         pattern: String,
     },
+    /// Not on the current tag's track (the default policy of `sync`).
+    OtherTrack {
+        /// Which track it is on, or why it has none.
+        detail: String,
+    },
     /// A later tag has the same extracted value and replaced this one (Flux's map).
     Superseded {
         /// The tag that replaced it.
@@ -365,6 +505,7 @@ impl fmt::Display for DropReason {
         match self {
             DropReason::Excluded { pattern } => write!(f, "excluded by {pattern:?}"),
             DropReason::FilterMismatch { pattern } => write!(f, "filter {pattern:?} did not match"),
+            DropReason::OtherTrack { detail } => f.write_str(detail),
             DropReason::Superseded { by } => {
                 write!(f, "same extracted value as the later tag {by:?}, which replaces it")
             }
@@ -437,6 +578,52 @@ pub enum WarningCode {
     CandidateCap,
     /// The registry reports little rate-limit quota left (Docker Hub's `ratelimit-remaining`).
     RateLimitLow,
+    /// Alphabetical order over digit runs of different widths selects `1.0.0-9` over
+    /// `1.0.0-14`.
+    NumbersComparedAsText,
+    /// Numerical order over an extract that joins numbers of varying widths (`$date$n`).
+    ConcatenatedNumbers,
+    /// Lenient semver reads a tag without dots (`917005`) as `N.0.0`, above every dotted
+    /// version.
+    BareNumberWins,
+    /// The filter pattern matches none of the tags it was tried on.
+    FilterMatchesNothing,
+    /// The extract template names a group the pattern does not define.
+    ExtractGroupUndefined,
+    /// An extract group captures nothing in some tags.
+    EmptyExtract,
+    /// No tag that passed the filters reads as a version.
+    NoVersions,
+}
+
+impl WarningCode {
+    /// The stable name, as shown after a warning and in JSON (`desc-selects-oldest`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::DescSelectsOldest => "desc-selects-oldest",
+            WarningCode::NotNumbers => "not-numbers",
+            WarningCode::RangeMatchesNothing => "range-matches-nothing",
+            WarningCode::EqualPrecedence => "equal-precedence",
+            WarningCode::MutableTagIgnored => "mutable-tag-ignored",
+            WarningCode::BuildTimeTie => "build-time-tie",
+            WarningCode::NotANumberValue => "not-a-number-value",
+            WarningCode::CandidateCap => "candidate-cap",
+            WarningCode::RateLimitLow => "rate-limit-low",
+            WarningCode::NumbersComparedAsText => "numbers-compared-as-text",
+            WarningCode::ConcatenatedNumbers => "concatenated-numbers",
+            WarningCode::BareNumberWins => "bare-number-wins",
+            WarningCode::FilterMatchesNothing => "filter-matches-nothing",
+            WarningCode::ExtractGroupUndefined => "extract-group-undefined",
+            WarningCode::EmptyExtract => "empty-extract",
+            WarningCode::NoVersions => "no-versions",
+        }
+    }
+}
+
+impl fmt::Display for WarningCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A "probably not what you meant" note.
@@ -449,8 +636,9 @@ pub struct Warning {
 }
 
 impl fmt::Display for Warning {
+    /// The message, then the code in brackets: `… use order asc [desc-selects-oldest]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        write!(f, "{} [{}]", self.message, self.code)
     }
 }
 
@@ -487,22 +675,9 @@ impl Selection {
         let candidates = &self.candidates;
         self.ranking
             .retain(|&i| candidates.get(i).is_some_and(Candidate::kept));
-        if self.failure.is_none() {
-            self.winner = self
-                .ranking
-                .first()
-                .and_then(|&i| self.candidates.get(i))
-                .map(|c| c.tag.clone());
-            if self.winner.is_none() {
-                self.failure = Some(PolicyError::NoMatch {
-                    policy: self.policy.clone(),
-                });
-            }
-        }
+        self.settle();
     }
-}
 
-impl Selection {
     /// Adds a warning found outside the policy (by the caller that talks to the registry).
     pub fn add_warning(&mut self, code: WarningCode, message: String) {
         warn(self, code, message);
@@ -510,8 +685,28 @@ impl Selection {
 
     /// Ends the selection without a winner, for a reason found after selection.
     pub fn fail(&mut self, reason: PolicyError) {
-        self.winner = None;
         self.failure = Some(reason);
+        self.settle();
+    }
+
+    /// Restores the invariant that exactly one of `winner` and `failure` is set: a failure
+    /// clears the winner; otherwise the first of the ranking wins, and an empty ranking fails
+    /// with [`PolicyError::NoMatch`]. The only place that decides the winner.
+    fn settle(&mut self) {
+        if self.failure.is_some() {
+            self.winner = None;
+            return;
+        }
+        self.winner = self
+            .ranking
+            .first()
+            .and_then(|&i| self.candidates.get(i))
+            .map(|c| c.tag.clone());
+        if self.winner.is_none() {
+            self.failure = Some(PolicyError::NoMatch {
+                policy: self.policy.clone(),
+            });
+        }
     }
 }
 
@@ -552,18 +747,23 @@ pub fn select(
                 let pattern = filter.pattern().unwrap_or_default().to_owned();
                 c.verdict = Verdict::Dropped(DropReason::FilterMismatch { pattern });
             }
+            FilterVerdict::OtherTrack(detail) => {
+                c.verdict = Verdict::Dropped(DropReason::OtherTrack { detail });
+            }
             FilterVerdict::Kept(value) => {
                 if let Some(j) = by_value.insert(value.clone(), i) {
                     sel.candidates[j].verdict =
                         Verdict::Dropped(DropReason::Superseded { by: tag.clone() });
                 }
-                if filter.extract().is_some() {
+                if filter.extract().is_some() || filter.track().is_some() {
                     c.extracted = Some(value);
                 }
             }
         }
         sel.candidates.push(c);
     }
+    advice::filter_matches_nothing(&mut sel, filter);
+    advice::extract_problems(&mut sel, filter);
     let survivors: Vec<usize> = (0..sel.candidates.len())
         .filter(|&i| sel.candidates[i].kept())
         .collect();
@@ -573,23 +773,22 @@ pub fn select(
     }
     match policy {
         Policy::Semver { range, parse } => select_semver(&mut sel, &survivors, range, *parse),
-        Policy::Alphabetical { order } => select_alphabetical(&mut sel, &survivors, *order),
-        Policy::Numerical { order } => select_numerical(&mut sel, &survivors, *order),
+        Policy::Alphabetical { order } => {
+            select_alphabetical(&mut sel, &survivors, *order);
+            advice::numbers_compared_as_text(&mut sel, filter, *order);
+            advice::desc_selects_oldest(&mut sel, *order);
+        }
+        Policy::Numerical { order } => {
+            select_numerical(&mut sel, &survivors, *order);
+            if sel.failure.is_none() {
+                advice::concatenated_numbers(&mut sel, filter, *order);
+                advice::desc_selects_oldest(&mut sel, *order);
+            }
+        }
         Policy::NewestBuild => select_newest_build(&mut sel, &survivors, build_times),
         Policy::Digest { tag } => select_digest(&mut sel, &survivors, tag.as_deref()),
     }
-    if sel.failure.is_none() {
-        sel.winner = sel
-            .ranking
-            .first()
-            .and_then(|&i| sel.candidates.get(i))
-            .map(|c| c.tag.clone());
-        if sel.winner.is_none() {
-            sel.failure = Some(PolicyError::NoMatch {
-                policy: sel.policy.clone(),
-            });
-        }
-    }
+    sel.settle();
     sel
 }
 
@@ -660,11 +859,7 @@ fn select_semver(sel: &mut Selection, survivors: &[usize], range: &Constraints, 
     let mut parsed: Vec<(usize, Version)> = Vec::new();
     for &i in survivors {
         let v = value(sel, i);
-        let result = match mode {
-            SemverParse::Strict => Version::parse_flux(v),
-            SemverParse::Lenient => Version::parse(v),
-        };
-        let version = match result {
+        let version = match mode.read(v) {
             Ok(version) => version,
             Err(e) => {
                 let detail = match mode {
@@ -690,8 +885,8 @@ fn select_semver(sel: &mut Selection, survivors: &[usize], range: &Constraints, 
             drop(sel, i, DropReason::OutsideRange { detail });
         }
     }
-    // Stable: equal precedence keeps list order, so the first of equals wins (Flux).
-    kept.sort_by(|(_, va), (_, vb)| vb.compare(va));
+    // Best first. Stable: equal precedence keeps list order, so the first of equals wins (Flux).
+    kept.sort_by(|(_, a), (_, b)| prefer_versions(a, b));
     sel.ranking = kept.iter().map(|(i, _)| *i).collect();
 
     // Warnings.
@@ -712,22 +907,12 @@ fn select_semver(sel: &mut Selection, survivors: &[usize], range: &Constraints, 
         );
         warn(sel, WarningCode::MutableTagIgnored, msg);
     }
-    if kept.is_empty() {
-        if let Some((i, newest)) = parsed.iter().max_by(|(_, a), (_, b)| a.compare(b)) {
-            let hint = if newest.prerelease().is_empty() {
-                ""
-            } else {
-                ", a pre-release: add -0 to the range to admit pre-releases"
-            };
-            let msg = format!(
-                "semver range {:?} matches none of the {} versions found; the newest is {:?} ({newest}{hint})",
-                range.source(),
-                parsed.len(),
-                sel.candidates[*i].tag
-            );
-            warn(sel, WarningCode::RangeMatchesNothing, msg);
-        }
+    if parsed.is_empty() {
+        advice::no_versions(sel, survivors, mode);
+    } else if kept.is_empty() {
+        advice::range_matches_nothing(sel, range, &parsed);
     } else {
+        advice::bare_number_wins(sel, mode);
         let top = &kept[0].1;
         let ties: Vec<&str> = kept
             .iter()
@@ -750,18 +935,12 @@ fn select_alphabetical(sel: &mut Selection, survivors: &[usize], order: Order) {
         sel.candidates[i].key = Some(value(sel, i).to_owned());
     }
     let mut ranking = survivors.to_vec();
+    // Best first; values are unique after extraction, the tag only makes the sort total.
     ranking.sort_by(|&a, &b| {
-        let by = value(sel, b)
-            .as_bytes()
-            .cmp(value(sel, a).as_bytes())
-            .then_with(|| sel.candidates[b].tag.cmp(&sel.candidates[a].tag));
-        match order {
-            Order::Asc => by,
-            Order::Desc => by.reverse(),
-        }
+        prefer_text(order, value(sel, a), value(sel, b))
+            .then_with(|| prefer_text(order, &sel.candidates[a].tag, &sel.candidates[b].tag))
     });
     sel.ranking = ranking;
-    warn_desc_over_time(sel, order);
 }
 
 fn select_numerical(sel: &mut Selection, survivors: &[usize], order: Order) {
@@ -788,12 +967,12 @@ fn select_numerical(sel: &mut Selection, survivors: &[usize], order: Order) {
     }
     // Best first; equal values: the later in the input first, as Flux keeps the last of equals.
     let mut ranked = numbers.clone();
+    // NaN orders nothing; `total_cmp` only gives it a place in the listing (the fold below
+    // decides the winner).
     ranked.sort_by(|(a, fa), (b, fb)| {
-        let by = match order {
-            Order::Asc => fb.total_cmp(fa),
-            Order::Desc => fa.total_cmp(fb),
-        };
-        by.then(b.cmp(a))
+        prefer_numbers(order, *fa, *fb)
+            .unwrap_or_else(|| order.directed(fb.total_cmp(fa)))
+            .then(b.cmp(a))
     });
     sel.ranking = ranked.iter().map(|(i, _)| *i).collect();
     if !bad.is_empty() {
@@ -816,29 +995,37 @@ fn select_numerical(sel: &mut Selection, survivors: &[usize], order: Order) {
         sel.failure = Some(PolicyError::NotANumber { values });
         return;
     }
-    // Flux's fold decides the winner; it differs from the sort only when NaN is present.
+    // Flux's fold (`cv < pv → skip`) decides the winner: a value replaces the winner unless the
+    // policy strictly prefers the winner. It differs from the sort only when NaN is present.
     let mut winner: Option<(usize, f64)> = None;
     for &(i, cv) in &numbers {
-        let skip = winner.is_some_and(|(_, pv)| match order {
-            Order::Asc => cv < pv,
-            Order::Desc => cv > pv,
-        });
+        let skip =
+            winner.is_some_and(|(_, pv)| prefer_numbers(order, pv, cv) == Some(Ordering::Less));
         if !skip {
             winner = Some((i, cv));
         }
     }
-    if numbers.iter().any(|(_, f)| f.is_nan()) {
-        if let Some((w, _)) = winner {
-            sel.ranking.retain(|&i| i != w);
-            sel.ranking.insert(0, w);
-        }
-        warn(
-            sel,
-            WarningCode::NotANumberValue,
-            "a tag reads as NaN, which makes Flux's numerical choice depend on list order; exclude it with --filter".to_owned(),
+    let nan: Vec<usize> = numbers
+        .iter()
+        .filter(|(_, f)| f.is_nan())
+        .map(|(i, _)| *i)
+        .collect();
+    if let (false, Some((w, _))) = (nan.is_empty(), winner) {
+        sel.ranking.retain(|&i| i != w);
+        sel.ranking.insert(0, w);
+        let msg = format!(
+            "{} as NaN, which orders nothing, so Flux's choice ({:?}) depends on where it is listed; exclude it (--exclude '^(?i)nan$')",
+            match nan.as_slice() {
+                [one] => format!("tag {:?} reads", sel.candidates[*one].tag),
+                many => format!(
+                    "tags {} read",
+                    quoted_list(many.iter().map(|&i| sel.candidates[i].tag.as_str()))
+                ),
+            },
+            sel.candidates[w].tag
         );
+        warn(sel, WarningCode::NotANumberValue, msg);
     }
-    warn_desc_over_time(sel, order);
 }
 
 fn select_newest_build(
@@ -897,28 +1084,6 @@ fn select_digest(sel: &mut Selection, survivors: &[usize], tag: Option<&str>) {
         sel.failure = Some(PolicyError::TagNotFound {
             tag: tracked.to_owned(),
         });
-    }
-}
-
-fn warn_desc_over_time(sel: &mut Selection, order: Order) {
-    if order != Order::Desc || sel.ranking.len() < 2 {
-        return;
-    }
-    let timelike = sel
-        .ranking
-        .iter()
-        .filter(|&&i| order::looks_like_time(value(sel, i)))
-        .count();
-    if timelike * 2 >= sel.ranking.len() {
-        let oldest = sel
-            .ranking
-            .first()
-            .map(|&i| sel.candidates[i].tag.clone())
-            .unwrap_or_default();
-        let msg = format!(
-            "order desc selects the smallest value, and these tags look like dates or time stamps, so it selects the oldest ({oldest:?}) and stays there; use asc (the default) to follow the newest"
-        );
-        warn(sel, WarningCode::DescSelectsOldest, msg);
     }
 }
 

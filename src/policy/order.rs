@@ -104,6 +104,51 @@ pub fn looks_like_time(s: &str) -> bool {
     RE.is_match(s)
 }
 
+/// Compares like people read version-ish text: runs of ASCII digits as numbers (`9` < `14`,
+/// leading zeros ignored), everything else byte-wise; the plain byte order breaks ties.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (ra, rb) = (runs(a), runs(b));
+    for (x, y) in ra.iter().zip(&rb) {
+        let by = if is_digits(x) && is_digits(y) {
+            cmp_digits(x, y)
+        } else {
+            x.as_bytes().cmp(y.as_bytes())
+        };
+        if by.is_ne() {
+            return by;
+        }
+    }
+    ra.len().cmp(&rb.len()).then_with(|| a.cmp(b))
+}
+
+/// The byte range in `b` of the first digit run that compares differently as a number than
+/// as text against its counterpart in `a` (`14` in `1.0.0-14` against `1.0.0-9`), when the
+/// runs before it are equal.
+pub fn text_number_divergence(a: &str, b: &str) -> Option<std::ops::Range<usize>> {
+    let mut at = 0;
+    for (x, y) in runs(a).iter().zip(runs(b)) {
+        if x != &y {
+            let as_number = cmp_digits(x, y);
+            let as_text = x.as_bytes().cmp(y.as_bytes());
+            return (is_digits(x) && is_digits(y) && as_number != as_text)
+                .then(|| at..at + y.len());
+        }
+        at += y.len();
+    }
+    None
+}
+
+/// Compares two runs of ASCII digits as numbers of any length.
+pub fn cmp_digits(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// Returns true if and only if `s` is one or more ASCII digits.
+pub fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Returns true if and only if `tag` is a conventional moving tag (`latest`, `main`, …).
 pub fn is_mutable_tag(tag: &str) -> bool {
     const MUTABLE: &[&str] = &[
@@ -195,6 +240,20 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 
 // ---------------------------------------------------------------------------------------------
 // Private helpers.
+
+/// Maximal runs of ASCII digits and of other characters.
+fn runs(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let b = s.as_bytes();
+    for i in 1..=b.len() {
+        if i == b.len() || b[i].is_ascii_digit() != b[i - 1].is_ascii_digit() {
+            out.push(&s[start..i]);
+            start = i;
+        }
+    }
+    out
+}
 
 /// Go's `special`: `[+-]inf`, `[+-]infinity`, `nan` (no sign), any case, whole string.
 fn special(s: &str) -> Option<f64> {
@@ -302,6 +361,20 @@ mod tests {
         ] {
             assert_eq!(go_parse_float(s), None, "{s:?}");
         }
+    }
+
+    #[test]
+    fn natural_order_reads_digit_runs_as_numbers() {
+        use std::cmp::Ordering::*;
+        assert_eq!(natural_cmp("1.0.0-9", "1.0.0-14"), Less);
+        assert_eq!(natural_cmp("v1.10", "v1.9"), Greater);
+        assert_eq!(natural_cmp("b", "a10"), Greater);
+        assert_eq!(natural_cmp("x-01", "x-1"), Less, "bytes break ties");
+        assert_eq!(natural_cmp("", "1"), Less);
+        assert_eq!(text_number_divergence("1.0.0-9", "1.0.0-14"), Some(6..8));
+        assert_eq!(text_number_divergence("1.0.0-1", "1.0.0-14"), None);
+        assert_eq!(text_number_divergence("a-9", "b-10"), None);
+        assert_eq!(cmp_digits("007", "10"), Less);
     }
 
     #[test]

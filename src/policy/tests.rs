@@ -1,6 +1,8 @@
 //! Unit tests of `select`: tie-breaking, drop reasons, warnings and policy-spec errors. The
 //! upstream conformance cases live in `tests/policy_oracles.rs`.
 
+use std::cmp::Ordering;
+
 use super::*;
 
 fn tags(list: &[&str]) -> Vec<String> {
@@ -87,6 +89,125 @@ fn argocd_strategies() {
         Policy::from_argocd("digest", None).unwrap_err(),
         PolicyError::DigestNeedsTag
     );
+}
+
+// --- Policy::compare -------------------------------------------------------------------------
+
+#[test]
+fn compare_says_which_way() {
+    let semver = Policy::parse("semver:*").unwrap();
+    assert_eq!(semver.compare("1.0.0", "2.0.0"), Some(Ordering::Greater));
+    assert_eq!(semver.compare("2.0.0", "1.0.0"), Some(Ordering::Less));
+    assert_eq!(semver.compare("v1.0.0", "1.0.0"), Some(Ordering::Equal));
+    assert_eq!(semver.compare("main", "1.0.0"), None);
+    // Masterminds precedence, not bytes; a pre-release precedes its release.
+    assert_eq!(semver.compare("1.9.0", "1.10.0"), Some(Ordering::Greater));
+    assert_eq!(semver.compare("1.0.0", "1.0.0-rc.1"), Some(Ordering::Less));
+    // Only the order counts, never the range.
+    let caret = Policy::parse("semver:^1").unwrap();
+    assert_eq!(caret.compare("2.0.0", "3.0.0"), Some(Ordering::Greater));
+    // Strict (Flux) does not read `1.2`; lenient (Argo CD) does.
+    assert_eq!(semver.compare("1.2", "1.3.0"), None);
+    let lenient = semver.clone().with_semver_parse(SemverParse::Lenient);
+    assert_eq!(lenient.compare("1.2", "1.3.0"), Some(Ordering::Greater));
+    assert_eq!(lenient.compare("1.11", "1.11.0"), Some(Ordering::Equal));
+
+    let alpha = Policy::parse("alphabetical").unwrap();
+    assert_eq!(alpha.compare("a", "b"), Some(Ordering::Greater));
+    assert_eq!(
+        alpha.compare("1.10", "1.9"),
+        Some(Ordering::Greater),
+        "bytes"
+    );
+    let alpha_desc = Policy::parse("alphabetical:desc").unwrap();
+    assert_eq!(alpha_desc.compare("a", "b"), Some(Ordering::Less));
+
+    let num = Policy::parse("numerical").unwrap();
+    assert_eq!(num.compare("9", "10"), Some(Ordering::Greater));
+    assert_eq!(num.compare("10", "10.0"), Some(Ordering::Equal));
+    assert_eq!(num.compare("10", "abc"), None);
+    assert_eq!(num.compare("10", "NaN"), None, "NaN orders nothing");
+    let num_desc = Policy::parse("numerical:desc").unwrap();
+    assert_eq!(num_desc.compare("9", "10"), Some(Ordering::Less));
+
+    assert_eq!(Policy::NewestBuild.compare("sha-a", "sha-b"), None);
+    assert_eq!(
+        Policy::parse("digest:latest").unwrap().compare("v1", "v2"),
+        None
+    );
+}
+
+#[test]
+fn compare_filtered_reads_extracted_values() {
+    let num = Policy::parse("numerical").unwrap();
+    let filter = TagFilter::new(Some(r"^main-[a-f0-9]+-(?P<ts>\d+)$"), Some("$ts")).unwrap();
+    assert_eq!(num.compare("main-abc-100", "main-def-99"), None);
+    assert_eq!(
+        num.compare_filtered(&filter, "main-abc-100", "main-def-99"),
+        Some(Ordering::Less)
+    );
+    assert_eq!(
+        num.compare_filtered(&filter, "main-abc-100", "latest"),
+        None
+    );
+}
+
+/// The winner is never `Less` than a kept candidate under `Policy::compare`, and the ranking
+/// is sorted by it: selection and the downgrade guard cannot disagree.
+#[test]
+fn selection_ranks_by_compare() {
+    let pools: &[(&str, &[&str])] = &[
+        (
+            "semver:*",
+            &[
+                "1.0.0",
+                "v1.10.0",
+                "1.9.0",
+                "1.10.0",
+                "0.1.0+b",
+                "2.0.0-rc.1",
+            ],
+        ),
+        (
+            "semver:>=0.0.0-0",
+            &["1.0.0-rc.10", "1.0.0-rc.9", "1.0.0", "v0.9.9"],
+        ),
+        ("alphabetical", &["1.0.0-9", "1.0.0-14", "b", "B", "a"]),
+        ("alphabetical:desc", &["20240101", "20231231", "2024-01-02"]),
+        (
+            "numerical",
+            &["1", "01", "1.0", "-5", "1e3", "Inf", "0x1p4"],
+        ),
+        ("numerical:desc", &["3", "2.5", "-Inf", "7"]),
+    ];
+    for (spec, list) in pools {
+        let policy = Policy::parse(spec).unwrap();
+        for listed in [tags(list), flux_scan_order(&tags(list))] {
+            let sel = select(&policy, &TagFilter::pass_all(), &listed, None);
+            let ranked: Vec<&str> = sel
+                .ranking
+                .iter()
+                .map(|&i| sel.candidates[i].tag.as_str())
+                .collect();
+            for pair in ranked.windows(2) {
+                assert_ne!(
+                    policy.compare(pair[0], pair[1]),
+                    Some(Ordering::Greater),
+                    "{spec}: {} ranked before {}",
+                    pair[0],
+                    pair[1]
+                );
+            }
+            let winner = sel.winner.as_deref().unwrap();
+            for other in &ranked {
+                assert_ne!(
+                    policy.compare(winner, other),
+                    Some(Ordering::Greater),
+                    "{spec}"
+                );
+            }
+        }
+    }
 }
 
 // --- Tie-breaking ------------------------------------------------------------------------------
@@ -436,4 +557,195 @@ fn odd_inputs_do_not_panic() {
         );
         assert!(sel.winner.is_some() != sel.failure.is_some(), "{spec}");
     }
+}
+
+// --- Warnings: each fires on a minimal case and stays silent on a correct one ---------------
+
+fn run_with(spec: &str, filter: &TagFilter, list: &[&str]) -> Selection {
+    select(&Policy::parse(spec).unwrap(), filter, &tags(list), None)
+}
+
+fn lenient(spec: &str, list: &[&str]) -> Selection {
+    let policy = Policy::parse(spec)
+        .unwrap()
+        .with_semver_parse(SemverParse::Lenient);
+    select(&policy, &TagFilter::default(), &tags(list), None)
+}
+
+#[test]
+fn warns_numbers_compared_as_text() {
+    let list: Vec<String> = (1..=14).map(|n| format!("1.0.0-{n}")).collect();
+    let list: Vec<&str> = list.iter().map(String::as_str).collect();
+    let sel = run("alphabetical", &list);
+    // Flux's selection is kept: byte-wise, "1.0.0-9" is the greatest.
+    assert_eq!(sel.winner.as_deref(), Some("1.0.0-9"));
+    let w = has(&sel, WarningCode::NumbersComparedAsText).unwrap();
+    assert!(
+        w.contains(r#"selects "1.0.0-9" over "1.0.0-14""#)
+            && w.contains("semver:>=0.0.0-0")
+            && w.contains(r"--filter '^1\.0\.0-(?P<n>[0-9]+)$' --extract '$n'"),
+        "{w}"
+    );
+    // The suggested numerical fix selects the intended tag.
+    let fix = TagFilter::new(Some(r"^1\.0\.0-(?P<n>[0-9]+)$"), Some("$n")).unwrap();
+    let sel = run_with("numerical", &fix, &list);
+    assert_eq!(sel.winner.as_deref(), Some("1.0.0-14"));
+    // desc: "10" is the byte-wise smallest, "9" the smallest number.
+    let sel = run("alphabetical:desc", &["9", "10"]);
+    assert!(has(&sel, WarningCode::NumbersComparedAsText).is_some());
+    // Silent: equal widths, or no digits.
+    for list in [
+        &["20240101", "20240102", "20231231"][..],
+        &["xenial", "bionic", "zesty"],
+        &["1.0.0-1", "1.0.0-14"],
+    ] {
+        let sel = run("alphabetical", list);
+        assert!(
+            has(&sel, WarningCode::NumbersComparedAsText).is_none(),
+            "{list:?}"
+        );
+    }
+}
+
+#[test]
+fn warns_concatenated_numbers() {
+    let filter =
+        TagFilter::new(Some(r"^(?P<date>[0-9]{8})-(?P<n>[0-9]+)$"), Some("$date$n")).unwrap();
+    let sel = run_with("numerical", &filter, &["20220209-22", "20220210-1"]);
+    assert_eq!(
+        sel.winner.as_deref(),
+        Some("20220209-22"),
+        "Flux's selection"
+    );
+    let w = has(&sel, WarningCode::ConcatenatedNumbers).unwrap();
+    assert!(
+        w.contains(r#""20220209-22" as 2022020922"#)
+            && w.contains(r#""20220210-1" as 202202101"#)
+            && w.contains("--extract '${date}.${n}.0'"),
+        "{w}"
+    );
+    // The suggested semver fix selects the newer build.
+    let fix = TagFilter::new(filter.pattern(), Some("${date}.${n}.0")).unwrap();
+    let sel = run_with("semver:*", &fix, &["20220209-22", "20220210-1"]);
+    assert_eq!(sel.winner.as_deref(), Some("20220210-1"));
+    // Silent: the widths happen not to change the winner, or one group only.
+    let sel = run_with("numerical", &filter, &["20220209-2", "20220210-1"]);
+    assert!(has(&sel, WarningCode::ConcatenatedNumbers).is_none());
+    let one = TagFilter::new(Some(r"^[0-9]{8}-(?P<n>[0-9]+)$"), Some("$n")).unwrap();
+    let sel = run_with("numerical", &one, &["20220209-22", "20220210-1"]);
+    assert!(has(&sel, WarningCode::ConcatenatedNumbers).is_none());
+}
+
+#[test]
+fn warns_bare_number_wins_under_lenient_semver() {
+    let sel = lenient("semver:*", &["1.25.3", "917005", "1.24.0"]);
+    assert_eq!(sel.winner.as_deref(), Some("917005"), "Argo CD's selection");
+    let w = has(&sel, WarningCode::BareNumberWins).unwrap();
+    assert!(
+        w.contains(r#""917005""#) && w.contains("917005.0.0") && w.contains(r#""1.25.3""#),
+        "{w}"
+    );
+    assert!(w.contains("--filter"), "{w}");
+    // Silent: strict parsing ignores it; no bare number; only bare numbers.
+    let sel = run("semver:*", &["1.25.3", "917005"]);
+    assert!(has(&sel, WarningCode::BareNumberWins).is_none());
+    let sel = lenient("semver:*", &["1.25.3", "1.24"]);
+    assert!(has(&sel, WarningCode::BareNumberWins).is_none());
+    let sel = lenient("semver:*", &["3", "2"]);
+    assert!(has(&sel, WarningCode::BareNumberWins).is_none());
+}
+
+#[test]
+fn desc_over_timestamps_names_oldest_and_newest() {
+    let sel = run("alphabetical:desc", &["main-20240101", "main-20240301"]);
+    let w = has(&sel, WarningCode::DescSelectsOldest).unwrap();
+    assert!(
+        w.contains(r#"the oldest, "main-20240101""#) && w.contains(r#"newest is "main-20240301""#),
+        "{w}"
+    );
+    // Silent: asc, or a winner that is not a time (half the values are).
+    let sel = run("alphabetical", &["main-20240101", "main-20240301"]);
+    assert!(has(&sel, WarningCode::DescSelectsOldest).is_none());
+    let sel = run("alphabetical:desc", &["a-stable", "main-20240301"]);
+    assert!(has(&sel, WarningCode::DescSelectsOldest).is_none());
+}
+
+#[test]
+fn warns_filter_matches_nothing() {
+    let filter = TagFilter::new(Some("^v[0-9]"), None).unwrap();
+    let sel = run_with("semver:*", &filter, &["1.0.0", "1.1.0", "x.sig"]);
+    assert_eq!(sel.failure, Some(PolicyError::NoCandidates { listed: 3 }));
+    let w = has(&sel, WarningCode::FilterMatchesNothing).unwrap();
+    assert!(
+        w.contains(r#"filter "^v[0-9]" matches none of the 2 tags"#)
+            && w.contains(r#""1.0.0", "1.1.0""#),
+        "{w}"
+    );
+    let sel = run_with("semver:*", &filter, &["1.0.0", "v1.1.0"]);
+    assert!(has(&sel, WarningCode::FilterMatchesNothing).is_none());
+}
+
+#[test]
+fn range_matches_nothing_names_the_closest_versions() {
+    let sel = run("semver:<1.0.0", &["1.0.0", "2.0.0"]);
+    let w = has(&sel, WarningCode::RangeMatchesNothing).unwrap();
+    assert!(w.contains(r#"closest is "1.0.0" (1.0.0, above it)"#), "{w}");
+    let sel = run("semver:~1.5", &["1.4.9", "1.6.0", "0.1.0", "2.0.0"]);
+    let w = has(&sel, WarningCode::RangeMatchesNothing).unwrap();
+    assert!(
+        w.contains(r#""1.4.9" (1.4.9, below it) and "1.6.0" (1.6.0, above it)"#),
+        "{w}"
+    );
+    let sel = run("semver:~1.5", &["1.5.2"]);
+    assert!(has(&sel, WarningCode::RangeMatchesNothing).is_none());
+}
+
+#[test]
+fn warns_about_extract_groups() {
+    let f = TagFilter::new(Some(r"^v(\d)$"), Some("$1suffix")).unwrap();
+    let sel = run_with("alphabetical", &f, &["v1", "v2"]);
+    let w = has(&sel, WarningCode::ExtractGroupUndefined).unwrap();
+    assert!(
+        w.contains(r#"group "1suffix""#) && w.contains("${1}suffix"),
+        "{w}"
+    );
+    let f = TagFilter::new(Some(r"^v(\d)$"), Some("${1}suffix")).unwrap();
+    let sel = run_with("alphabetical", &f, &["v1", "v2"]);
+    assert!(has(&sel, WarningCode::ExtractGroupUndefined).is_none());
+    assert!(has(&sel, WarningCode::EmptyExtract).is_none());
+
+    let f = TagFilter::new(Some(r"^build-(?P<n>[0-9]*)"), Some("$n")).unwrap();
+    let sel = run_with("alphabetical", &f, &["build-12", "build-", "build-x"]);
+    let w = has(&sel, WarningCode::EmptyExtract).unwrap();
+    assert!(
+        w.contains(r#"group "n" in 2 tags ("build-", "build-x")"#) && w.contains("+ instead of *"),
+        "{w}"
+    );
+    let f = TagFilter::new(Some(r"^build-(?P<n>[0-9]+)"), Some("$n")).unwrap();
+    let sel = run_with("alphabetical", &f, &["build-12", "build-", "build-x"]);
+    assert!(has(&sel, WarningCode::EmptyExtract).is_none());
+}
+
+#[test]
+fn warns_when_no_tag_reads_as_a_version() {
+    let sel = run("semver:*", &["1.2", "1.3"]);
+    let w = has(&sel, WarningCode::NoVersions).unwrap();
+    assert!(
+        w.contains("--semver-parse lenient") && w.contains(r#""1.2", "1.3""#),
+        "{w}"
+    );
+    let sel = lenient("semver:*", &["1.2", "1.3"]);
+    assert!(has(&sel, WarningCode::NoVersions).is_none());
+    let sel = run("semver:*", &["sha-abc1234", "sha-def5678"]);
+    let w = has(&sel, WarningCode::NoVersions).unwrap();
+    assert!(w.contains("newest-build"), "{w}");
+}
+
+#[test]
+fn warnings_show_their_code() {
+    let sel = run("alphabetical:desc", &["20240101", "20240102"]);
+    let w = sel.warnings.first().unwrap().to_string();
+    assert!(w.ends_with(" [desc-selects-oldest]"), "{w}");
+    let json = serde_json::to_value(&sel.warnings[0]).unwrap();
+    assert_eq!(json["code"], "desc-selects-oldest");
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use gitops_bump::policy as pol;
 
 use pol::semver::{Comparator, Constraints, Version, is_wildcard, rewrite_range};
-use pol::{DropReason, Policy, PolicyError, Selection, TagFilter, Verdict};
+use pol::{DropReason, Policy, PolicyError, Selection, TagFilter, Verdict, flux};
 
 use crate::common::shared;
 
@@ -579,44 +579,63 @@ fn mm_set_metadata(case: &Value) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // Flux checks.
 
-/// The policy spec for a Flux oracle policy object.
-fn flux_spec(p: &Value) -> String {
+/// The `ImagePolicy` spec for a Flux oracle case: its `policy` object (`{"type": "semver",
+/// "range": R}`, `{"type": "alphabetical"|"numerical", "order": O}` or `{"type": null}`) and
+/// its `filter` (`{pattern, extract}` or null).
+fn flux_spec(case: &Value) -> flux::ImagePolicySpec {
+    let p = &case["policy"];
+    let order = || {
+        Some(flux::OrderPolicy {
+            order: s(p, "order").to_owned(),
+        })
+    };
+    let mut choice = flux::PolicyChoice::default();
     match p["type"].as_str() {
-        Some("semver") => format!("semver:{}", s(p, "range")),
-        Some(t) => format!("{t}:{}", s(p, "order")),
-        None => String::new(),
+        Some("semver") => {
+            choice.semver = Some(flux::SemVerPolicy {
+                range: s(p, "range").to_owned(),
+            })
+        }
+        Some("alphabetical") => choice.alphabetical = order(),
+        Some("numerical") => choice.numerical = order(),
+        _ => {}
+    }
+    let f = &case["filter"];
+    flux::ImagePolicySpec {
+        policy: choice,
+        filter_tags: f.is_object().then(|| flux::FilterTags {
+            pattern: s(f, "pattern").to_owned(),
+            extract: s(f, "extract").to_owned(),
+        }),
     }
 }
 
 fn flux_new_policy_check(case: &Value) -> Result<(), String> {
-    let got = Policy::parse(&flux_spec(&case["policy"]));
+    let got = Policy::from_flux(&flux_spec(case), &[]);
     expect_eq("ok", got.is_ok(), case["expected"]["ok"] == true)
         .map_err(|m| format!("{m} ({got:?})"))
 }
 
-/// Runs Flux's `applyPolicy` through `select` and renders the outcome as Flux would: `ok:TAG` or
-/// `err:MESSAGE` (our message where Flux's wording is not reproduced).
+/// Runs Flux's `applyPolicy` through `Policy::from_flux` and `select`, and renders the outcome
+/// as Flux would: `ok:TAG` or `err:MESSAGE` (our message where Flux's wording is not
+/// reproduced). The ImageRepository's exclusion list is Flux's default (`^.*\.sig$`); no
+/// `apply_policy` or `latest` case lists a `.sig` tag, so it changes nothing here.
 fn flux_outcome(case: &Value) -> String {
-    let policy = match Policy::parse(&flux_spec(&case["policy"])) {
-        Ok(p) => p,
-        Err(PolicyError::InvalidRange { source, .. }) => {
-            return format!("err:invalid policy: {source}");
+    let (policy, filter) = match Policy::from_flux(&flux_spec(case), &[]) {
+        Ok(pf) => pf,
+        Err(PolicyError::InField { field, source }) => {
+            return match (field.as_str(), *source) {
+                ("spec.filterTags.pattern", e) => format!(
+                    "err:failed to filter tags: invalid regular expression pattern '{}': {e}",
+                    s(&case["filter"], "pattern")
+                ),
+                (_, PolicyError::InvalidRange { source, .. }) => {
+                    format!("err:invalid policy: {source}")
+                }
+                (_, e) => format!("err:invalid policy: {e}"),
+            };
         }
         Err(e) => return format!("err:invalid policy: {e}"),
-    };
-    let f = &case["filter"];
-    let filter = if f.is_object() {
-        match TagFilter::new(Some(s(f, "pattern")), Some(s(f, "extract"))) {
-            Ok(t) => t.with_exclusions(&[]).unwrap(),
-            Err(e) => {
-                return format!(
-                    "err:failed to filter tags: invalid regular expression pattern '{}': {e}",
-                    s(f, "pattern")
-                );
-            }
-        }
-    } else {
-        TagFilter::pass_all()
     };
     let sel = pol::select(&policy, &filter, &strings(&case["tags"]), None);
     render(&sel)
@@ -763,14 +782,8 @@ fn flux_version_sort_check(case: &Value) -> Result<(), String> {
 }
 
 fn flux_exclusion_filter(case: &Value) -> Result<TagFilter, PolicyError> {
-    match case["exclusion_list"].as_array() {
-        Some(list) if !list.is_empty() => {
-            let pats: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
-            TagFilter::pass_all().with_exclusions(&pats)
-        }
-        // An empty list means Flux's default (^.*\.sig$); ours also drops .att and .sbom.
-        _ => Ok(TagFilter::default()),
-    }
+    // An empty list means Flux's default (^.*\.sig$); a non-empty one replaces it.
+    flux::flux_exclusions(TagFilter::pass_all(), &strings(&case["exclusion_list"]))
 }
 
 fn kept_tags(filter: &TagFilter, tags: &[String]) -> Vec<String> {
@@ -958,4 +971,37 @@ fn argo_ignore_tags(case: &Value) -> Result<(), String> {
 fn argo_strategy(case: &Value) -> Result<(), String> {
     let p = Policy::from_argocd(s(case, "strategy"), Some("1.0.0")).map_err(|e| e.to_string())?;
     expect_eq("strategy", p.name(), s(&case["expected"], "strategy"))
+}
+
+/// Where Flux's behaviour is a quirk rather than a rule, the selection still matches (the
+/// cases pass above) and the explanation warns. Each entry: oracle case identity, warning.
+const FLUX_QUIRKS: &[(&str, pol::WarningCode)] = &[
+    (
+        "flux_policies.json:apply_policy:derived: filter+semver: tie among extracted keys is nondeterministic (Go map iteration)",
+        pol::WarningCode::EqualPrecedence,
+    ),
+    (
+        "flux_policies.json:apply_policy:derived: numerical NaN",
+        pol::WarningCode::NotANumberValue,
+    ),
+];
+
+#[test]
+fn flux_quirks_are_warned_about() {
+    let Some(all) = load("flux_policies.json") else {
+        return;
+    };
+    for (id, code) in FLUX_QUIRKS {
+        let case = all
+            .iter()
+            .find(|c| identity("flux_policies.json", c) == *id)
+            .unwrap_or_else(|| panic!("no oracle case {id}"));
+        let (policy, filter) = Policy::from_flux(&flux_spec(case), &[]).unwrap();
+        let sel = pol::select(&policy, &filter, &strings(&case["tags"]), None);
+        assert!(
+            sel.warnings.iter().any(|w| w.code == *code),
+            "{id}: no {code} warning in {:?}",
+            sel.warnings
+        );
+    }
 }

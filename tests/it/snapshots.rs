@@ -739,7 +739,7 @@ fn explain_offline_text_json_and_actions() {
           drop latest       not a version: invalid semantic version
         selected: v1.2.3
         --- stderr
-        warning: tag "latest" is ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:latest)
+        warning: tag "latest" is ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:latest) [mutable-tag-ignored]
         "#);
     });
     let mut json = base.to_vec();
@@ -786,7 +786,7 @@ fn explain_offline_text_json_and_actions() {
             }
           ],
           "warnings": [
-            "tag \"latest\" is ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:latest)"
+            "tag \"latest\" is ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:latest) [mutable-tag-ignored]"
           ]
         }
         --- stderr
@@ -804,7 +804,7 @@ fn explain_offline_text_json_and_actions() {
           drop latest       not a version: invalid semantic version
         selected: v1.2.3
         --- stderr
-        warning: tag "latest" is ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:latest)
+        warning: tag "latest" is ignored by the semver policy (not a version); to follow a moving tag use the digest policy (digest:latest) [mutable-tag-ignored]
         --- $GITHUB_OUTPUT
         selected-tag<<ghadelimiter_[UUID]
         v1.2.3
@@ -836,7 +836,7 @@ fn explain_offline_text_json_and_actions() {
           #3   main-20240301  key main-20240301
         selected: main-20240101
         --- stderr
-        warning: order desc selects the smallest value, and these tags look like dates or time stamps, so it selects the oldest ("main-20240101") and stays there; use asc (the default) to follow the newest
+        warning: order desc selects the smallest value, and these tags look like dates or time stamps, so it selects the oldest, "main-20240101", and stays there as newer tags arrive (the newest is "main-20240301"); use order asc (the default) to follow the newest [desc-selects-oldest]
         "#);
     });
     run(
@@ -852,7 +852,7 @@ fn explain_offline_text_json_and_actions() {
         &[],
     )
     .assert(|t| {
-        insta::assert_snapshot!(t, @"
+        insta::assert_snapshot!(t, @r#"
         exit: 1
         --- stdout
         app  policy semver:*  (3 tags)
@@ -860,6 +860,7 @@ fn explain_offline_text_json_and_actions() {
           drop main-20240201  not a version: invalid semantic version
           drop main-20240101  not a version: invalid semantic version
         --- stderr
+        warning: none of the 3 tags that passed the filters reads as a version ("main-20240301", "main-20240201", "main-20240101"); the semver policy cannot order them: use alphabetical, numerical with --extract, newest-build or digest:TAG [no-versions]
         error: nothing selected: no tag satisfies policy semver:*
         --- $GITHUB_OUTPUT
         selected-tag<<ghadelimiter_[UUID]
@@ -872,7 +873,7 @@ fn explain_offline_text_json_and_actions() {
         nothing selected: no tag satisfies policy semver:*
         ghadelimiter_[UUID]
         --- $GITHUB_STEP_SUMMARY
-        ");
+        "#);
     });
 }
 
