@@ -133,6 +133,34 @@ pub enum Landed {
     },
 }
 
+/// One commit in a file's recent history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCommit {
+    /// The commit id.
+    pub oid: String,
+    /// Committer date, Unix seconds.
+    pub time: i64,
+    /// Who made it: a login, or a name when there is none.
+    pub author: String,
+    /// The full commit message (`Gitops-Bump-*` trailers included).
+    pub message: String,
+    /// The file in the commit's first parent; `None` where it did not exist.
+    pub before: Option<String>,
+    /// The file in the commit; `None` where the commit deleted it.
+    pub after: Option<String>,
+}
+
+/// The recent history of one file, newest commit first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileHistory {
+    /// Path relative to the root.
+    pub path: String,
+    /// Commits that changed the file within the window, newest first.
+    pub commits: Vec<FileCommit>,
+    /// True if and only if `depth` cut the list before the window ended.
+    pub truncated: bool,
+}
+
 /// Backend failures.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -193,6 +221,21 @@ pub trait Backend {
     fn verify_plan(&self, write: &Write) -> (String, Vec<String>) {
         let _ = write;
         (self.describe(), Vec::new())
+    }
+
+    /// The commits of the last `since` (Unix seconds, inclusive) that
+    /// changed each of `paths` on the branch that was read, at most `depth`
+    /// per file, newest first. `None` when the backend has no history (a
+    /// plain directory). Backends that talk to an API read every path in
+    /// one request.
+    fn history(
+        &mut self,
+        paths: &[String],
+        since: i64,
+        depth: usize,
+    ) -> Result<Option<Vec<FileHistory>>, BackendError> {
+        let _ = (paths, since, depth);
+        Ok(None)
     }
 
     /// API requests sent so far, for backends that talk to an API.
