@@ -1,7 +1,7 @@
 //! Registry benchmark (`scripts/bench-registry`): against the real local
 //! distribution registry with 60 repositories × 150 tags, run `explain`'s
 //! selection for all 60 through the same code path the command uses
-//! ([`gitops_bump::explain::select_from_registry`]): list every tag
+//! ([`gitops_bump::resolve::select::select_from_registry`]): list every tag
 //! (following `Link` pages), select with the real policy module
 //! (`semver:*`), HEAD the winner and GET its index for the platforms.
 //! Counts HTTP requests and times the whole selection (not the pushes).
@@ -18,10 +18,10 @@ mod registry_support;
 
 use std::time::{Duration, Instant};
 
-use gitops_bump::explain::{Query, select_from_registry};
 use gitops_bump::policy::{Policy, TagFilter};
 use gitops_bump::reference::Repository;
 use gitops_bump::registry::{Client, Platform, RegistryOptions};
+use gitops_bump::resolve::select::{Query, select_from_registry};
 use registry_support::{PagingProxy, Registry, block_on};
 
 const REPOSITORIES: usize = 60;

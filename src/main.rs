@@ -16,7 +16,7 @@ fn main() -> ExitCode {
                 .is_some();
             gitops_bump::report::fatal(
                 &format!("{e:#}"),
-                std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+                gitops_bump::settings::Env::from_process().in_actions(),
             );
             ExitCode::from(if usage { 2 } else { 1 })
         }

@@ -47,9 +47,14 @@ const COMMANDS: &[&str] = &["set", "explain"];
 /// (@actions/core `getInput`: `INPUT_` + name uppercased, spaces as `_`).
 pub fn read(env: &BTreeMap<String, String>, name: &str) -> Option<String> {
     let key = format!("INPUT_{}", name.replace(' ', "_").to_uppercase());
-    env.get(&key)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    env.get(&key).and_then(|v| normalized(v))
+}
+
+/// The one rule for values read from the environment, inputs or not:
+/// trimmed, and an empty value counts as unset (@actions/core `getInput`;
+/// a workflow's `env:` with an unset secret expands to `""`).
+pub fn normalized(value: &str) -> Option<String> {
+    Some(value.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// A boolean input (@actions/core `getBooleanInput`: YAML 1.2 core

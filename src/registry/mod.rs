@@ -268,7 +268,7 @@ pub struct Resolved {
 
 /// A manifest, reduced to what gitops-bump reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Manifest {
+pub enum OciManifest {
     /// An OCI image index or Docker manifest list.
     Index {
         /// Its entries.
@@ -358,7 +358,7 @@ struct Inner {
     tags: Cache<String, Arc<TagListing>>,
     invalid_tags: Mutex<(u64, Vec<String>)>,
     resolved: Cache<(String, String), Resolved>,
-    manifests: Cache<(String, String), Arc<Manifest>>,
+    manifests: Cache<(String, String), Arc<OciManifest>>,
     configs: Cache<(String, String), Arc<ImageConfig>>,
 }
 
@@ -415,7 +415,7 @@ impl Client {
 
     /// Resolves a tag or digest to the digest of the manifest it names, with
     /// HEAD (free on Docker Hub); GETs only when HEAD gives no digest.
-    pub async fn resolve(
+    pub async fn digest_of(
         &self,
         repo: &Repository,
         reference: &str,
@@ -435,7 +435,7 @@ impl Client {
         &self,
         repo: &Repository,
         digest: &str,
-    ) -> Result<Arc<Manifest>, RegistryError> {
+    ) -> Result<Arc<OciManifest>, RegistryError> {
         if !is_valid_digest(digest) {
             return Err(invalid_reference(repo, digest));
         }
@@ -510,7 +510,7 @@ impl Client {
         digest: &str,
     ) -> Result<Vec<Platform>, RegistryError> {
         match &*self.manifest(repo, digest).await? {
-            Manifest::Index { children } => {
+            OciManifest::Index { children } => {
                 let mut out: Vec<Platform> = children
                     .iter()
                     .filter_map(|c| c.platform.clone())
@@ -520,7 +520,7 @@ impl Client {
                 out.dedup();
                 Ok(out)
             }
-            Manifest::Image { config } => Ok(self
+            OciManifest::Image { config } => Ok(self
                 .config(repo, config)
                 .await?
                 .platform
@@ -540,8 +540,8 @@ impl Client {
         platform: Option<&Platform>,
     ) -> Result<Option<String>, RegistryError> {
         let config = match &*self.manifest(repo, digest).await? {
-            Manifest::Image { config } => config.clone(),
-            Manifest::Index { children } => {
+            OciManifest::Image { config } => config.clone(),
+            OciManifest::Index { children } => {
                 let child = children.iter().find(|c| match (platform, &c.platform) {
                     (Some(want), Some(have)) => want == have,
                     (None, Some(have)) => !have.is_unknown(),
@@ -551,8 +551,8 @@ impl Client {
                     return Ok(None);
                 };
                 match &*self.manifest(repo, &child.digest).await? {
-                    Manifest::Image { config } => config.clone(),
-                    Manifest::Index { .. } => return Ok(None),
+                    OciManifest::Image { config } => config.clone(),
+                    OciManifest::Index { .. } => return Ok(None),
                 }
             }
         };
@@ -579,13 +579,13 @@ impl Client {
             return Err(invalid_reference(repo, pinned));
         }
         Ok(match &*self.manifest(repo, tag_digest).await? {
-            Manifest::Index { children } => children
+            OciManifest::Index { children } => children
                 .iter()
                 .find(|c| c.digest == pinned)
                 .and_then(|c| c.platform.clone())
                 .filter(|p| !p.is_unknown())
                 .map_or(PinKind::Unrelated, PinKind::Child),
-            Manifest::Image { .. } => PinKind::Unrelated,
+            OciManifest::Image { .. } => PinKind::Unrelated,
         })
     }
 
@@ -601,11 +601,11 @@ impl Client {
         platform: &Platform,
     ) -> Result<Option<String>, RegistryError> {
         match &*self.manifest(repo, digest).await? {
-            Manifest::Index { children } => Ok(children
+            OciManifest::Index { children } => Ok(children
                 .iter()
                 .find(|c| c.platform.as_ref() == Some(platform))
                 .map(|c| c.digest.clone())),
-            Manifest::Image { config } => {
+            OciManifest::Image { config } => {
                 let config = self.config(repo, config).await?;
                 Ok((config.platform.as_ref() == Some(platform)).then(|| digest.to_owned()))
             }
@@ -1054,7 +1054,7 @@ fn check_digest(repo: &Repository, digest: &str, body: &[u8]) -> Result<(), Regi
     }
 }
 
-fn parse_manifest(repo: &Repository, reply: &Reply) -> Result<Manifest, RegistryError> {
+fn parse_manifest(repo: &Repository, reply: &Reply) -> Result<OciManifest, RegistryError> {
     #[derive(Deserialize)]
     struct ManifestJson {
         #[serde(rename = "schemaVersion")]
@@ -1099,7 +1099,7 @@ fn parse_manifest(repo: &Repository, reply: &Reply) -> Result<Manifest, Registry
         ));
     }
     match (m.manifests, m.config) {
-        (Some(children), _) => Ok(Manifest::Index {
+        (Some(children), _) => Ok(OciManifest::Index {
             children: children
                 .into_iter()
                 .map(|c| Child {
@@ -1110,7 +1110,7 @@ fn parse_manifest(repo: &Repository, reply: &Reply) -> Result<Manifest, Registry
                 })
                 .collect(),
         }),
-        (None, Some(config)) => Ok(Manifest::Image {
+        (None, Some(config)) => Ok(OciManifest::Image {
             config: config.digest,
         }),
         (None, None) => Err(protocol(

@@ -10,9 +10,18 @@ use std::path::Path;
 /// folder of a higher layer (the longest matching path wins).
 const LAYERS: &[&[&str]] = &[
     // Leaves: grammar, wire formats, timing.
-    &["reference", "finding", "gha", "cli", "commit::retry", "commit::trailer"],
-    // Engines and adapters (I/O only at `backend` and `registry`).
-    &["manifest", "policy", "registry", "backend"],
+    &[
+        "reference",
+        "finding",
+        "gha",
+        "cli",
+        "secret",
+        "commit::retry",
+        "commit::trailer",
+    ],
+    // Engines and adapters (I/O only at `backend` and `registry`), and the
+    // environment snapshot.
+    &["manifest", "policy", "registry", "backend", "settings::env"],
     // The spine's early steps.
     &["discover", "plan"],
     &["resolve", "guard"],
@@ -22,7 +31,7 @@ const LAYERS: &[&[&str]] = &[
     // Presentation and inputs.
     &["report", "settings"],
     // Commands.
-    &["set", "explain"],
+    &["cmd"],
 ];
 
 fn layer_of(path: &str) -> Option<usize> {

@@ -94,7 +94,7 @@ fn registry_resolves_index_digests_platforms_and_configs_once() {
     let c = client(options(&[&proxy.host()]));
     let r = repo(&proxy.host(), "acme/app");
     block_on(async {
-        let v1 = c.resolve(&r, "v1").await.expect("v1");
+        let v1 = c.digest_of(&r, "v1").await.expect("v1");
         assert_eq!(v1.digest, index.digest, "the index digest, not a child's");
         let plats = c.platforms(&r, &v1.digest).await.expect("platforms");
         let want: Vec<Platform> = ["linux/amd64", "linux/arm64"]
@@ -110,7 +110,7 @@ fn registry_resolves_index_digests_platforms_and_configs_once() {
             Some("2024-05-01T10:00:00Z".into())
         );
 
-        let v2 = c.resolve(&r, "v2").await.expect("v2");
+        let v2 = c.digest_of(&r, "v2").await.expect("v2");
         assert_eq!(v2.digest, single.digest);
         assert_eq!(
             c.platforms(&r, &v2.digest).await.expect("platforms"),
@@ -119,7 +119,7 @@ fn registry_resolves_index_digests_platforms_and_configs_once() {
         );
         // A digest resolves too (HEAD by digest).
         assert_eq!(
-            c.resolve(&r, &index.digest)
+            c.digest_of(&r, &index.digest)
                 .await
                 .expect("by digest")
                 .digest,
@@ -127,7 +127,7 @@ fn registry_resolves_index_digests_platforms_and_configs_once() {
         );
 
         let before = c.stats().requests;
-        c.resolve(&r, "v1").await.expect("cached");
+        c.digest_of(&r, "v1").await.expect("cached");
         c.platforms(&r, &v1.digest).await.expect("cached");
         c.platforms(&r, &v2.digest).await.expect("cached");
         c.created(
@@ -156,7 +156,7 @@ fn registry_errors_name_what_is_missing() {
     let c = client(options(&[&reg.host()]));
     block_on(async {
         let e = c
-            .resolve(&repo(&reg.host(), "acme/app"), "v9")
+            .digest_of(&repo(&reg.host(), "acme/app"), "v9")
             .await
             .expect_err("missing tag");
         assert!(matches!(e, RegistryError::TagNotFound { .. }), "{e:?}");
@@ -170,7 +170,7 @@ fn registry_errors_name_what_is_missing() {
             .expect_err("missing repository");
         assert!(e.to_string().contains("NAME_UNKNOWN"), "{e}");
         let e = c
-            .resolve(&repo(&reg.host(), "acme/nope"), "v1")
+            .digest_of(&repo(&reg.host(), "acme/nope"), "v1")
             .await
             .expect_err("missing repository");
         assert!(e.to_string().contains("NAME_UNKNOWN"), "{e}");
@@ -178,7 +178,7 @@ fn registry_errors_name_what_is_missing() {
     // Nothing listens on this port: unreachable, after bounded retries.
     let dead = format!("127.0.0.1:{}", crate::registry_support::free_port());
     let c = client(options(&[&dead]));
-    let e = block_on(c.resolve(&repo(&dead, "acme/app"), "v1")).expect_err("unreachable");
+    let e = block_on(c.digest_of(&repo(&dead, "acme/app"), "v1")).expect_err("unreachable");
     let msg = e.to_string();
     assert!(
         msg.starts_with(&format!("{dead}: registry unreachable: could not connect")),
@@ -188,7 +188,7 @@ fn registry_errors_name_what_is_missing() {
     // Plain HTTP is used only for hosts named insecure: HTTPS to a plain
     // HTTP registry fails clearly instead of silently downgrading.
     let c = client(options(&[]));
-    let e = block_on(c.resolve(&repo(&reg.host(), "acme/app"), "v1")).expect_err("https");
+    let e = block_on(c.digest_of(&repo(&reg.host(), "acme/app"), "v1")).expect_err("https");
     assert!(matches!(e, RegistryError::Unreachable { .. }), "{e:?}");
 }
 
@@ -217,21 +217,24 @@ fn registry_htpasswd_basic_auth() {
     };
     let c = client(with("s3cret-pw"));
     block_on(async {
-        assert_eq!(c.resolve(&r, "v1").await.expect("v1").digest, pushed.digest);
+        assert_eq!(
+            c.digest_of(&r, "v1").await.expect("v1").digest,
+            pushed.digest
+        );
         let tags = c.list_tags(&r).await.expect("tags");
         assert_eq!(*tags, vec!["v1".to_owned()]);
     });
     // One challenge, then Basic up front for the rest of the run.
     assert_eq!(c.stats().requests, 3);
 
-    let e = block_on(client(with("wrong")).resolve(&r, "v1")).expect_err("wrong password");
+    let e = block_on(client(with("wrong")).digest_of(&r, "v1")).expect_err("wrong password");
     let msg = e.to_string();
     assert!(
         msg.contains("unauthorized") && msg.contains("--registry-auth (password from $REG_PW)"),
         "{msg}"
     );
     assert!(!msg.contains("wrong"), "never the secret: {msg}");
-    let e = block_on(client(options(&[&reg.host()])).resolve(&r, "v1")).expect_err("anonymous");
+    let e = block_on(client(options(&[&reg.host()])).digest_of(&r, "v1")).expect_err("anonymous");
     assert!(e.to_string().contains("tried: anonymous"), "{e}");
 }
 
@@ -257,7 +260,10 @@ fn registry_bearer_token_flow_with_real_token_auth() {
     let c = client(options(&[&host]));
     block_on(async {
         let r = repo(&host, "public/app");
-        assert_eq!(c.resolve(&r, "v1").await.expect("v1").digest, public.digest);
+        assert_eq!(
+            c.digest_of(&r, "v1").await.expect("v1").digest,
+            public.digest
+        );
         c.platforms(&r, &public.digest).await.expect("platforms");
         c.list_tags(&r).await.expect("tags");
     });
@@ -266,7 +272,7 @@ fn registry_bearer_token_flow_with_real_token_auth() {
         1,
         "one token per scope"
     );
-    let e = block_on(c.resolve(&repo(&host, "private/app"), "v1")).expect_err("private");
+    let e = block_on(c.digest_of(&repo(&host, "private/app"), "v1")).expect_err("private");
     assert!(
         e.to_string()
             .contains("unauthorized for private/app (tried: anonymous"),
@@ -287,12 +293,14 @@ fn registry_bearer_token_flow_with_real_token_auth() {
     block_on(async {
         let r = repo(&host, "private/app");
         assert_eq!(
-            c.resolve(&r, "v1").await.expect("v1").digest,
+            c.digest_of(&r, "v1").await.expect("v1").digest,
             private.digest
         );
         c.platforms(&r, &private.digest).await.expect("platforms");
         let r2 = repo(&host, "public/app");
-        c.resolve(&r2, "v1").await.expect("public with credentials");
+        c.digest_of(&r2, "v1")
+            .await
+            .expect("public with credentials");
     });
     assert_eq!(
         tokens.requests.load(Ordering::SeqCst) - before,
@@ -331,7 +339,7 @@ fn registry_recovers_from_429_503_and_dropped_connections() {
             request_timeout: Duration::from_millis(500),
             ..options(&[&proxy.host()])
         });
-        let got = block_on(c.resolve(&repo(&proxy.host(), "acme/app"), "v1"));
+        let got = block_on(c.digest_of(&repo(&proxy.host(), "acme/app"), "v1"));
         assert_eq!(got.expect(name).digest, pushed.digest, "{name}");
         assert_eq!(
             proxy.connections.load(Ordering::SeqCst),
@@ -373,16 +381,18 @@ fn registry_gives_up_clearly_within_the_deadline() {
     ];
     for (name, fault, needle) in cases {
         let proxy = FaultProxy::start(&reg.host(), vec![fault], true);
-        let e =
-            block_on(client(short(&proxy.host())).resolve(&repo(&proxy.host(), "acme/app"), "v1"))
-                .expect_err(name);
+        let e = block_on(
+            client(short(&proxy.host())).digest_of(&repo(&proxy.host(), "acme/app"), "v1"),
+        )
+        .expect_err(name);
         assert!(e.to_string().contains(needle), "{name}: {e}");
     }
     // A Retry-After beyond the deadline fails at once, saying how long.
     const LONG: &str = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3600\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     let proxy = FaultProxy::start(&reg.host(), vec![Fault::Respond(LONG)], true);
-    let e = block_on(client(short(&proxy.host())).resolve(&repo(&proxy.host(), "acme/app"), "v1"))
-        .expect_err("rate limited");
+    let e =
+        block_on(client(short(&proxy.host())).digest_of(&repo(&proxy.host(), "acme/app"), "v1"))
+            .expect_err("rate limited");
     assert!(
         e.to_string()
             .contains("rate limited (HTTP 429), the registry asks to wait 3600 s"),

@@ -144,7 +144,7 @@ fn hostile_link_from_https_to_http_is_refused() {
         });
         let r = repo(&front.host(), "acme/app");
         // HTTPS itself works: the tag resolves through the TLS front.
-        block_on(c.resolve(&r, "v1")).expect("over https");
+        block_on(c.digest_of(&r, "v1")).expect("over https");
         let e = block_on(c.list_tags(&r)).expect_err(name);
         let msg = protocol_message(e);
         assert!(
@@ -244,7 +244,7 @@ fn hostile_tags_breaking_the_grammar_are_dropped_and_counted() {
     assert_eq!(stats.invalid_tags_dropped, hostile.len() as u64);
     assert_eq!(stats.invalid_tag_examples, listing.invalid_examples);
     // A hostile string never reaches a request either.
-    let e = block_on(c.resolve(&r, "v3.0.0\r::warning::pwned")).expect_err("invalid tag");
+    let e = block_on(c.digest_of(&r, "v3.0.0\r::warning::pwned")).expect_err("invalid tag");
     assert!(matches!(e, RegistryError::InvalidReference { .. }), "{e:?}");
     assert!(!e.to_string().contains('\r'), "{e}");
 
@@ -355,7 +355,7 @@ fn hostile_answers_of_any_size_fail_once_at_the_limit() {
         let r = repo(&proxy.host(), "acme/app");
         let e = block_on(async {
             match call {
-                "resolve" => c.resolve(&r, "v1").await.map(drop),
+                "resolve" => c.digest_of(&r, "v1").await.map(drop),
                 "tags" => c.list_tags(&r).await.map(drop),
                 _ => c.created(&r, &pushed.digest, None).await.map(drop),
             }
@@ -394,7 +394,7 @@ fn hostile_answers_of_any_size_fail_once_at_the_limit() {
         &reg.host(),
         &format!("127.0.0.1:{}", endless.port),
     ]));
-    let e = block_on(c.resolve(&repo(&reg.host(), "acme/app"), "v1")).expect_err("token");
+    let e = block_on(c.digest_of(&repo(&reg.host(), "acme/app"), "v1")).expect_err("token");
     assert!(
         matches!(&e, RegistryError::TooLarge { path, limit, .. } if path == "/token" && *limit == TOKEN_LIMIT),
         "{e:?}"
@@ -422,7 +422,7 @@ fn hostile_error_bodies_are_cut_not_refused() {
         }],
     );
     let c = client(options(&[&proxy.host()]));
-    let e = block_on(c.resolve(&repo(&proxy.host(), "acme/app"), "v9")).expect_err("404");
+    let e = block_on(c.digest_of(&repo(&proxy.host(), "acme/app"), "v9")).expect_err("404");
     assert!(matches!(e, RegistryError::TagNotFound { .. }), "{e:?}");
     assert!(proxy.streamed.load(Ordering::SeqCst) < STREAM_BOUND);
 }
@@ -492,7 +492,7 @@ fn hostile_indexes_never_reach_a_url_or_a_message_raw() {
     let c = client(options(&[&proxy.host()]));
     let r = repo(&proxy.host(), "acme/app");
     let platforms = block_on(async {
-        let d = c.resolve(&r, "v1").await.expect("v1").digest;
+        let d = c.digest_of(&r, "v1").await.expect("v1").digest;
         c.platforms(&r, &d).await.expect("platforms")
     });
     assert_eq!(platforms.len(), 15_000);
@@ -510,7 +510,7 @@ fn hostile_indexes_never_reach_a_url_or_a_message_raw() {
     let c = client(options(&[&proxy.host()]));
     let r = repo(&proxy.host(), "acme/app");
     let e = block_on(async {
-        let d = c.resolve(&r, "v1").await.expect("v1").digest;
+        let d = c.digest_of(&r, "v1").await.expect("v1").digest;
         c.platforms(&r, &d).await
     })
     .expect_err("bad child digest");
@@ -530,7 +530,7 @@ fn hostile_indexes_never_reach_a_url_or_a_message_raw() {
     let c = client(options(&[&proxy.host()]));
     let r = repo(&proxy.host(), "acme/app");
     let e = block_on(async {
-        let d = c.resolve(&r, "v1").await.expect("v1").digest;
+        let d = c.digest_of(&r, "v1").await.expect("v1").digest;
         c.platforms(&r, &d).await
     })
     .expect_err("too large");
@@ -607,7 +607,7 @@ fn hostile_redirects_keep_credentials_home_and_never_downgrade() {
         }],
     );
     let c = client(with_password(&proxy.host(), &[&proxy.host(), &evil.host()]));
-    let e = block_on(c.resolve(&repo(&proxy.host(), "acme/app"), "v1")).expect_err("manifest");
+    let e = block_on(c.digest_of(&repo(&proxy.host(), "acme/app"), "v1")).expect_err("manifest");
     let msg = protocol_message(e);
     assert!(
         msg.contains(&format!(

@@ -97,7 +97,7 @@ fn registry_logs_every_request_and_never_a_secret() {
     let r = repo(&host, "private/app");
     let (_, basic_log) = capture(|| {
         block_on(async {
-            let d = c.resolve(&r, "v1").await.expect("v1").digest;
+            let d = c.digest_of(&r, "v1").await.expect("v1").digest;
             c.platforms(&r, &d).await.expect("platforms");
             c.list_tags(&r).await.expect("tags");
         })
@@ -137,7 +137,7 @@ fn registry_logs_every_request_and_never_a_secret() {
     let r = repo(&host, "private/app");
     let (_, bearer_log) = capture(|| {
         block_on(async {
-            let d = c.resolve(&r, "v1").await.expect("v1").digest;
+            let d = c.digest_of(&r, "v1").await.expect("v1").digest;
             assert_eq!(d, pushed.digest);
             c.platforms(&r, &d).await.expect("platforms");
         })
@@ -179,7 +179,7 @@ fn registry_logs_say_why_a_retry_waits() {
     ));
     let proxy = FaultProxy::start(&reg.host(), vec![Fault::Respond(UNAVAILABLE)], false);
     let c = client(options(&[&proxy.host()]));
-    let (got, log) = capture(|| block_on(c.resolve(&repo(&proxy.host(), "acme/app"), "v1")));
+    let (got, log) = capture(|| block_on(c.digest_of(&repo(&proxy.host(), "acme/app"), "v1")));
     got.expect("recovers");
     let retry = log
         .lines()

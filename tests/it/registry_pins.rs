@@ -2,7 +2,7 @@
 //! tag's own digest (its index) or one platform's child, and which manifest
 //! of a new tag replaces it, answered from the per-run cache.
 
-use gitops_bump::registry::{Child, Manifest, PinKind, Platform, RegistryError};
+use gitops_bump::registry::{Child, OciManifest, PinKind, Platform, RegistryError};
 
 use crate::registry::{client, options, repo};
 use crate::registry_support::{Registry, block_on};
@@ -33,8 +33,8 @@ fn registry_pin_kinds_and_their_new_digests() {
             let r = r.clone();
             async move {
                 match &*c.manifest(&r, &digest).await.expect("index") {
-                    Manifest::Index { children } => children.clone(),
-                    Manifest::Image { .. } => panic!("{digest} is not an index"),
+                    OciManifest::Index { children } => children.clone(),
+                    OciManifest::Image { .. } => panic!("{digest} is not an index"),
                 }
             }
         };
@@ -46,8 +46,8 @@ fn registry_pin_kinds_and_their_new_digests() {
                 .unwrap_or_else(|| panic!("no {want} child"))
         };
         // What `set` has read before it asks: both tags and their indexes.
-        let old = c.resolve(&r, "v1").await.expect("v1").digest;
-        let new = c.resolve(&r, "v2").await.expect("v2").digest;
+        let old = c.digest_of(&r, "v1").await.expect("v1").digest;
+        let new = c.digest_of(&r, "v2").await.expect("v2").digest;
         assert_eq!((&old, &new), (&v1.digest, &v2.digest));
         c.platforms(&r, &old).await.expect("platforms");
         c.platforms(&r, &new).await.expect("platforms");
@@ -105,7 +105,7 @@ fn registry_pin_kinds_and_their_new_digests() {
 
         // A single-image tag: the pin is the tag; its own manifest is the
         // child for its platform and for no other.
-        let single = c.resolve(&r, "v3").await.expect("v3").digest;
+        let single = c.digest_of(&r, "v3").await.expect("v3").digest;
         assert_eq!(single, v3.digest);
         let child_of_v1 = child(&old_children, "linux/amd64");
         assert_eq!(

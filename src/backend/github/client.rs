@@ -18,8 +18,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde_json::Value;
 
-use super::{GitHubError, Token};
+use super::GitHubError;
 use crate::commit::retry::{Backoff, Deadline};
+use crate::secret::Secret;
 
 /// `User-Agent` on every request: GitHub refuses requests without one.
 pub const USER_AGENT: &str = concat!("gitops-bump/", env!("CARGO_PKG_VERSION"));
@@ -56,7 +57,7 @@ pub struct Resp {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
-    token: Token,
+    token: Secret,
     requests: Arc<AtomicU64>,
     max_attempts: usize,
     deadline: Deadline,
@@ -74,7 +75,7 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Builds the client (rustls on ring; no OpenSSL, no aws-lc).
     pub fn new(
-        token: Token,
+        token: Secret,
         max_attempts: usize,
         deadline: Deadline,
     ) -> Result<Client, GitHubError> {

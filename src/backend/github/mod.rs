@@ -11,8 +11,9 @@
 //! answers [`BackendError::Stale`] or [`BackendError::Ambiguous`] and the
 //! write path (`crate::commit`) decides.
 //!
-//! The [`Backend`] trait is synchronous; this backend owns a current-thread
-//! tokio runtime and blocks on each call, so the spine stays simple.
+//! The [`Backend`] trait is synchronous; this backend blocks on the
+//! command's current-thread tokio runtime for each call, so the spine stays
+//! simple.
 
 mod client;
 pub mod graphql;
@@ -34,7 +35,7 @@ use crate::commit::retry::{Deadline, RetrySettings};
 pub use client::USER_AGENT;
 use client::{Client, Req, message_of};
 pub use pull::pull_request_branch;
-pub use types::{ApiKind, Config, Endpoints, RepoName, Token, valid_branch};
+pub use types::{ApiKind, Config, Endpoints, RepoName, valid_branch};
 
 /// Paths per GraphQL file query; more are read in further queries pinned to
 /// the same commit.
@@ -143,7 +144,7 @@ impl From<GitHubError> for BackendError {
 /// The GitHub backend for `--repo`.
 #[derive(Debug)]
 pub struct GitHub {
-    rt: tokio::runtime::Runtime,
+    rt: std::sync::Arc<tokio::runtime::Runtime>,
     api: Api,
     /// What the last read saw, for the REST write path (base tree, modes).
     last: Option<ReadState>,
@@ -152,12 +153,12 @@ pub struct GitHub {
 }
 
 impl GitHub {
-    /// Builds the backend; no request is sent yet.
-    pub fn new(source: &Config, retry: RetrySettings) -> Result<GitHub, BackendError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| BackendError::Failed(format!("cannot start the async runtime: {e}")))?;
+    /// Builds the backend on the command's runtime; no request is sent yet.
+    pub fn new(
+        source: &Config,
+        retry: RetrySettings,
+        rt: std::sync::Arc<tokio::runtime::Runtime>,
+    ) -> Result<GitHub, BackendError> {
         let client = Client::new(
             source.token.clone(),
             retry.max_attempts,

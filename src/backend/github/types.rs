@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::secret::Secret;
+
 /// Everything the GitHub backend needs, checked by `settings`.
 #[derive(Debug)]
 pub struct Config {
@@ -16,7 +18,7 @@ pub struct Config {
     /// REST and GraphQL endpoints.
     pub endpoints: Endpoints,
     /// From `GITHUB_TOKEN` or `GH_TOKEN` (redacted in `Debug`).
-    pub token: Token,
+    pub token: Secret,
 }
 
 /// How commits are written.
@@ -27,28 +29,6 @@ pub enum ApiKind {
     /// Blobs and tree, a commit, then `PATCH git/refs` with `force: false`
     /// (GitHub Enterprise Server versions without `createCommitOnBranch`).
     Rest,
-}
-
-/// An API token. `Debug` and `Display` never show it.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    /// Wraps a token read from the environment.
-    pub fn new(secret: String) -> Token {
-        Token(secret)
-    }
-
-    /// The secret itself, for the `Authorization` header only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
 }
 
 /// `OWNER/NAME`.
@@ -176,12 +156,6 @@ mod tests {
         assert_eq!(dotcom.graphql, "https://api.github.com/graphql");
         assert!(Endpoints::resolve(Some("http://example.com".into()), None).is_err());
         assert!(Endpoints::resolve(Some("http://127.0.0.1:8080".into()), None).is_ok());
-    }
-
-    #[test]
-    fn token_is_redacted() {
-        let t = Token::new("ghp_secret123".into());
-        assert_eq!(format!("{t:?}"), "Token(<redacted>)");
     }
 
     #[test]

@@ -1,40 +1,23 @@
-//! `explain`: which tag a policy selects, and why. The spine's resolve step
-//! on its own: inputs → tags (a file, or the registry) → policy → platform
-//! checks → report.
+//! Selection against the registry: which tag a policy selects for a
+//! repository, with the registry's tags, build times and platforms. Used by
+//! `explain` and, per tracked image, by `sync`.
 //!
 //! Owns the order of registry look-ups for a selection, so that it stays
 //! cheap: one tag listing, build times only for `newest-build` and only for
 //! tags that survive the filters, then HEAD plus one index read per ranked
 //! tag tried, winner first. Does not own tag ordering (`policy`) or HTTP
-//! (`registry`); the benchmark calls [`select_from_registry`] too.
+//! (`registry`).
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::sync::Arc;
-
-use anyhow::Result;
 
 use crate::policy::{self, DropReason, Policy, PolicyError, Selection, TagFilter, WarningCode};
 use crate::reference::Repository;
-use crate::registry::{Client, Platform, RegistryError, RegistryStats};
-use crate::settings::{ExplainSettings, TagSource, UsageError};
+use crate::registry::{Client, Platform, RegistryError};
 
 /// Below this many requests of Docker Hub quota left, `explain` warns: a
 /// `newest-build` selection alone can spend that many.
 pub const LOW_RATE_LIMIT: u64 = 20;
-
-/// The outcome of `explain`.
-#[derive(Debug)]
-pub struct Explained {
-    /// The image as given.
-    pub image: String,
-    /// The explained selection.
-    pub selection: Selection,
-    /// The winner's index digest, when the registry was asked.
-    pub digest: Option<String>,
-    /// Registry requests, when the registry was asked.
-    pub stats: Option<RegistryStats>,
-}
 
 /// What to ask the registry for: the compiled policy and what the winner
 /// must provide.
@@ -58,14 +41,6 @@ pub struct RegistrySelection {
     pub selection: Selection,
     /// The winner's digest (the index for a multi-arch tag), resolved with HEAD.
     pub digest: Option<String>,
-}
-
-/// Runs `explain`: offline on `--tags-from`, otherwise against the registry.
-pub fn run(settings: &ExplainSettings) -> Result<Explained> {
-    match &settings.source {
-        TagSource::File(path) => run_offline(settings, path),
-        TagSource::Registry(repo) => run_registry(settings, repo),
-    }
 }
 
 /// Lists `repo`'s tags, selects with the policy and checks the winner:
@@ -96,20 +71,16 @@ pub async fn select_from_registry(
             let cap = query.max_candidates;
             selection.add_warning(
                 WarningCode::CandidateCap,
-                format!("stopped after trying {cap} ranked tags for platforms {}; --max-candidates {cap} cut the search", shown(query.platforms)),
+                format!("stopped after trying {cap} ranked tags for platforms {}; --max-candidates {cap} cut the search", super::platforms::joined(query.platforms)),
             );
             selection.fail(PolicyError::CandidateCapReached { cap });
             break;
         }
         tried += 1;
-        let resolved = client.resolve(repo, &winner).await?;
+        let resolved = client.digest_of(repo, &winner).await?;
         if !query.platforms.is_empty() {
             let have = client.platforms(repo, &resolved.digest).await?;
-            let missing: Vec<&Platform> = query
-                .platforms
-                .iter()
-                .filter(|p| !have.contains(p))
-                .collect();
+            let missing = super::platforms::missing(&have, query.platforms);
             if !missing.is_empty() {
                 let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
                 selection.drop_tag(&winner, DropReason::PlatformMissing(missing.join(", ")));
@@ -125,85 +96,12 @@ pub async fn select_from_registry(
     Ok(RegistrySelection { selection, digest })
 }
 
-/// One tag per line; blank lines and `#` comments are skipped. Returns the
-/// 1-based line and text of the first invalid tag.
-pub fn parse_tag_list(text: &str) -> Result<Vec<String>, (usize, String)> {
-    let mut tags = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let tag = line.trim();
-        if tag.is_empty() || tag.starts_with('#') {
-            continue;
-        }
-        if !crate::reference::is_valid_tag(tag) {
-            return Err((i + 1, tag.to_owned()));
-        }
-        tags.push(tag.to_owned());
-    }
-    Ok(tags)
-}
-
 /// The warning for Docker Hub's `ratelimit-remaining`, when it is low.
 pub fn rate_limit_warning(remaining: Option<u64>) -> Option<String> {
     let n = remaining.filter(|&n| n < LOW_RATE_LIMIT)?;
     Some(format!(
         "the registry reports {n} pulls left in its rate limit (ratelimit-remaining); every manifest GET counts against it (HEAD does not), and newest-build reads up to two per tag, so log in (docker login) or lower --max-candidates"
     ))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Private helpers.
-
-fn run_offline(settings: &ExplainSettings, source: &std::path::Path) -> Result<Explained> {
-    let text = if source.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| UsageError(format!("--tags-from -: {e}")))?;
-        s
-    } else {
-        std::fs::read_to_string(source)
-            .map_err(|e| UsageError(format!("--tags-from {}: {e}", source.display())))?
-    };
-    let tags = parse_tag_list(&text).map_err(|(line, tag)| {
-        UsageError(format!(
-            "--tags-from {}: line {line}: {tag:?} is not a valid tag",
-            source.display()
-        ))
-    })?;
-    // Flux's scan order makes the result independent of how tags were listed.
-    let selection = policy::select(
-        &settings.policy,
-        &settings.filter,
-        &policy::flux_scan_order(&tags),
-        None,
-    );
-    Ok(Explained {
-        image: settings.image.clone(),
-        selection,
-        digest: None,
-        stats: None,
-    })
-}
-
-fn run_registry(settings: &ExplainSettings, repo: &Repository) -> Result<Explained> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot start the registry client: {e}"))?;
-    let client = Client::new(settings.registry.clone())?;
-    let query = Query {
-        policy: &settings.policy,
-        filter: &settings.filter,
-        platforms: &settings.platforms,
-        max_candidates: settings.max_candidates,
-    };
-    let out = runtime.block_on(select_from_registry(&client, repo, query))?;
-    Ok(Explained {
-        image: settings.image.clone(),
-        selection: out.selection,
-        digest: out.digest,
-        stats: Some(client.stats()),
-    })
 }
 
 /// newest-build: learns which tags survive the filters (a selection without
@@ -288,7 +186,7 @@ async fn build_time(
     tag: &str,
     platform: Option<&Platform>,
 ) -> Result<Option<i64>, RegistryError> {
-    let digest = match client.resolve(repo, tag).await {
+    let digest = match client.digest_of(repo, tag).await {
         Ok(r) => r.digest,
         Err(RegistryError::TagNotFound { .. }) => return Ok(None),
         Err(e) => return Err(e),
@@ -302,29 +200,9 @@ async fn build_time(
     Ok(created.as_deref().and_then(policy::order::parse_rfc3339))
 }
 
-fn shown(platforms: &[Platform]) -> String {
-    platforms
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tag_lists_skip_blanks_and_comments_and_name_bad_lines() {
-        assert_eq!(
-            parse_tag_list("v1\n\n# old\n v2 \r\n"),
-            Ok(vec!["v1".to_owned(), "v2".to_owned()])
-        );
-        assert_eq!(
-            parse_tag_list("v1\nbad tag\n"),
-            Err((2, "bad tag".to_owned()))
-        );
-    }
 
     #[test]
     fn low_rate_limits_warn() {

@@ -3,25 +3,75 @@
 //! → guard → commit → publish → verify, re-run from the read when the head
 //! moved) → report.
 
+use anyhow::Result;
+
+use super::Context;
 use crate::backend::{Backend, PullRequestSpec, Snapshot, Target, Write};
+use crate::cli::OutputFormat;
 use crate::commit::{self, CommitError, Planned, Written, message};
 use crate::discover::discover;
 use crate::finding::{Finding, Kind};
 use crate::guard;
 use crate::plan::{self, Desired};
-use crate::report::SetReport;
+use crate::registry::Client;
+use crate::report::{self, FailOn, Outcome, SetReport};
+use crate::resolve::verify::{Resolution, verify_all};
 use crate::settings::Settings;
 
-/// Runs `set` and returns the report; errors in it mean exit 1.
-pub fn run(settings: &Settings, backend: &mut dyn Backend) -> Result<SetReport, CommitError> {
-    // resolve: once, before anything is read. The registry's answer does not
-    // depend on the files, so a retry after a stale write reuses it.
-    let resolution = crate::resolve::resolve(
-        &settings.targets,
-        &settings.platforms,
-        &settings.registry,
-        settings.no_verify,
-    );
+/// Runs `set` and reports it; exit 1 when the report holds an error.
+pub fn run(settings: &Settings, cx: &Context) -> Result<Outcome> {
+    let resolution = resolve(settings, cx);
+    let mut backend = cx.open(
+        &settings.store,
+        settings.commit && !settings.dry_run,
+        settings.retry,
+    )?;
+    let r = set(settings, resolution, backend.as_mut())?;
+    let commit_url = cx.commit_url(&settings.store, r.commit.as_deref());
+    let summary = report::summary::set(&r, commit_url.as_deref());
+    cx.write_action_files(&report::outputs::set(&r), Some(&summary));
+    match settings.output {
+        OutputFormat::Text => report::text::set(
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+            &r,
+            cx.actions,
+        ),
+        OutputFormat::Json => report::print_json(&report::json_v1::set(&r)),
+    }
+    Ok(report::exit_code(&r.findings, FailOn::Error))
+}
+
+/// The registry checks, once, before anything is read: the registry's
+/// answer does not depend on the files, so a retry after a stale write
+/// reuses it. With `--no-verify`, the targets as given.
+fn resolve(settings: &Settings, cx: &Context) -> Resolution {
+    if settings.no_verify {
+        return Resolution {
+            targets: settings.targets.clone(),
+            ..Resolution::default()
+        };
+    }
+    match Client::new(settings.registry.clone()) {
+        Ok(client) => {
+            cx.runtime
+                .block_on(verify_all(&client, &settings.targets, &settings.platforms))
+        }
+        Err(e) => Resolution {
+            targets: settings.targets.clone(),
+            errors: vec![crate::resolve::verify::registry_finding(&e)],
+            stats: None,
+        },
+    }
+}
+
+/// The write path for `settings` after `resolution`: the report, with the
+/// commit, pull request and verification filled in.
+pub fn set(
+    settings: &Settings,
+    resolution: Resolution,
+    backend: &mut dyn Backend,
+) -> Result<SetReport, CommitError> {
     if !resolution.errors.is_empty() {
         return Ok(SetReport {
             dry_run: settings.dry_run,

@@ -1,0 +1,147 @@
+//! `explain`: which tag a policy selects, and why. Tags come from a file
+//! (`--tags-from`, offline) or from the registry (`resolve::select`); the
+//! report shows every candidate, the step that dropped it, the ordering,
+//! the winner and the warnings.
+
+use std::io::Read;
+
+use anyhow::Result;
+
+use super::Context;
+use crate::policy::{self, Selection};
+use crate::registry::{Client, RegistryStats};
+use crate::report::{self, Outcome};
+use crate::resolve::select::{Query, select_from_registry};
+use crate::settings::{ExplainSettings, TagSource, UsageError};
+
+/// The outcome of `explain`.
+#[derive(Debug)]
+pub struct Explained {
+    /// The image as given.
+    pub image: String,
+    /// The explained selection.
+    pub selection: Selection,
+    /// The winner's index digest, when the registry was asked.
+    pub digest: Option<String>,
+    /// Registry requests, when the registry was asked.
+    pub stats: Option<RegistryStats>,
+}
+
+/// Runs `explain` and reports it; exit 1 when nothing is selected.
+pub fn run(settings: &ExplainSettings, cx: &Context) -> Result<Outcome> {
+    let e = explain(settings, cx)?;
+    match settings.output {
+        crate::cli::OutputFormat::Text => report::text::explain(
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+            &e.image,
+            &e.selection,
+            e.digest.as_deref(),
+        ),
+        crate::cli::OutputFormat::Json => report::print_json(&report::json_v1::explain(
+            &e.selection,
+            e.digest.clone(),
+            e.stats.clone(),
+        )),
+    }
+    cx.write_action_files(
+        &report::outputs::explain(&e.selection, e.digest.as_deref()),
+        None,
+    );
+    Ok(if e.selection.winner.is_some() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// Selects offline on `--tags-from`, otherwise against the registry.
+pub fn explain(settings: &ExplainSettings, cx: &Context) -> Result<Explained> {
+    match &settings.source {
+        TagSource::File(path) => offline(settings, path),
+        TagSource::Registry(repo) => {
+            let client = Client::new(settings.registry.clone())?;
+            let query = Query {
+                policy: &settings.policy,
+                filter: &settings.filter,
+                platforms: &settings.platforms,
+                max_candidates: settings.max_candidates,
+            };
+            let out = cx
+                .runtime
+                .block_on(select_from_registry(&client, repo, query))?;
+            Ok(Explained {
+                image: settings.image.clone(),
+                selection: out.selection,
+                digest: out.digest,
+                stats: Some(client.stats()),
+            })
+        }
+    }
+}
+
+/// One tag per line; blank lines and `#` comments are skipped. Returns the
+/// 1-based line and text of the first invalid tag.
+pub fn parse_tag_list(text: &str) -> Result<Vec<String>, (usize, String)> {
+    let mut tags = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let tag = line.trim();
+        if tag.is_empty() || tag.starts_with('#') {
+            continue;
+        }
+        if !crate::reference::is_valid_tag(tag) {
+            return Err((i + 1, tag.to_owned()));
+        }
+        tags.push(tag.to_owned());
+    }
+    Ok(tags)
+}
+
+fn offline(settings: &ExplainSettings, source: &std::path::Path) -> Result<Explained> {
+    let text = if source.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| UsageError(format!("--tags-from -: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(source)
+            .map_err(|e| UsageError(format!("--tags-from {}: {e}", source.display())))?
+    };
+    let tags = parse_tag_list(&text).map_err(|(line, tag)| {
+        UsageError(format!(
+            "--tags-from {}: line {line}: {tag:?} is not a valid tag",
+            source.display()
+        ))
+    })?;
+    // Flux's scan order makes the result independent of how tags were listed.
+    let selection = policy::select(
+        &settings.policy,
+        &settings.filter,
+        &policy::flux_scan_order(&tags),
+        None,
+    );
+    Ok(Explained {
+        image: settings.image.clone(),
+        selection,
+        digest: None,
+        stats: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_lists_skip_blanks_and_comments_and_name_bad_lines() {
+        assert_eq!(
+            parse_tag_list("v1\n\n# old\n v2 \r\n"),
+            Ok(vec!["v1".to_owned(), "v2".to_owned()])
+        );
+        assert_eq!(
+            parse_tag_list("v1\nbad tag\n"),
+            Err((2, "bad tag".to_owned()))
+        );
+    }
+}
