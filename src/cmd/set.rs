@@ -129,14 +129,13 @@ fn attempt(settings: &Settings, targets: &[Desired], snapshot: &Snapshot) -> Pla
     };
     let found = discover(snapshot, &holds_target);
     let plans = plan::plan(&found.manifests, targets);
-    let decision = guard::check(
-        &found.manifests,
-        targets,
-        &plans,
-        &found.unreadable,
-        settings.no_verify,
-        &settings.downgrades,
-    );
+    let cx = guard::Context {
+        manifests: &found.manifests,
+        desired: targets,
+        no_verify: settings.no_verify,
+        downgrades: &settings.downgrades,
+    };
+    let decision = guard::check(&cx, &plans, &found.unreadable);
     let merged = plan::merge::merge(&found.manifests, &plans, &decision.allowed);
     let mut report = SetReport {
         dry_run: settings.dry_run,

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Candidate, Update};
+use super::{SitePlan, Update};
 use crate::backend::FileChange;
 use crate::finding::{Finding, Kind, Location};
 use crate::manifest::{Change, Manifest};
@@ -22,7 +22,7 @@ pub struct Merged {
 }
 
 /// Applies the `allowed` site plans of `plans` to their manifests.
-pub fn merge(manifests: &[Manifest], plans: &[Candidate], allowed: &[usize]) -> Merged {
+pub fn merge(manifests: &[Manifest], plans: &[SitePlan], allowed: &[usize]) -> Merged {
     let mut out = Merged::default();
     let mut per_file: BTreeMap<usize, (Vec<Change>, Vec<Update>)> = BTreeMap::new();
     for &i in allowed {

@@ -44,15 +44,28 @@ pub struct Update {
     pub aliases: Vec<usize>,
 }
 
-/// A site that holds a target, and what would change.
-#[derive(Clone, Debug)]
-pub struct Candidate {
+/// Which desired state a site should be in: `set` binds every site of a
+/// target's repository ([`by_repository`]); `sync` binds each tracked site
+/// to its own policy's selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Intent {
     /// Index into the manifests.
     pub manifest: usize,
     /// Index into that manifest's sites.
     pub site: usize,
-    /// Index into the targets.
-    pub target: usize,
+    /// Index into the desired states.
+    pub desired: usize,
+}
+
+/// A site bound to a desired state, and what would change.
+#[derive(Clone, Debug)]
+pub struct SitePlan {
+    /// Index into the manifests.
+    pub manifest: usize,
+    /// Index into that manifest's sites.
+    pub site: usize,
+    /// Index into the desired states.
+    pub desired: usize,
     /// Scalar changes (empty when already up to date).
     pub changes: Vec<Change>,
     /// What the changes mean, one per changed scalar.
@@ -63,25 +76,59 @@ pub struct Candidate {
     pub unfit: Option<String>,
 }
 
-/// Plans every site of every manifest against every target.
-pub fn plan(manifests: &[Manifest], targets: &[Desired]) -> Vec<Candidate> {
+/// Plans every site of every manifest against the desired state of its
+/// repository (`set`).
+pub fn plan(manifests: &[Manifest], desired: &[Desired]) -> Vec<SitePlan> {
+    plan_intents(manifests, desired, &by_repository(manifests, desired))
+}
+
+/// Binds every site whose repository is one of `desired`'s to it.
+pub fn by_repository(manifests: &[Manifest], desired: &[Desired]) -> Vec<Intent> {
     let mut out = Vec::new();
     for (mi, m) in manifests.iter().enumerate() {
         for (si, site) in m.sites.iter().enumerate() {
-            let current = m.image_of(site);
-            let Some(repo) = &current.repository else {
+            let Some(repo) = m.image_of(site).repository else {
                 continue;
             };
-            let Some(ti) = targets
+            if let Some(di) = desired
                 .iter()
-                .position(|t| &t.reference.repository() == repo)
-            else {
-                continue;
-            };
-            out.push(plan_site(m, mi, si, site, &current, ti, &targets[ti]));
+                .position(|d| d.reference.repository() == repo)
+            {
+                out.push(Intent {
+                    manifest: mi,
+                    site: si,
+                    desired: di,
+                });
+            }
         }
     }
     out
+}
+
+/// Plans each intent: the scalar changes that move its site to its desired
+/// state, in intent order.
+pub fn plan_intents(
+    manifests: &[Manifest],
+    desired: &[Desired],
+    intents: &[Intent],
+) -> Vec<SitePlan> {
+    intents
+        .iter()
+        .map(|i| {
+            let m = &manifests[i.manifest];
+            let site = &m.sites[i.site];
+            let current = m.image_of(site);
+            plan_site(
+                m,
+                i.manifest,
+                i.site,
+                site,
+                &current,
+                i.desired,
+                &desired[i.desired],
+            )
+        })
+        .collect()
 }
 
 fn plan_site(
@@ -92,7 +139,7 @@ fn plan_site(
     current: &SiteImage,
     ti: usize,
     target: &Desired,
-) -> Candidate {
+) -> SitePlan {
     let new_tag = target.reference.tag();
     // A digest the user gave is written everywhere; one the registry gave is
     // written only where the site already pins a digest, so unpinned sites
@@ -101,10 +148,10 @@ fn plan_site(
         .digest
         .as_ref()
         .and(target.resolved_digest.as_deref()));
-    let mut c = Candidate {
+    let mut c = SitePlan {
         manifest: mi,
         site: si,
-        target: ti,
+        desired: ti,
         changes: Vec::new(),
         updates: Vec::new(),
         stale_digest: None,
@@ -243,12 +290,12 @@ mod tests {
         assert_eq!(c[1].changes[0].value, "app:v2", "unpinned stays unpinned");
     }
 
-    fn plan_one(path: &str, text: &str, t: &str) -> Vec<Candidate> {
+    fn plan_one(path: &str, text: &str, t: &str) -> Vec<SitePlan> {
         let m = Manifest::parse(path, text.to_owned()).expect("parses");
         plan(&[m], &[target(t)])
     }
 
-    fn values(c: &Candidate) -> Vec<(&str, &str)> {
+    fn values(c: &SitePlan) -> Vec<(&str, &str)> {
         c.updates
             .iter()
             .map(|u| (u.from.as_str(), u.to.as_str()))

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 
 use super::order::{self, cmp_digits, is_digits, natural_cmp};
 use super::{
-    Constraints, DropReason, Order, Selection, SemverParse, TagFilter, Verdict, Version,
+    Constraints, DropReason, Order, Selection, SemverParse, Status, TagFilter, Version,
     WarningCode, quoted_list, value, warn,
 };
 
@@ -186,15 +186,10 @@ pub(super) fn filter_matches_nothing(sel: &mut Selection, filter: &TagFilter) {
     let mismatched: Vec<&str> = sel
         .candidates
         .iter()
-        .filter(|c| {
-            matches!(
-                c.verdict,
-                Verdict::Dropped(DropReason::FilterMismatch { .. })
-            )
-        })
+        .filter(|c| matches!(c.status, Status::Dropped(DropReason::FilterMismatch { .. })))
         .map(|c| c.tag.as_str())
         .collect();
-    let passed = sel.candidates.iter().any(|c| passed_filters(&c.verdict));
+    let passed = sel.candidates.iter().any(|c| passed_filters(&c.status));
     if mismatched.is_empty() || passed {
         return;
     }
@@ -232,7 +227,7 @@ pub(super) fn extract_problems(sel: &mut Selection, filter: &TagFilter) {
     }
     let mut empty: Vec<(&str, &str)> = Vec::new();
     for c in &sel.candidates {
-        if !passed_filters(&c.verdict) {
+        if !passed_filters(&c.status) {
             continue;
         }
         let Some(caps) = filter.template_captures(&c.tag) else {
@@ -274,7 +269,7 @@ pub(super) fn range_matches_nothing(
     let pre: Vec<usize> = parsed
         .iter()
         .map(|(i, _)| *i)
-        .filter(|&i| sel.candidates[i].verdict == Verdict::Dropped(DropReason::PreRelease))
+        .filter(|&i| sel.candidates[i].status == Status::Dropped(DropReason::PreRelease))
         .collect();
     let mut msg = format!(
         "semver range {:?} matches none of the {} versions found",
@@ -360,11 +355,11 @@ pub(super) fn no_versions(sel: &mut Selection, survivors: &[usize], mode: Semver
     warn(sel, WarningCode::NoVersions, msg);
 }
 
-/// Returns true if and only if a tag with this verdict passed the exclusions and the pattern.
-fn passed_filters(verdict: &Verdict) -> bool {
+/// Returns true if and only if a tag with this status passed the exclusions and the pattern.
+fn passed_filters(status: &Status) -> bool {
     !matches!(
-        verdict,
-        Verdict::Dropped(
+        status,
+        Status::Dropped(
             DropReason::Excluded { .. }
                 | DropReason::FilterMismatch { .. }
                 | DropReason::OtherTrack { .. }

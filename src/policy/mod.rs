@@ -527,8 +527,8 @@ impl fmt::Display for DropReason {
 
 /// What happened to a tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "verdict", content = "why", rename_all = "kebab-case")]
-pub enum Verdict {
+#[serde(tag = "status", content = "why", rename_all = "kebab-case")]
+pub enum Status {
     /// A candidate for the policy's ordering.
     Kept,
     /// Dropped, and why.
@@ -546,13 +546,13 @@ pub struct Candidate {
     /// the string compared.
     pub key: Option<String>,
     /// Kept or dropped.
-    pub verdict: Verdict,
+    pub status: Status,
 }
 
 impl Candidate {
     /// Returns true if and only if the tag is still a candidate.
     pub fn kept(&self) -> bool {
-        self.verdict == Verdict::Kept
+        self.status == Status::Kept
     }
 }
 
@@ -669,7 +669,7 @@ impl Selection {
     pub fn drop_tag(&mut self, tag: &str, reason: DropReason) {
         for c in &mut self.candidates {
             if c.tag == tag && c.kept() {
-                c.verdict = Verdict::Dropped(reason.clone());
+                c.status = Status::Dropped(reason.clone());
             }
         }
         let candidates = &self.candidates;
@@ -737,23 +737,23 @@ pub fn select(
             tag: tag.clone(),
             extracted: None,
             key: None,
-            verdict: Verdict::Kept,
+            status: Status::Kept,
         };
         match filter.classify(tag) {
             FilterVerdict::Excluded(pattern) => {
-                c.verdict = Verdict::Dropped(DropReason::Excluded { pattern });
+                c.status = Status::Dropped(DropReason::Excluded { pattern });
             }
             FilterVerdict::Mismatch => {
                 let pattern = filter.pattern().unwrap_or_default().to_owned();
-                c.verdict = Verdict::Dropped(DropReason::FilterMismatch { pattern });
+                c.status = Status::Dropped(DropReason::FilterMismatch { pattern });
             }
             FilterVerdict::OtherTrack(detail) => {
-                c.verdict = Verdict::Dropped(DropReason::OtherTrack { detail });
+                c.status = Status::Dropped(DropReason::OtherTrack { detail });
             }
             FilterVerdict::Kept(value) => {
                 if let Some(j) = by_value.insert(value.clone(), i) {
-                    sel.candidates[j].verdict =
-                        Verdict::Dropped(DropReason::Superseded { by: tag.clone() });
+                    sel.candidates[j].status =
+                        Status::Dropped(DropReason::Superseded { by: tag.clone() });
                 }
                 if filter.extract().is_some() || filter.track().is_some() {
                     c.extracted = Some(value);
@@ -837,7 +837,7 @@ fn value(sel: &Selection, i: usize) -> &str {
 }
 
 fn drop(sel: &mut Selection, i: usize, reason: DropReason) {
-    sel.candidates[i].verdict = Verdict::Dropped(reason);
+    sel.candidates[i].status = Status::Dropped(reason);
 }
 
 fn warn(sel: &mut Selection, code: WarningCode, message: String) {

@@ -21,12 +21,8 @@ fn has(sel: &Selection, code: WarningCode) -> Option<&str> {
         .map(|w| w.message.as_str())
 }
 
-fn verdict<'a>(sel: &'a Selection, tag: &str) -> &'a Verdict {
-    &sel.candidates
-        .iter()
-        .find(|c| c.tag == tag)
-        .unwrap()
-        .verdict
+fn status_of<'a>(sel: &'a Selection, tag: &str) -> &'a Status {
+    &sel.candidates.iter().find(|c| c.tag == tag).unwrap().status
 }
 
 // --- Policy specs ------------------------------------------------------------------------------
@@ -242,8 +238,8 @@ fn extract_collisions_keep_the_later_tag() {
     let sel = select(&Policy::parse("numerical").unwrap(), &filter, &list, None);
     assert_eq!(sel.winner.as_deref(), Some("feature-b-100"));
     assert_eq!(
-        verdict(&sel, "main-a-100"),
-        &Verdict::Dropped(DropReason::Superseded {
+        status_of(&sel, "main-a-100"),
+        &Status::Dropped(DropReason::Superseded {
             by: "feature-b-100".into()
         })
     );
@@ -266,8 +262,8 @@ fn newest_build_tie_goes_to_greatest_tag_with_warning() {
     );
     assert_eq!(sel.winner.as_deref(), Some("sha-bbb"));
     assert_eq!(
-        verdict(&sel, "sha-none"),
-        &Verdict::Dropped(DropReason::NoBuildTime)
+        status_of(&sel, "sha-none"),
+        &Status::Dropped(DropReason::NoBuildTime)
     );
     assert_eq!(
         sel.candidates[0].key.as_deref(),
@@ -299,26 +295,26 @@ fn every_tag_is_explained() {
     assert_eq!(sel.winner.as_deref(), Some("1.5.0"));
     assert_eq!(sel.candidates.len(), 7);
     assert!(
-        matches!(verdict(&sel, "2.0.0"), Verdict::Dropped(DropReason::OutsideRange { detail }) if detail == r#""2.0.0" is greater than or equal to "2.0.0""#)
+        matches!(status_of(&sel, "2.0.0"), Status::Dropped(DropReason::OutsideRange { detail }) if detail == r#""2.0.0" is greater than or equal to "2.0.0""#)
     );
     assert_eq!(
-        verdict(&sel, "1.6.0-rc.1"),
-        &Verdict::Dropped(DropReason::PreRelease)
+        status_of(&sel, "1.6.0-rc.1"),
+        &Status::Dropped(DropReason::PreRelease)
     );
     assert!(
-        matches!(verdict(&sel, "1.2"), Verdict::Dropped(DropReason::Unparseable { detail }) if detail.contains("strict"))
+        matches!(status_of(&sel, "1.2"), Status::Dropped(DropReason::Unparseable { detail }) if detail.contains("strict"))
     );
     assert!(
-        matches!(verdict(&sel, "sha256-x.sig"), Verdict::Dropped(DropReason::Excluded { pattern }) if pattern == r"^.*\.sig$")
+        matches!(status_of(&sel, "sha256-x.sig"), Status::Dropped(DropReason::Excluded { pattern }) if pattern == r"^.*\.sig$")
     );
     assert!(matches!(
-        verdict(&sel, "0.9.0"),
-        Verdict::Dropped(DropReason::OutsideRange { .. })
+        status_of(&sel, "0.9.0"),
+        Status::Dropped(DropReason::OutsideRange { .. })
     ));
     assert_eq!(sel.ranking.len(), 1);
     assert_eq!(sel.candidates[0].key.as_deref(), Some("1.5.0"));
     let json = serde_json::to_value(&sel).unwrap();
-    assert_eq!(json["candidates"][1]["verdict"]["verdict"], "dropped");
+    assert_eq!(json["candidates"][1]["status"]["status"], "dropped");
 }
 
 #[test]
@@ -348,7 +344,7 @@ fn filter_mismatch_and_empty_result() {
     assert_eq!(sel.winner, None);
     assert_eq!(sel.failure, Some(PolicyError::NoCandidates { listed: 2 }));
     assert!(
-        matches!(verdict(&sel, "a"), Verdict::Dropped(DropReason::FilterMismatch { pattern }) if pattern == "^v")
+        matches!(status_of(&sel, "a"), Status::Dropped(DropReason::FilterMismatch { pattern }) if pattern == "^v")
     );
 }
 
@@ -357,8 +353,8 @@ fn digest_follows_one_tag() {
     let sel = run("digest:latest", &["1.0.0", "latest"]);
     assert_eq!(sel.winner.as_deref(), Some("latest"));
     assert!(matches!(
-        verdict(&sel, "1.0.0"),
-        Verdict::Dropped(DropReason::NotTracked { .. })
+        status_of(&sel, "1.0.0"),
+        Status::Dropped(DropReason::NotTracked { .. })
     ));
     let sel = run("digest", &["latest"]);
     assert_eq!(sel.failure, Some(PolicyError::DigestNeedsTag));
@@ -409,8 +405,8 @@ fn numerical_with_non_numbers_fails_and_still_explains() {
     );
     assert_eq!(sel.candidates.len(), 4);
     assert!(matches!(
-        verdict(&sel, "main"),
-        Verdict::Dropped(DropReason::Unparseable { .. })
+        status_of(&sel, "main"),
+        Status::Dropped(DropReason::Unparseable { .. })
     ));
     assert_eq!(sel.ranking.len(), 2);
     let w = has(&sel, WarningCode::NotNumbers).unwrap();
@@ -436,11 +432,11 @@ fn prerelease_rule_versus_outside_range() {
     );
     assert_eq!(sel.winner.as_deref(), Some("2.1.0-rc.1"));
     assert_eq!(
-        verdict(&sel, "1.2.0-rc.1"),
-        &Verdict::Dropped(DropReason::PreRelease)
+        status_of(&sel, "1.2.0-rc.1"),
+        &Status::Dropped(DropReason::PreRelease)
     );
     assert!(
-        matches!(verdict(&sel, "1.6.0-rc.1"), Verdict::Dropped(DropReason::OutsideRange { detail }) if detail.contains("greater than or equal"))
+        matches!(status_of(&sel, "1.6.0-rc.1"), Status::Dropped(DropReason::OutsideRange { detail }) if detail.contains("greater than or equal"))
     );
     let sel = run("semver:>=1.0.0", &["1.1.0-rc.1"]);
     let w = has(&sel, WarningCode::RangeMatchesNothing).unwrap();

@@ -558,7 +558,7 @@ mod tests {
             sel.candidates
                 .iter()
                 .find(|c| c.tag == tag)
-                .map(|c| format!("{:?}", c.verdict))
+                .map(|c| format!("{:?}", c.status))
                 .unwrap()
         };
         assert!(

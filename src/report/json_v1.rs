@@ -9,7 +9,7 @@ use crate::backend::PullRequest;
 use crate::finding::Finding;
 use crate::manifest::Dialect;
 use crate::plan::Update;
-use crate::policy::{Selection, Verdict};
+use crate::policy::{Selection, Status};
 use crate::registry::RegistryStats;
 
 /// `set --output json`.
@@ -201,9 +201,9 @@ pub fn explain(
             .map(|c| CandidateV1 {
                 tag: c.tag.clone(),
                 kept: c.kept(),
-                reason: match &c.verdict {
-                    Verdict::Kept => "kept".to_owned(),
-                    Verdict::Dropped(r) => r.to_string(),
+                reason: match &c.status {
+                    Status::Kept => "kept".to_owned(),
+                    Status::Dropped(r) => r.to_string(),
                 },
                 key: c.key.clone(),
             })

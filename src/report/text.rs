@@ -7,7 +7,7 @@ use std::io::Write;
 use super::{SetReport, join, short_sha, show};
 use crate::finding::Finding;
 use crate::gha::commands::command;
-use crate::policy::{Selection, Verdict};
+use crate::policy::{Selection, Status};
 
 /// Writes a `set` report: skipped files as warnings, the diff (dry run),
 /// one line per update and per pinned site, the verification plan, the
@@ -139,7 +139,7 @@ pub fn explain(
         );
     }
     for c in &sel.candidates {
-        if let Verdict::Dropped(reason) = &c.verdict {
+        if let Status::Dropped(reason) = &c.status {
             let _ = writeln!(out, "  drop {:<width$}  {reason}", c.tag);
         }
     }

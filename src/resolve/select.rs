@@ -123,7 +123,7 @@ async fn select_newest_build(
     let surviving: HashSet<&str> = probe
         .candidates
         .iter()
-        .filter(|c| c.verdict == policy::Verdict::Dropped(DropReason::NoBuildTime))
+        .filter(|c| c.status == policy::Status::Dropped(DropReason::NoBuildTime))
         .map(|c| c.tag.as_str())
         .collect();
     let survivors: Vec<&String> = listed
@@ -163,7 +163,7 @@ async fn select_newest_build(
         let skipped: HashSet<&str> = survivors[..cut].iter().map(|t| t.as_str()).collect();
         for c in &mut selection.candidates {
             if skipped.contains(c.tag.as_str()) {
-                c.verdict = policy::Verdict::Dropped(DropReason::BeyondCandidateCap { cap });
+                c.status = policy::Status::Dropped(DropReason::BeyondCandidateCap { cap });
             }
         }
         selection.add_warning(

@@ -15,7 +15,7 @@ use serde_json::Value;
 use gitops_bump::policy as pol;
 
 use pol::semver::{Comparator, Constraints, Version, is_wildcard, rewrite_range};
-use pol::{DropReason, Policy, PolicyError, Selection, TagFilter, Verdict, flux};
+use pol::{DropReason, Policy, PolicyError, Selection, Status, TagFilter, flux};
 
 use crate::common::shared;
 
@@ -897,8 +897,8 @@ fn argo_select(case: &Value) -> Result<(), String> {
                 sel.candidates.iter().any(|c| {
                     c.tag == tag
                         && !matches!(
-                            c.verdict,
-                            Verdict::Dropped(
+                            c.status,
+                            Status::Dropped(
                                 DropReason::Excluded { .. }
                                     | DropReason::FilterMismatch { .. }
                                     | DropReason::NotTracked { .. }

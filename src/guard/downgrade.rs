@@ -1,0 +1,130 @@
+//! No downgrades: a move to a tag that the policy in force orders before
+//! the current tag is refused, unless `--allow-downgrade`.
+
+use std::cmp::Ordering;
+
+use super::{Check, Context};
+use crate::finding::{Finding, Kind};
+use crate::plan::SitePlan;
+use crate::policy::{Constraints, Policy, SemverParse};
+
+/// The no-downgrade check of `set`.
+#[derive(Clone, Debug)]
+pub enum Downgrades {
+    /// `--allow-downgrade`: every move is allowed.
+    Allowed,
+    /// Refuse a move to a tag that this policy orders before the current
+    /// tag. Only the ordering is used, never the policy's range or filter.
+    Refused(Policy),
+}
+
+impl Default for Downgrades {
+    /// Semver with lenient parsing (`1.2` is a version too), so any two tags
+    /// that read as versions are compared and everything else is allowed.
+    fn default() -> Self {
+        let range = Constraints::parse("*").expect("impossible: `*` is a valid range");
+        Downgrades::Refused(Policy::Semver {
+            range,
+            parse: SemverParse::Lenient,
+        })
+    }
+}
+
+impl Downgrades {
+    /// Returns true if and only if moving from `current` to `new` goes
+    /// backwards under the ordering in force. Tags the ordering cannot
+    /// compare (`main` → `sha-abc` under semver) are never a downgrade, and
+    /// neither are tags of equal precedence (`v1.2.3` → `1.2.3`).
+    pub fn refuses(&self, current: &str, new: &str) -> bool {
+        match self {
+            Downgrades::Allowed => false,
+            Downgrades::Refused(policy) => policy.compare(current, new) == Some(Ordering::Less),
+        }
+    }
+}
+
+/// Refuses moves backwards.
+pub struct NoDowngrade;
+
+impl Check for NoDowngrade {
+    fn check(&self, cx: &Context<'_>, plan: &SitePlan) -> Option<Finding> {
+        let (m, image, at) = cx.site(plan);
+        let current = m.image_of(&m.sites[plan.site]).tag?;
+        let new = cx.desired[plan.desired].reference.tag()?;
+        if !cx.downgrades.refuses(&current, new) {
+            return None;
+        }
+        let by = match cx.downgrades {
+            Downgrades::Refused(p @ Policy::Semver { .. }) => p.name().to_owned(),
+            Downgrades::Refused(p) => p.to_string(),
+            Downgrades::Allowed => String::new(),
+        };
+        let message = format!(
+            "{image}: {current} → {new} is a downgrade ({by} order); pass --allow-downgrade to move backwards"
+        );
+        Some(Finding::error(Kind::Downgrade, Some(at), message).about(image))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refuses(d: &Downgrades, current: &str, new: &str) -> bool {
+        d.refuses(current, new)
+    }
+
+    #[test]
+    fn default_guard_compares_lenient_semver_only() {
+        let d = Downgrades::default();
+        assert!(refuses(&d, "v1.2.3", "v1.2.2"));
+        assert!(refuses(&d, "1.10.0", "1.9.0"), "numeric, not byte-wise");
+        assert!(refuses(&d, "1.2", "1.1.9"), "lenient: 1.2 is 1.2.0");
+        assert!(
+            refuses(&d, "1.0.0", "1.0.0-rc.1"),
+            "a pre-release precedes its release"
+        );
+        assert!(!refuses(&d, "v1.2.2", "v1.2.3"));
+        // Equal precedence is not a move backwards.
+        assert!(!refuses(&d, "v1.2.3", "1.2.3"));
+        assert!(!refuses(&d, "1.11", "1.11.0"));
+        assert!(!refuses(&d, "1.2.3+a", "1.2.3+b"));
+        // Not comparable: allowed.
+        assert!(!refuses(&d, "main", "sha-abc"));
+        assert!(!refuses(&d, "v2.0.0", "latest"));
+        assert!(!refuses(&d, "latest", "v1.0.0"));
+        assert!(!refuses(&Downgrades::Allowed, "v2.0.0", "v1.0.0"));
+    }
+
+    #[test]
+    fn a_policy_given_to_set_supplies_the_order() {
+        let p = |spec: &str| Downgrades::Refused(Policy::parse(spec).expect("valid"));
+        // Strict semver (Flux) does not read `1.2` as a version.
+        assert!(!refuses(&p("semver:*"), "1.2", "1.1.0"));
+        assert!(refuses(&p("semver:*"), "1.2.0", "1.1.0"));
+        // The range is not a filter here: only the order counts.
+        assert!(refuses(&p("semver:^1"), "3.0.0", "2.0.0"));
+        assert!(refuses(
+            &p("alphabetical"),
+            "main-20240301",
+            "main-20240101"
+        ));
+        assert!(!refuses(
+            &p("alphabetical:desc"),
+            "main-20240301",
+            "main-20240101"
+        ));
+        assert!(refuses(
+            &p("alphabetical:desc"),
+            "main-20240101",
+            "main-20240301"
+        ));
+        assert!(refuses(&p("numerical"), "10", "9"));
+        assert!(!refuses(&p("numerical"), "10", "10.0"), "equal values");
+        assert!(!refuses(&p("numerical"), "10", "abc"), "not a number");
+        assert!(!refuses(&p("numerical"), "10", "NaN"));
+        assert!(refuses(&p("numerical:desc"), "9", "10"));
+        assert!(!refuses(&p("newest-build"), "sha-b", "sha-a"));
+        assert!(!refuses(&p("digest:latest"), "v2", "v1"));
+    }
+}

@@ -1,0 +1,92 @@
+//! Guard: decides which planned changes may be written. Each rule is one
+//! [`Check`] in one file, run in [`CHECKS`] order on every site plan that
+//! would change something; the first finding wins and the site is not
+//! written. [`pin`] leaves a site alone with a notice; [`fit`],
+//! [`downgrade`] and [`digest`] refuse with an error. [`broken`] refuses a
+//! run that cannot be complete because a file it could not read mentions
+//! one of its images. Pure.
+//!
+//! Owns what may be written; does not own tag selection (`policy`), whose
+//! ordering the no-downgrade check borrows through
+//! [`Policy::compare`](crate::policy::Policy::compare), the same
+//! comparison the selection ranks with.
+
+pub mod broken;
+pub mod digest;
+pub mod downgrade;
+pub mod fit;
+pub mod pin;
+
+use crate::discover::Unreadable;
+use crate::finding::{Finding, Location};
+use crate::manifest::Manifest;
+use crate::plan::{Desired, SitePlan};
+pub use downgrade::Downgrades;
+
+/// The guard's decision.
+#[derive(Debug, Default)]
+pub struct Decision {
+    /// Site plans cleared for writing (indices into the plan).
+    pub allowed: Vec<usize>,
+    /// Pinned sites (notices) and refusals (errors: the run fails).
+    pub findings: Vec<Finding>,
+}
+
+/// What the checks may look at besides the site plan.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// The manifests planned.
+    pub manifests: &'a [Manifest],
+    /// The desired states the plans refer to.
+    pub desired: &'a [Desired],
+    /// `--no-verify`: the registry was not asked, so no digest is known.
+    pub no_verify: bool,
+    /// The no-downgrade rule in force.
+    pub downgrades: &'a Downgrades,
+}
+
+impl Context<'_> {
+    /// The site plan's manifest, its image as the user wrote it, and the
+    /// location of its first slot (where findings point).
+    pub fn site(&self, plan: &SitePlan) -> (&Manifest, String, Location) {
+        let m = &self.manifests[plan.manifest];
+        let site = &m.sites[plan.site];
+        let line = site.slots().first().map_or(1, |&n| m.node_position(n).0);
+        let image = self.desired[plan.desired]
+            .reference
+            .name_as_written()
+            .to_owned();
+        (m, image, Location::line(&m.path, line))
+    }
+}
+
+/// One rule about a site plan that changes something.
+pub trait Check: Sync {
+    /// The finding that keeps this site from being written, if any: a
+    /// notice leaves it alone, an error fails the run.
+    fn check(&self, cx: &Context<'_>, plan: &SitePlan) -> Option<Finding>;
+}
+
+/// The checks, in the order they are asked.
+pub const CHECKS: &[&dyn Check] = &[
+    &pin::Pinned,
+    &fit::Fits,
+    &downgrade::NoDowngrade,
+    &digest::NoStaleDigest,
+];
+
+/// Checks every site plan, then the unreadable files.
+pub fn check(cx: &Context<'_>, plans: &[SitePlan], unreadable: &[Unreadable]) -> Decision {
+    let mut d = Decision::default();
+    for (i, plan) in plans.iter().enumerate() {
+        if plan.changes.is_empty() {
+            continue;
+        }
+        match CHECKS.iter().find_map(|c| c.check(cx, plan)) {
+            Some(finding) => d.findings.push(finding),
+            None => d.allowed.push(i),
+        }
+    }
+    d.findings.extend(broken::check(cx.desired, unreadable));
+    d
+}
