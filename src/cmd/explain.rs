@@ -37,6 +37,7 @@ pub fn run(settings: &ExplainSettings, cx: &Context) -> Result<Outcome> {
             &e.image,
             &e.selection,
             e.digest.as_deref(),
+            e.stats.as_ref(),
         ),
         crate::cli::OutputFormat::Json => report::print_json(&report::json_v1::explain(
             &e.selection,

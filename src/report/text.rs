@@ -8,6 +8,7 @@ use super::{SetReport, join, short_sha, show};
 use crate::finding::Finding;
 use crate::gha::commands::command;
 use crate::policy::{Selection, Status};
+use crate::registry::RegistryStats;
 
 /// Writes a `set` report: skipped files as warnings, the diff (dry run),
 /// one line per update and per pinned site, the verification plan, the
@@ -109,6 +110,7 @@ pub fn explain(
     image: &str,
     sel: &Selection,
     digest: Option<&str>,
+    registry: Option<&RegistryStats>,
 ) {
     let _ = writeln!(
         out,
@@ -145,6 +147,14 @@ pub fn explain(
     }
     for w in &sel.warnings {
         let _ = writeln!(err, "warning: {w}");
+    }
+    if let Some(stats) = registry.filter(|s| s.invalid_tags_dropped > 0) {
+        let _ = writeln!(
+            err,
+            "warning: the registry listed {} tag(s) that break the OCI tag grammar; they were dropped before the policy saw them (e.g. {})",
+            stats.invalid_tags_dropped,
+            stats.invalid_tag_examples.join(", ")
+        );
     }
     match (&sel.winner, &sel.failure) {
         (Some(w), _) => {

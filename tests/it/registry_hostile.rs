@@ -283,6 +283,16 @@ fn hostile_tags_breaking_the_grammar_are_dropped_and_counted() {
             assert!(!written.contains(needle), "$GITHUB_OUTPUT: {written:?}");
         }
         assert!(written.contains("v2.0.0"), "{written}");
+        if format == "text" {
+            assert!(
+                run.stderr.contains(&format!(
+                    "warning: the registry listed {} tag(s) that break the OCI tag grammar; they were dropped",
+                    hostile.len()
+                )),
+                "{}",
+                run.stderr
+            );
+        }
         if format == "json" {
             let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
             assert_eq!(doc["selected"]["tag"], "v2.0.0", "{doc}");
