@@ -105,6 +105,7 @@ fn run(host: &str) -> (Duration, u64) {
                     filter: &filter,
                     platforms: &want,
                     max_candidates: 100,
+                    digest: true,
                 };
                 let out = select_from_registry(&client, &repo, query).await.unwrap();
                 assert_eq!(out.selection.candidates.len(), TAGS);

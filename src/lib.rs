@@ -20,6 +20,7 @@ pub mod cli;
 pub mod cmd;
 pub mod commit;
 pub mod discover;
+pub mod drift;
 pub mod finding;
 pub mod gha;
 pub mod guard;

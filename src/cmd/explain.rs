@@ -67,6 +67,7 @@ pub fn explain(settings: &ExplainSettings, cx: &Context) -> Result<Explained> {
                 filter: &settings.filter,
                 platforms: &settings.platforms,
                 max_candidates: settings.max_candidates,
+                digest: true,
             };
             let out = cx
                 .runtime

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 pub use crate::secret::Secret;
 
+use super::lock;
+
 /// A credential given with `--registry-auth HOST=USER:ENV_VAR`, the secret
 /// already read from the named environment variable.
 #[derive(Clone, Debug)]
@@ -214,12 +216,6 @@ impl AuthState {
     pub fn drop_token(&self, api_host: &str, scope: &str) {
         lock(&self.tokens).remove(&(api_host.to_owned(), scope.to_owned()));
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding one of these maps leaves it consistent (every
-    // write is a single insert), so a poisoned lock is still usable.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn lookup(

@@ -27,7 +27,7 @@ use reqwest::{Method, StatusCode, Url};
 use tokio::sync::Semaphore;
 
 use super::auth::{AuthState, Challenge, Credential, CredentialSource, Secret, parse_challenge};
-use super::{RegistryError, RegistryOptions, escaped};
+use super::{RegistryError, RegistryOptions, escaped, lock};
 
 /// Largest token server answer read: a JWT with its `x5c` chain is a few
 /// KiB; 1 MiB leaves room for any real one.
@@ -740,12 +740,6 @@ fn scope_repository(scope: &str) -> &str {
         .strip_prefix("repository:")
         .and_then(|s| s.rsplit_once(':'))
         .map_or(scope, |(repo, _)| repo)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Every write under these locks is one assignment, so a poisoned lock
-    // still holds consistent data.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

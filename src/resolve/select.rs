@@ -32,6 +32,8 @@ pub struct Query<'a> {
     /// Most tags checked against the registry: build times fetched, and
     /// ranked tags tried for platforms. At least 1.
     pub max_candidates: usize,
+    /// Resolve the winner's digest even when no platform is required.
+    pub digest: bool,
 }
 
 /// A selection made with the registry.
@@ -39,15 +41,20 @@ pub struct Query<'a> {
 pub struct RegistrySelection {
     /// The explained selection, platform drops and registry warnings included.
     pub selection: Selection,
-    /// The winner's digest (the index for a multi-arch tag), resolved with HEAD.
+    /// The winner's digest (the index for a multi-arch tag), when asked
+    /// for or when platforms were checked.
     pub digest: Option<String>,
+    /// Tags ranked above the winner that lack a required platform, best
+    /// first, with the platforms each lacks.
+    pub lacking: Vec<(String, String)>,
 }
 
 /// Lists `repo`'s tags, selects with the policy and checks the winner:
-/// resolves its digest with HEAD and, when platforms are required, reads its
-/// index; a winner lacking a platform is dropped
+/// when platforms are required, reads its manifest by tag (one GET gives
+/// the digest and the index); a winner lacking a platform is dropped
 /// ([`DropReason::PlatformMissing`]) and the next ranked tag is tried, at
-/// most `max_candidates` times. For `newest-build`, fetches build times
+/// most `max_candidates` times. Without platforms, the digest comes from
+/// one HEAD, and only when `query.digest` asks for it. For `newest-build`, fetches build times
 /// first, for at most `max_candidates` of the tags that survive the filters.
 ///
 /// Registry failures (unknown repository, unauthorized, unreachable) are
@@ -65,6 +72,7 @@ pub async fn select_from_registry(
         policy => policy::select(policy, query.filter, &ordered, None),
     };
     let mut digest = None;
+    let mut lacking = Vec::new();
     let mut tried = 0;
     while let Some(winner) = selection.winner.clone() {
         if tried == query.max_candidates {
@@ -77,15 +85,22 @@ pub async fn select_from_registry(
             break;
         }
         tried += 1;
-        let resolved = client.digest_of(repo, &winner).await?;
-        if !query.platforms.is_empty() {
-            let have = client.platforms(repo, &resolved.digest).await?;
-            let missing = super::platforms::missing(&have, query.platforms);
-            if !missing.is_empty() {
-                let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
-                selection.drop_tag(&winner, DropReason::PlatformMissing(missing.join(", ")));
-                continue;
+        if query.platforms.is_empty() {
+            // HEAD only (free on Docker Hub), and only when the digest is wanted.
+            if query.digest {
+                digest = Some(client.digest_of(repo, &winner).await?.digest);
             }
+            break;
+        }
+        // One GET gives the digest and the index together.
+        let (resolved, _) = client.tag_manifest(repo, &winner).await?;
+        let have = client.platforms(repo, &resolved.digest).await?;
+        let missing = super::platforms::missing(&have, query.platforms);
+        if !missing.is_empty() {
+            let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            lacking.push((winner.clone(), missing.join(", ")));
+            selection.drop_tag(&winner, DropReason::PlatformMissing(missing.join(", ")));
+            continue;
         }
         digest = Some(resolved.digest);
         break;
@@ -93,7 +108,11 @@ pub async fn select_from_registry(
     if let Some(w) = rate_limit_warning(client.stats().ratelimit_remaining) {
         selection.add_warning(WarningCode::RateLimitLow, w);
     }
-    Ok(RegistrySelection { selection, digest })
+    Ok(RegistrySelection {
+        selection,
+        digest,
+        lacking,
+    })
 }
 
 /// The warning for Docker Hub's `ratelimit-remaining`, when it is low.

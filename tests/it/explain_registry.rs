@@ -70,8 +70,9 @@ fn explain_registry_newest_lacks_arm64_so_the_next_tag_wins() {
     assert_eq!(reason(&doc, "v1.2.0"), "platform linux/arm64 missing");
     assert_eq!(reason(&doc, "v1.0.0"), "kept");
     assert!(reason(&doc, "sha256-abc.sig").starts_with("excluded"));
-    // One tag page, then HEAD + index for v1.2.0 and for v1.1.0.
-    assert_eq!(doc["registry"]["requests"], 5, "{doc}");
+    // One tag page, then one GET by tag (digest and index together) for
+    // v1.2.0 and for v1.1.0.
+    assert_eq!(doc["registry"]["requests"], 3, "{doc}");
 
     // The text form shows the drop reason and the pinned winner.
     let r = explain(

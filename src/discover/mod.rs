@@ -2,6 +2,9 @@
 //! every file that cannot be read as YAML into a problem with its line.
 //! Pure: the backend already did the reading.
 
+pub mod config;
+pub mod tracked;
+
 use crate::backend::Snapshot;
 use crate::backend::files::skipped;
 use crate::finding::{Finding, Location};
