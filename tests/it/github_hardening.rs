@@ -8,20 +8,14 @@
 use std::path::Path;
 
 use crate::common::{copy_dir, gitops_bump};
-use crate::fake_github::{
-    self, FakeGitHub, Flood, GraphqlRateLimit, Resource, SecondaryLimit,
-};
+use crate::fake_github::{self, FakeGitHub, Flood, GraphqlRateLimit, Resource, SecondaryLimit};
 use crate::github::{BACKEND, bump, commits, concurrent_with, json, start};
 
 /// Exact path: the first request is the GraphQL file query.
 const EXACT: [&str; 4] = ["--branch", "main", "--files", "base/deployment.yaml"];
 
 fn exact(extra: &[&str]) -> Vec<String> {
-    EXACT
-        .iter()
-        .chain(extra)
-        .map(|s| s.to_string())
-        .collect()
+    EXACT.iter().chain(extra).map(|s| s.to_string()).collect()
 }
 
 fn bump_exact(fake: &FakeGitHub, extra: &[&str]) -> crate::common::Run {
@@ -326,7 +320,11 @@ fn issue_13_withheld_text_falls_back_to_the_blob() {
     let r = bump(&fake, &["--branch", "main", BACKEND]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(json(&r)["updates"].as_array().map(Vec::len), Some(5));
-    assert!(fake.counts()["GET /git/blobs/{sha}"] > 1, "{:?}", fake.counts());
+    assert!(
+        fake.counts()["GET /git/blobs/{sha}"] > 1,
+        "{:?}",
+        fake.counts()
+    );
     assert!(holds_new_tag(&fake));
 }
 
@@ -336,7 +334,11 @@ fn issue_13_withheld_text_falls_back_to_the_blob() {
 // twice.
 #[test]
 fn issue_13_malformed_commit_id_from_createcommitonbranch_is_refused_and_looked_up() {
-    for bad in ["ｄｅａｄｂｅｅｆ", "::error::pwned%0A", "0123456789abcdef0123456789abcdef0123456X"] {
+    for bad in [
+        "ｄｅａｄｂｅｅｆ",
+        "::error::pwned%0A",
+        "0123456789abcdef0123456789abcdef0123456X",
+    ] {
         let fake = start();
         fake.faults().bad_oids.push_back(bad.into());
         let r = bump_exact(&fake, &[BACKEND]);
@@ -365,13 +367,18 @@ fn issue_13_malformed_commit_id_from_the_git_data_api_stops_before_the_ref_moves
     let r = bump_exact(&fake, &["--api", "rest", BACKEND]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr
-            .contains("create a commit: unexpected answer: sha is not a Git object id (24 bytes, non-ASCII)"),
+        r.stderr.contains(
+            "create a commit: unexpected answer: sha is not a Git object id (24 bytes, non-ASCII)"
+        ),
         "{}",
         r.stderr
     );
     assert!(!r.stderr.contains("ｄｅａｄｂｅｅｆ"));
-    assert_eq!(fake.counts().get("PATCH /git/refs/{ref}"), None, "nothing moved");
+    assert_eq!(
+        fake.counts().get("PATCH /git/refs/{ref}"),
+        None,
+        "nothing moved"
+    );
     assert_eq!(commits(&fake), 1);
 }
 
@@ -401,8 +408,15 @@ fn issue_13_max_file_size_applies_to_exact_paths() {
         "--max-file-size",
         "1MiB",
     ];
-    let r = bump(&fake, &[&["--branch", "main"][..], &files[..], &[BACKEND][..]].concat());
-    assert_eq!(fake.repo().read("main", "big.yaml"), big, "big.yaml untouched");
+    let r = bump(
+        &fake,
+        &[&["--branch", "main"][..], &files[..], &[BACKEND][..]].concat(),
+    );
+    assert_eq!(
+        fake.repo().read("main", "big.yaml"),
+        big,
+        "big.yaml untouched"
+    );
     let v = json(&r);
     let problems = v["problems"].to_string();
     assert!(
@@ -418,7 +432,14 @@ fn issue_13_max_file_size_applies_to_exact_paths() {
 
     // The same as `--dir` on the same files.
     let local = gitops_bump()
-        .args(["set", "--no-verify", "--dry-run", "--output", "json", "--dir"])
+        .args([
+            "set",
+            "--no-verify",
+            "--dry-run",
+            "--output",
+            "json",
+            "--dir",
+        ])
         .args([tmp.path().to_str().expect("utf-8")])
         .args(files)
         .args([BACKEND])
@@ -440,13 +461,23 @@ fn issue_13_lookalike_loopback_endpoints_are_refused() {
         ("GITHUB_API_URL", "http://127.evil.example/api/v3"),
         ("GITHUB_API_URL", "http://127.0.0.1:1@evil.example/api/v3"),
         ("GITHUB_API_URL", "http://localhost@evil.example/api/v3"),
-        ("GITHUB_GRAPHQL_URL", "http://127.0.0.1.evil.example/api/graphql"),
+        (
+            "GITHUB_GRAPHQL_URL",
+            "http://127.0.0.1.evil.example/api/graphql",
+        ),
     ] {
         let r = gitops_bump()
             .env("GITHUB_TOKEN", fake_github::TOKEN)
             .env("GITHUB_API_URL", "http://127.0.0.1:9/api/v3")
             .env(var, url)
-            .args(["set", "--no-verify", "--repo", "acme/gitops", "--branch", "main"])
+            .args([
+                "set",
+                "--no-verify",
+                "--repo",
+                "acme/gitops",
+                "--branch",
+                "main",
+            ])
             .args([BACKEND])
             .run();
         assert_eq!(r.code, 2, "{url}: {r:?}");
@@ -472,12 +503,15 @@ fn issue_13_endless_answers_are_cut_at_their_cap_and_not_retried() {
     assert_eq!(fake.total(), 1, "not retried: {:?}", fake.counts());
 
     let fake = start();
-    fake.faults().floods.push_back(Flood::Bytes(40 * 1024 * 1024));
+    fake.faults()
+        .floods
+        .push_back(Flood::Bytes(40 * 1024 * 1024));
     let r = bump_exact(&fake, &[BACKEND]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr
-            .contains("read files at refs/heads/main: the answer is larger than 32 MiB; refusing it"),
+        r.stderr.contains(
+            "read files at refs/heads/main: the answer is larger than 32 MiB; refusing it"
+        ),
         "{}",
         r.stderr
     );

@@ -96,7 +96,10 @@ fn bump_once(gh: &mut GitHub, files: &FileSelection) -> String {
         message: format!("chore(gitops): bump\n\nGitops-Bump-Id: {id}\n"),
         id: id.into(),
     };
-    let commit = gh.write(&snapshot, &write).expect("write").expect("a commit");
+    let commit = gh
+        .write(&snapshot, &write)
+        .expect("write")
+        .expect("a commit");
     let missing = gh.verify(&write, Some(&commit)).expect("verify");
     assert!(missing.is_empty(), "{missing:?}");
     commit
@@ -205,7 +208,11 @@ fn issue_13_retries_say_why_and_how_long_they_wait() {
         );
     }
     // The user still sees each retry as a warning.
-    assert_eq!(log.lines().filter(|l| l.contains(" WARN ")).count(), 2, "{log}");
+    assert_eq!(
+        log.lines().filter(|l| l.contains(" WARN ")).count(),
+        2,
+        "{log}"
+    );
     let statuses: Vec<&str> = requests(&log)
         .iter()
         .map(|l| {
@@ -213,5 +220,9 @@ fn issue_13_retries_say_why_and_how_long_they_wait() {
             l[at..].split_whitespace().next().unwrap_or("")
         })
         .collect();
-    assert_eq!(statuses, ["status=403", "status=502", "status=200"], "{log}");
+    assert_eq!(
+        statuses,
+        ["status=403", "status=502", "status=200"],
+        "{log}"
+    );
 }

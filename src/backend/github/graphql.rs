@@ -7,6 +7,10 @@
 //! type drops `type: STALE_DATA`, which is our compare-and-swap signal.
 
 use serde::Deserialize;
+use serde_json::Value;
+
+use super::GitHubError;
+use super::types::checked_oid;
 
 /// The fields read for each file: enough to tell text from binary and to
 /// notice GraphQL's truncation (then the blob API is used).
@@ -300,6 +304,22 @@ pub struct History {
     /// Newest first.
     #[serde(default)]
     pub nodes: Vec<HistoryNode>,
+}
+
+impl History {
+    /// The `history` (or `commits`) connection in the answer to `what`, every
+    /// commit id checked.
+    pub fn from_answer(v: &Value, what: &str) -> Result<History, GitHubError> {
+        let history: History =
+            serde_json::from_value(v.clone()).map_err(|e| GitHubError::Unexpected {
+                what: what.to_owned(),
+                message: e.to_string(),
+            })?;
+        for n in &history.nodes {
+            checked_oid(Some(&n.oid), "a commit's oid", what)?;
+        }
+        Ok(history)
+    }
 }
 
 #[cfg(test)]

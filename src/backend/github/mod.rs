@@ -31,8 +31,8 @@ use crate::backend::{
     Backend, BackendError, Landed, PullRequest, PullRequestSpec, Snapshot, Target, Write,
 };
 use crate::commit::retry::{Deadline, RetrySettings};
-pub use client::USER_AGENT;
 use client::{Client, Req, message_of};
+pub use client::{GRAPHQL_LIMIT, REST_LIMIT, TREE_LIMIT, USER_AGENT, lost_race};
 pub use pull::pull_request_branch;
 pub use types::{ApiKind, Config, Endpoints, RepoName, Token, valid_branch};
 
@@ -105,6 +105,26 @@ pub enum GitHubError {
         /// The transport failure.
         message: String,
     },
+    /// An answer longer than its cap ([`TREE_LIMIT`], [`GRAPHQL_LIMIT`], …):
+    /// refused at once, never retried (another attempt gets the same).
+    #[error("{what}: the answer is larger than {}; refusing it", size(*limit))]
+    TooLarge {
+        /// The request.
+        what: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// A non-recursive tree listing GitHub cut short: the REST tree API has
+    /// no way to page it, and reading on would silently miss files.
+    #[error(
+        "{what}: GitHub cut the listing of {dir} short (`truncated: true`), so files in it would be missed; name the files with exact --files paths instead of globs"
+    )]
+    Truncated {
+        /// The request.
+        what: String,
+        /// The directory (`/` for the root).
+        dir: String,
+    },
     /// An answer we did not expect.
     #[error("{what}: unexpected answer: {message}")]
     Unexpected {
@@ -172,6 +192,7 @@ impl GitHub {
                 on: None,
                 kind: source.api,
                 endpoints: source.endpoints.clone(),
+                max_size: u64::MAX,
             },
             last: None,
             pulls: HashMap::new(),
@@ -211,6 +232,7 @@ impl Backend for GitHub {
         // Every round reads `--branch`, also in pull-request mode: the pull
         // request's branch is re-created from it (see `pull`).
         self.api.on = None;
+        self.api.max_size = files.max_size;
         let (snapshot, state) = self.rt.block_on(self.api.read(files))?;
         self.last = Some(state);
         Ok(snapshot)
@@ -325,6 +347,8 @@ struct Api {
     on: Option<String>,
     kind: ApiKind,
     endpoints: Endpoints,
+    /// `--max-file-size` of the last read (blob answers are capped by it).
+    max_size: u64,
 }
 
 impl Api {
@@ -348,15 +372,13 @@ impl Api {
         )
     }
 
-    async fn get(&self, url: String, what: &str) -> Result<Value, GitHubError> {
+    /// GETs `url`, refusing an answer over `limit` bytes.
+    async fn get(&self, url: String, what: &str, limit: usize) -> Result<Value, GitHubError> {
         let resp = self
             .client
             .send(&Req {
-                method: reqwest::Method::GET,
-                url,
-                body: None,
-                what,
-                idempotent: true,
+                limit,
+                ..Req::rest(reqwest::Method::GET, url, None, what, true)
             })
             .await?;
         if !resp.status.is_success() {
@@ -395,4 +417,13 @@ impl Api {
 
 fn short(oid: &str) -> &str {
     oid.get(..12).unwrap_or(oid)
+}
+
+/// `bytes` for messages: whole mebibytes as `64 MiB`, else bytes.
+fn size(bytes: usize) -> String {
+    if bytes >= client::MIB && bytes.is_multiple_of(client::MIB) {
+        format!("{} MiB", bytes / client::MIB)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
