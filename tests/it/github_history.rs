@@ -65,7 +65,11 @@ fn seed(fake: &FakeGitHub) -> Seeded {
         ),
         &at(t0, 1),
     );
-    let alice = Person::new("Alice Doe", "12345+alice@users.noreply.github.com", &at(t0, 2));
+    let alice = Person::new(
+        "Alice Doe",
+        "12345+alice@users.noreply.github.com",
+        &at(t0, 2),
+    );
     let person = fake.person_commit(
         "main",
         &[(DEPLOYMENT, text2.as_bytes())],
@@ -140,7 +144,11 @@ fn issue_11_history_of_every_path_in_one_pinned_query() {
         .expect("GitHub has history");
     assert_eq!(gh.api_requests(), Some(before + 1), "one request");
     assert_eq!(fake.operations().get("query FileHistory"), Some(&1));
-    assert_eq!(fake.fields().get("Commit.history"), Some(&4), "one alias per path");
+    assert_eq!(
+        fake.fields().get("Commit.history"),
+        Some(&4),
+        "one alias per path"
+    );
     assert_eq!(
         found.iter().map(|h| h.path.as_str()).collect::<Vec<_>>(),
         paths,
@@ -150,14 +158,22 @@ fn issue_11_history_of_every_path_in_one_pinned_query() {
     let deployment = by_path(&found, DEPLOYMENT);
     assert!(!deployment.truncated);
     let oids: Vec<&str> = deployment.commits.iter().map(|c| c.oid.as_str()).collect();
-    assert_eq!(oids, [s.person.as_str(), s.bot.as_str()], "newest first, not {later}");
+    assert_eq!(
+        oids,
+        [s.person.as_str(), s.bot.as_str()],
+        "newest first, not {later}"
+    );
     let [hand, ours] = [&deployment.commits[0], &deployment.commits[1]];
     assert_eq!(hand.author, "alice", "the account's login");
     assert_eq!(hand.time, (s.t0 + 2 * 3600) as i64);
     assert_eq!(hand.message, "bump envoy by hand");
     assert_eq!(hand.before.as_deref(), Some(s.texts[1].as_str()));
     assert_eq!(hand.after.as_deref(), Some(s.texts[2].as_str()));
-    assert_eq!(ours.author, fake_github::BOT_NAME, "a bot has no user: its name");
+    assert_eq!(
+        ours.author,
+        fake_github::BOT_NAME,
+        "a bot has no user: its name"
+    );
     assert_eq!(ours.time, (s.t0 + 3600) as i64);
     assert!(
         ours.message
@@ -228,7 +244,12 @@ fn issue_11_history_reads_withheld_texts_through_the_blob_api_once() {
     fake.faults().text_limit = Some(64);
     let mut gh = backend(&fake, ApiKind::Graphql);
     gh.read(&selection(&[DEPLOYMENT])).expect("read");
-    let blobs = |fake: &FakeGitHub| fake.counts().get("GET /git/blobs/{sha}").copied().unwrap_or(0);
+    let blobs = |fake: &FakeGitHub| {
+        fake.counts()
+            .get("GET /git/blobs/{sha}")
+            .copied()
+            .unwrap_or(0)
+    };
     let before = blobs(&fake);
     let found = gh
         .history(&[DEPLOYMENT.to_owned()], (s.t0 + 1800) as i64, 20)

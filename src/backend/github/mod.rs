@@ -6,7 +6,9 @@
 //! `--api rest`, and the "did my lost write land?" lookup by the
 //! `Gitops-Bump-Id` trailer ([`write`]) → one verification read
 //! ([`verify`]). Pull-request targets (the branch, the pull request and its
-//! check) live in [`pull`]; configuration and value types in [`types`].
+//! check) live in [`pull`]; configuration and value types in [`types`]; the
+//! recent history of the files a write touches, for the writer guards, in
+//! [`history`].
 //! Does not own retrying a write or re-planning after a CAS miss: it
 //! answers [`BackendError::Stale`] or [`BackendError::Ambiguous`] and the
 //! write path (`crate::commit`) decides.
@@ -16,6 +18,7 @@
 
 mod client;
 pub mod graphql;
+mod history;
 mod pull;
 mod read;
 mod types;
@@ -28,7 +31,8 @@ use serde_json::{Value, json};
 
 use crate::backend::files::FileSelection;
 use crate::backend::{
-    Backend, BackendError, Landed, PullRequest, PullRequestSpec, Snapshot, Target, Write,
+    Backend, BackendError, FileHistory, Landed, PullRequest, PullRequestSpec, Snapshot, Target,
+    Write,
 };
 use crate::commit::retry::{Deadline, RetrySettings};
 use client::{Client, Req, message_of};
@@ -319,6 +323,23 @@ impl Backend for GitHub {
                 )],
             ),
         }
+    }
+
+    fn history(
+        &mut self,
+        paths: &[String],
+        since: i64,
+        depth: usize,
+    ) -> Result<Option<Vec<FileHistory>>, BackendError> {
+        if self.api.branch.is_none() {
+            let branch = self.rt.block_on(self.api.default_branch())?;
+            self.api.branch = Some(branch);
+        }
+        let head = self.last.as_ref().map(|s| s.head.clone());
+        let found = self
+            .rt
+            .block_on(self.api.history(paths, head.as_deref(), since, depth))?;
+        Ok(Some(found))
     }
 
     fn api_requests(&self) -> Option<u64> {
