@@ -378,7 +378,7 @@ impl Client {
 ///   (or `beforeOid`) check and then lose the ref update to a concurrent
 ///   push: `Ref refs/heads/B is at <oid> but expected <oid>` (type
 ///   `UNPROCESSABLE`; babarot/gh-infra#163 matches "is at " and "but expected");
-/// - an `updateRefs` `beforeOid` mismatch: "… is at <oid>, not at the expected <oid>";
+/// - an `updateRefs` `beforeOid` mismatch: `… is at <oid>, not at the expected <oid>`;
 /// - REST `PATCH git/refs` with `force: false`: 422 "Update is not a fast
 ///   forward" (docs, "Update a reference"), "Reference cannot be updated"
 ///   (octokit/octokit.net#2277) and "Reference update failed"

@@ -8,7 +8,7 @@
 //! ([`verify`]). Pull-request targets (the branch, the pull request and its
 //! check) live in [`pull`]; configuration and value types in [`types`]; the
 //! recent history of the files a write touches, for the writer guards, in
-//! [`history`].
+//! `history`.
 //! Does not own retrying a write or re-planning after a CAS miss: it
 //! answers [`BackendError::Stale`] or [`BackendError::Ambiguous`] and the
 //! write path (`crate::commit`) decides.
