@@ -129,8 +129,9 @@ pub enum GitHubError {
         /// The directory (`/` for the root).
         dir: String,
     },
-    /// An answer we did not expect.
-    #[error("{what}: unexpected answer: {message}")]
+    /// An answer we did not expect. The message is shown as one bounded
+    /// line (it may quote the answer, for example in a decoding error).
+    #[error("{what}: unexpected answer: {}", client::bounded(message))]
     Unexpected {
         /// The request.
         what: String,
