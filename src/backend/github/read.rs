@@ -360,7 +360,7 @@ pub(super) fn file_entry(v: Option<&Value>, what: &str) -> Result<Option<FileEnt
 /// base64 (4 bytes per 3) wrapped at 60 columns (61 per 60, as GitHub sends
 /// it), plus room for the JSON around it, at most [`BLOB_CEILING`].
 pub(super) fn blob_answer_limit(max: u64) -> usize {
-    let base64 = max.saturating_add(2) / 3 * 4;
+    let base64 = max.div_ceil(3).saturating_mul(4);
     let wrapped = base64.saturating_add(base64 / 60);
     usize::try_from(wrapped.saturating_add(64 * 1024))
         .unwrap_or(usize::MAX)
@@ -387,5 +387,33 @@ pub(super) fn classify_file(entry: Option<FileEntry>, max: u64) -> Fetched {
         (_, Some(oid)) => Fetched::Blob(oid),
         (Some(t), None) => Fetched::Text(t),
         (None, None) => Fetched::Absent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_answers_are_capped_by_the_file_size_limit() {
+        // 5 MiB in base64 wrapped at 60 columns, plus 64 KiB of room.
+        let five: u64 = 5 * 1024 * 1024;
+        let base64 = five.div_ceil(3) * 4;
+        assert_eq!(
+            blob_answer_limit(five),
+            (base64 + base64 / 60 + 64 * 1024) as usize
+        );
+        // GitHub's real answer for a file of exactly the limit fits.
+        let bytes = vec![b'x'; 1000];
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let wrapped: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(60)
+            .map(|c| std::str::from_utf8(c).expect("ascii"))
+            .collect();
+        let answer = serde_json::json!({"sha": "a".repeat(40), "size": 1000,
+            "encoding": "base64", "content": wrapped.join("\n")});
+        assert!(answer.to_string().len() <= blob_answer_limit(1000));
+        assert_eq!(blob_answer_limit(u64::MAX), BLOB_CEILING);
     }
 }
