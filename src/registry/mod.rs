@@ -584,7 +584,7 @@ impl Client {
         Ok(self.config(repo, &config).await?.created.clone())
     }
 
-    /// When the image `digest` was built, in Unix seconds: the manifest's
+    /// When the image `digest` was built, as RFC 3339 text: the manifest's
     /// `org.opencontainers.image.created` annotation (the OCI standard
     /// annotation; buildx writes it on indexes), else the config's
     /// `created` for `platform`'s child ([`Client::created`]). `None` when
@@ -594,18 +594,15 @@ impl Client {
         repo: &Repository,
         digest: &str,
         platform: Option<&Platform>,
-    ) -> Result<Option<i64>, RegistryError> {
+    ) -> Result<Option<String>, RegistryError> {
         self.manifest(repo, digest).await?;
         let annotated = lock(&self.inner.annotated)
             .get(&(api_host(repo.domain()), digest.to_owned()))
             .cloned();
-        let text = match annotated {
-            Some(t) => Some(t),
-            None => self.created(repo, digest, platform).await?,
-        };
-        Ok(text
-            .as_deref()
-            .and_then(crate::policy::order::parse_rfc3339))
+        match annotated {
+            Some(t) => Ok(Some(t)),
+            None => self.created(repo, digest, platform).await,
+        }
     }
 
     /// What `pinned` is for the tag whose digest is `tag_digest` (from

@@ -18,13 +18,14 @@ const LAYERS: &[&[&str]] = &[
         "secret",
         "commit::retry",
         "commit::trailer",
+        "settings::units",
     ],
     // Engines and adapters (I/O only at `backend` and `registry`), and the
     // environment snapshot.
     &["manifest", "policy", "registry", "backend", "settings::env"],
     // The spine's early steps.
     &["discover", "plan"],
-    &["resolve", "guard"],
+    &["resolve", "guard", "drift"],
     // The shared write path (`commit::retry` and `commit::trailer` are
     // leaves the backends use too).
     &["commit"],

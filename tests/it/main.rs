@@ -21,6 +21,12 @@ mod fake_github;
 mod flux_setters;
 /// `set --repo` against the fake GitHub: budget, CAS, faults, concurrency.
 mod github;
+/// `set --repo` against a misbehaving GitHub: lost races, rate-limit shapes, caps, bad ids.
+mod github_hardening;
+/// `Backend::history` on GitHub: one pinned query for the writer guards.
+mod github_history;
+/// Structured GitHub logs: one event per request, never the token.
+mod github_logs;
 /// kustomize renders the edited overlay to the intended image.
 mod kustomize_render;
 /// The module layering of `src/` (no import cycles).

@@ -7,6 +7,10 @@
 //! type drops `type: STALE_DATA`, which is our compare-and-swap signal.
 
 use serde::Deserialize;
+use serde_json::Value;
+
+use super::GitHubError;
+use super::types::checked_oid;
 
 /// The fields read for each file: enough to tell text from binary and to
 /// notice GraphQL's truncation (then the blob API is used).
@@ -196,6 +200,66 @@ pub fn files_query(n: usize, anchor: Anchor, history: bool) -> String {
     doc
 }
 
+/// The fields of each commit in a file's history ([`history_query`]).
+pub const HISTORY_COMMIT_FIELDS: &str = "fragment HistoryCommit on Commit {
+  oid
+  committedDate
+  message
+  author { name user { login } }
+}
+";
+
+/// Most commits one `history` connection answers (GitHub: `first` is 1..=100).
+pub const MAX_PAGE: usize = 100;
+
+/// GitHub's node limit for one GraphQL query (docs, "Rate limits and query
+/// limits for the GraphQL API": at most 500,000 total nodes).
+pub const NODE_LIMIT: usize = 500_000;
+
+/// A query for the recent history of `n` files (variables `$p0…`, `$since`,
+/// `$depth`), at `anchor`: one aliased `h{i}: history(path:, since:,
+/// first:)` per file, each commit with its message, committer date, author,
+/// the file's text in it and in its first parent. It asks GitHub for
+/// `2 × depth` nodes per file (the commits and their first parents).
+/// `n` is at least 1: with no file there is nothing to ask.
+pub fn history_query(n: usize, anchor: Anchor) -> String {
+    let mut vars = String::from("$owner: String!, $name: String!");
+    vars.push_str(match anchor {
+        Anchor::Branch => ", $ref: String!",
+        Anchor::Commit => ", $head: GitObjectID!",
+    });
+    vars.push_str(", $since: GitTimestamp!, $depth: Int!");
+    let mut fields = String::new();
+    for i in 0..n {
+        vars.push_str(&format!(", $p{i}: String!"));
+        fields.push_str(&format!(
+            "          h{i}: history(path: $p{i}, since: $since, first: $depth) {{
+            pageInfo {{ hasNextPage }}
+            nodes {{
+              ...HistoryCommit
+              file(path: $p{i}) {{ ...FileFields }}
+              parents(first: 1) {{ nodes {{ file(path: $p{i}) {{ ...FileFields }} }} }}
+            }}
+          }}
+"
+        ));
+    }
+    let body = match anchor {
+        Anchor::Branch => format!(
+            "    ref(qualifiedName: $ref) {{\n      target {{\n        oid\n        ... on Commit {{\n{fields}        }}\n      }}\n    }}\n"
+        ),
+        Anchor::Commit => format!(
+            "    object(oid: $head) {{\n      ... on Commit {{\n          oid\n{fields}      }}\n    }}\n"
+        ),
+    };
+    let mut doc = format!(
+        "query FileHistory({vars}) {{\n  repository(owner: $owner, name: $name) {{\n{body}  }}\n}}\n"
+    );
+    doc.push_str(HISTORY_COMMIT_FIELDS);
+    doc.push_str(FILE_FIELDS);
+    doc
+}
+
 /// Every document shape the backend can send, named, for schema validation.
 pub fn all_documents() -> Vec<(String, String)> {
     let mut out = vec![
@@ -222,6 +286,12 @@ pub fn all_documents() -> Vec<(String, String)> {
         ),
     ];
     for anchor in [Anchor::Branch, Anchor::Commit] {
+        for n in [1, 3] {
+            out.push((
+                format!("history_query({n}, {anchor:?})"),
+                history_query(n, anchor),
+            ));
+        }
         for history in [false, true] {
             for n in [0, 1, 3] {
                 out.push((
@@ -302,6 +372,22 @@ pub struct History {
     pub nodes: Vec<HistoryNode>,
 }
 
+impl History {
+    /// The `history` (or `commits`) connection in the answer to `what`, every
+    /// commit id checked.
+    pub fn from_answer(v: &Value, what: &str) -> Result<History, GitHubError> {
+        let history: History =
+            serde_json::from_value(v.clone()).map_err(|e| GitHubError::Unexpected {
+                what: what.to_owned(),
+                message: e.to_string(),
+            })?;
+        for n in &history.nodes {
+            checked_oid(Some(&n.oid), "a commit's oid", what)?;
+        }
+        Ok(history)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,5 +398,17 @@ mod tests {
         assert!(q.contains("f0: file(path: $p0)") && q.contains("f1: file(path: $p1)"));
         assert!(q.contains("fragment FileFields"));
         assert!(!files_query(0, Anchor::Commit, true).contains("fragment"));
+    }
+
+    #[test]
+    fn history_query_has_one_aliased_history_per_path() {
+        let q = history_query(2, Anchor::Commit);
+        for i in 0..2 {
+            assert!(q.contains(&format!(
+                "h{i}: history(path: $p{i}, since: $since, first: $depth)"
+            )));
+            assert_eq!(q.matches(&format!("file(path: $p{i})")).count(), 2, "{q}");
+        }
+        assert!(q.contains("fragment HistoryCommit") && q.contains("fragment FileFields"));
     }
 }

@@ -6,7 +6,9 @@
 //! `--api rest`, and the "did my lost write land?" lookup by the
 //! `Gitops-Bump-Id` trailer ([`write`]) → one verification read
 //! ([`verify`]). Pull-request targets (the branch, the pull request and its
-//! check) live in [`pull`]; configuration and value types in [`types`].
+//! check) live in [`pull`]; configuration and value types in [`types`]; the
+//! recent history of the files a write touches, for the writer guards, in
+//! `history`.
 //! Does not own retrying a write or re-planning after a CAS miss: it
 //! answers [`BackendError::Stale`] or [`BackendError::Ambiguous`] and the
 //! write path (`crate::commit`) decides.
@@ -17,6 +19,7 @@
 
 mod client;
 pub mod graphql;
+mod history;
 mod pull;
 mod read;
 mod types;
@@ -29,11 +32,12 @@ use serde_json::{Value, json};
 
 use crate::backend::files::FileSelection;
 use crate::backend::{
-    Backend, BackendError, Landed, PullRequest, PullRequestSpec, Snapshot, Target, Write,
+    Backend, BackendError, FileHistory, Landed, PullRequest, PullRequestSpec, Snapshot, Target,
+    Write,
 };
 use crate::commit::retry::{Deadline, RetrySettings};
-pub use client::USER_AGENT;
 use client::{Client, Req, message_of};
+pub use client::{GRAPHQL_LIMIT, REST_LIMIT, TREE_LIMIT, USER_AGENT, lost_race};
 pub use pull::pull_request_branch;
 pub use types::{ApiKind, Config, Endpoints, RepoName, valid_branch};
 
@@ -106,8 +110,29 @@ pub enum GitHubError {
         /// The transport failure.
         message: String,
     },
-    /// An answer we did not expect.
-    #[error("{what}: unexpected answer: {message}")]
+    /// An answer longer than its cap ([`TREE_LIMIT`], [`GRAPHQL_LIMIT`], …):
+    /// refused at once, never retried (another attempt gets the same).
+    #[error("{what}: the answer is larger than {}; refusing it", size(*limit))]
+    TooLarge {
+        /// The request.
+        what: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// A non-recursive tree listing GitHub cut short: the REST tree API has
+    /// no way to page it, and reading on would silently miss files.
+    #[error(
+        "{what}: GitHub cut the listing of {dir} short (`truncated: true`), so files in it would be missed; name the files with exact --files paths instead of globs"
+    )]
+    Truncated {
+        /// The request.
+        what: String,
+        /// The directory (`/` for the root).
+        dir: String,
+    },
+    /// An answer we did not expect. The message is shown as one bounded
+    /// line (it may quote the answer, for example in a decoding error).
+    #[error("{what}: unexpected answer: {}", client::bounded(message))]
     Unexpected {
         /// The request.
         what: String,
@@ -173,6 +198,7 @@ impl GitHub {
                 on: None,
                 kind: source.api,
                 endpoints: source.endpoints.clone(),
+                max_size: u64::MAX,
             },
             last: None,
             pulls: HashMap::new(),
@@ -212,6 +238,7 @@ impl Backend for GitHub {
         // Every round reads `--branch`, also in pull-request mode: the pull
         // request's branch is re-created from it (see `pull`).
         self.api.on = None;
+        self.api.max_size = files.max_size;
         let (snapshot, state) = self.rt.block_on(self.api.read(files))?;
         self.last = Some(state);
         Ok(snapshot)
@@ -300,6 +327,23 @@ impl Backend for GitHub {
         }
     }
 
+    fn history(
+        &mut self,
+        paths: &[String],
+        since: i64,
+        depth: usize,
+    ) -> Result<Option<Vec<FileHistory>>, BackendError> {
+        if self.api.branch.is_none() {
+            let branch = self.rt.block_on(self.api.default_branch())?;
+            self.api.branch = Some(branch);
+        }
+        let head = self.last.as_ref().map(|s| s.head.clone());
+        let found = self
+            .rt
+            .block_on(self.api.history(paths, head.as_deref(), since, depth))?;
+        Ok(Some(found))
+    }
+
     fn api_requests(&self) -> Option<u64> {
         Some(self.api.client.requests())
     }
@@ -326,6 +370,8 @@ struct Api {
     on: Option<String>,
     kind: ApiKind,
     endpoints: Endpoints,
+    /// `--max-file-size` of the last read (blob answers are capped by it).
+    max_size: u64,
 }
 
 impl Api {
@@ -349,15 +395,13 @@ impl Api {
         )
     }
 
-    async fn get(&self, url: String, what: &str) -> Result<Value, GitHubError> {
+    /// GETs `url`, refusing an answer over `limit` bytes.
+    async fn get(&self, url: String, what: &str, limit: usize) -> Result<Value, GitHubError> {
         let resp = self
             .client
             .send(&Req {
-                method: reqwest::Method::GET,
-                url,
-                body: None,
-                what,
-                idempotent: true,
+                limit,
+                ..Req::rest(reqwest::Method::GET, url, None, what, true)
             })
             .await?;
         if !resp.status.is_success() {
@@ -396,4 +440,13 @@ impl Api {
 
 fn short(oid: &str) -> &str {
     oid.get(..12).unwrap_or(oid)
+}
+
+/// `bytes` for messages: whole mebibytes as `64 MiB`, else bytes.
+fn size(bytes: usize) -> String {
+    if bytes >= client::MIB && bytes.is_multiple_of(client::MIB) {
+        format!("{} MiB", bytes / client::MIB)
+    } else {
+        format!("{bytes} bytes")
+    }
 }

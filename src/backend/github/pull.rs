@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::graphql::{self, PullRequestNode};
+use super::types::checked_oid;
 use super::{Api, GitHubError, ReadState, short};
 use crate::backend::{FileChange, PullRequest};
 use crate::commit::trailer::{self, Trailers};
@@ -307,26 +308,39 @@ async fn lookup(api: &Api, base: &str, branch: &str) -> Result<Seen, GitHubError
         .and_then(Value::as_str)
         .ok_or_else(|| unexpected("no repository id in the answer".into()))?
         .to_owned();
-    let head = repo.pointer("/headRef/target").map(|t| Head {
-        oid: t
-            .get("oid")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-        parents: t
-            .pointer("/parents/nodes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.get("oid").and_then(Value::as_str).map(str::to_owned))
-            .collect(),
-    });
+    let head = match repo.pointer("/headRef/target").filter(|t| !t.is_null()) {
+        None => None,
+        Some(t) => {
+            let oid = checked_oid(
+                t.get("oid").and_then(Value::as_str),
+                "the branch head",
+                &what,
+            )?;
+            let mut parents = Vec::new();
+            for p in t
+                .pointer("/parents/nodes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                parents.push(checked_oid(
+                    p.get("oid").and_then(Value::as_str),
+                    "a parent's oid",
+                    &what,
+                )?);
+            }
+            Some(Head { oid, parents })
+        }
+    };
     let comparison = repo
         .pointer("/baseRef/compare")
         .filter(|v| !v.is_null())
         .map(|c| serde_json::from_value::<Comparison>(c.clone()))
         .transpose()
         .map_err(|e| unexpected(e.to_string()))?;
+    for c in comparison.iter().flat_map(|c| &c.commits.nodes) {
+        checked_oid(Some(&c.oid), "a commit's oid", &what)?;
+    }
     if head.is_some() && comparison.is_none() {
         return Err(unexpected(format!(
             "GitHub cannot compare {branch} with {base}"
@@ -399,12 +413,12 @@ async fn update_ref(
         .await
     {
         Ok(_) => Ok(()),
-        // NOTE: GitHub documents that a `beforeOid` mismatch rejects the
-        // update, not the error's type; any rejection re-reads, bounded by
-        // --max-attempts, and the final error carries GitHub's message.
-        Err(GitHubError::Unexpected { message, .. } | GitHubError::Stale(message)) => Err(
-            GitHubError::Stale(format!("branch {branch} (updateRefs: {message})")),
-        ),
+        // A `beforeOid` mismatch, or the race lost after the check (the
+        // client's `lost_race` knows the wordings): re-read. Any other
+        // rejection is GitHub's message, once.
+        Err(GitHubError::Stale(message)) => Err(GitHubError::Stale(format!(
+            "branch {branch} (updateRefs: {message})"
+        ))),
         Err(GitHubError::Ambiguous { message, .. }) => Err(GitHubError::Stale(format!(
             "branch {branch} (no answer to updateRefs: {message})"
         ))),

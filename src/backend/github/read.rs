@@ -1,15 +1,19 @@
 //! The read side of the GitHub backend: list the selected paths with the
 //! REST tree API (walking subtrees when GitHub truncates a recursive
-//! listing), then read them in GraphQL queries pinned to one commit, with a
-//! blob fallback for binary or truncated text (DESIGN.md §6).
+//! listing; a cut non-recursive listing cannot be paged and fails), then
+//! read them in GraphQL queries pinned to one commit, with a blob fallback
+//! for binary or truncated text (DESIGN.md §6). `--max-file-size` applies
+//! to listed and exact paths alike (GraphQL's `byteSize`), and every object
+//! id taken from an answer is checked before it is used.
 
 use std::collections::HashMap;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use super::client::{BLOB_CEILING, TREE_LIMIT};
 use super::graphql::{self, Anchor, BlobFields, FileEntry, History};
-use super::types::encode_path;
+use super::types::{checked_oid, encode_path};
 use super::{Api, CHUNK, GitHubError, ReadState};
 use crate::backend::files::{FileSelection, too_large};
 use crate::backend::{Snapshot, SourceFile};
@@ -35,13 +39,14 @@ impl Api {
             Some(paths) => Listing::exact(paths),
             None => self.list(self.branch(), files).await?,
         };
-        let (head, tree, fetched, modes) = self.fetch_files(&listing.paths, None).await?;
+        let max = files.max_size;
+        let (head, tree, fetched, modes) = self.fetch_files(&listing.paths, None, max).await?;
         if listing.tree.as_ref().is_some_and(|t| t != &tree) {
             // The listing and the file query are two requests: the branch
             // moved in between. List the tree the query saw, read that commit.
             listing = self.list(&tree, files).await?;
             let (head, tree, fetched, modes) =
-                self.fetch_files(&listing.paths, Some(&head)).await?;
+                self.fetch_files(&listing.paths, Some(&head), max).await?;
             return self
                 .finish(files, listing, head, tree, fetched, modes)
                 .await;
@@ -74,8 +79,15 @@ impl Api {
                     continue;
                 }
                 Fetched::Text(t) => t.into_bytes(),
-                Fetched::Blob(oid) => self.blob(&oid, &path).await?,
+                Fetched::Blob(oid) => self.blob(&oid, &path, files.max_size).await?,
             };
+            // A blob read without `byteSize` is checked once it is here.
+            if bytes.len() as u64 > files.max_size {
+                snapshot
+                    .problems
+                    .push(too_large(&path, bytes.len() as u64, files.max_size));
+                continue;
+            }
             snapshot.files.push(SourceFile { path, bytes });
         }
         modes.extend(listing.modes);
@@ -84,7 +96,9 @@ impl Api {
     }
 
     /// The blob paths under `treeish` that `files` selects. Walks subtrees
-    /// when GitHub truncates the recursive listing.
+    /// when GitHub truncates the recursive listing; fails with
+    /// [`GitHubError::Truncated`] when a non-recursive listing is cut too
+    /// (the API cannot page it).
     async fn list(&self, treeish: &str, files: &FileSelection) -> Result<Listing, GitHubError> {
         let mut listing = Listing::default();
         // (tree, path prefix, recursive?)
@@ -95,15 +109,28 @@ impl Api {
             if recursive {
                 url.push_str("?recursive=1");
             }
-            let v = self.get(url, &what).await?;
+            let v = self.get(url, &what, TREE_LIMIT).await?;
             if listing.tree.is_none() {
-                listing.tree = v.get("sha").and_then(Value::as_str).map(str::to_owned);
+                let sha = v.get("sha").and_then(Value::as_str);
+                listing.tree = Some(checked_oid(sha, "the tree's sha", &what)?);
             }
-            if recursive && v.get("truncated").and_then(Value::as_bool) == Some(true) {
+            let truncated = v.get("truncated").and_then(Value::as_bool) == Some(true);
+            if truncated && recursive {
                 // https://docs.github.com/en/rest/git/trees#get-a-tree: fetch
                 // "the sub-trees individually" when the recursive answer is cut.
                 stack.push((sha, prefix, false));
                 continue;
+            }
+            if truncated {
+                let dir = prefix.trim_end_matches('/');
+                return Err(GitHubError::Truncated {
+                    what,
+                    dir: if dir.is_empty() {
+                        "/".into()
+                    } else {
+                        dir.into()
+                    },
+                });
             }
             for entry in v
                 .get("tree")
@@ -115,7 +142,12 @@ impl Api {
                 let path = format!("{prefix}{}", field("path"));
                 match field("type") {
                     "tree" if !recursive => {
-                        stack.push((field("sha").to_owned(), format!("{path}/"), true));
+                        let sha = checked_oid(
+                            entry.get("sha").and_then(Value::as_str),
+                            "a subtree's sha",
+                            &what,
+                        )?;
+                        stack.push((sha, format!("{path}/"), true));
                     }
                     "blob" if files.matches(&path) => {
                         let size = entry.get("size").and_then(Value::as_u64).unwrap_or(0);
@@ -139,12 +171,14 @@ impl Api {
     }
 
     /// Reads `paths` in chunks: the first at the branch head (or at `pin`),
-    /// the rest pinned to the commit the first one saw.
+    /// the rest pinned to the commit the first one saw. Files over `max`
+    /// bytes (`byteSize`) are [`Fetched::TooLarge`], exact paths included.
     #[allow(clippy::type_complexity)]
     async fn fetch_files(
         &self,
         paths: &[String],
         pin: Option<&str>,
+        max: u64,
     ) -> Result<(String, String, Vec<(String, Fetched)>, HashMap<String, u32>), GitHubError> {
         let mut head = pin.map(str::to_owned);
         let mut tree = String::new();
@@ -162,7 +196,7 @@ impl Api {
                 if let Some(mode) = entry.as_ref().and_then(|e| e.mode) {
                     modes.insert(path.clone(), mode);
                 }
-                fetched.push((path.clone(), classify_file(entry, u64::MAX)));
+                fetched.push((path.clone(), classify_file(entry, max)));
             }
         }
         let head = head.ok_or_else(|| GitHubError::Unexpected {
@@ -216,52 +250,51 @@ impl Api {
                 },
             });
         };
-        let oid = commit.get("oid").and_then(Value::as_str).unwrap_or("");
-        let tree = commit
-            .pointer("/tree/oid")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if oid.is_empty() {
+        if commit.get("oid").is_none_or(Value::is_null) {
             return Err(GitHubError::Unexpected {
                 what,
                 message: "the branch does not point at a commit".into(),
             });
         }
+        let oid = checked_oid(
+            commit.get("oid").and_then(Value::as_str),
+            "the commit's oid",
+            &what,
+        )?;
+        let tree = checked_oid(
+            commit.pointer("/tree/oid").and_then(Value::as_str),
+            "the commit's tree oid",
+            &what,
+        )?;
         let mut files = Vec::with_capacity(paths.len());
         for i in 0..paths.len() {
-            let entry = commit
-                .get(format!("f{i}"))
-                .filter(|v| !v.is_null())
-                .map(|v| serde_json::from_value::<FileEntry>(v.clone()))
-                .transpose()
-                .map_err(|e| GitHubError::Unexpected {
-                    what: what.clone(),
-                    message: e.to_string(),
-                })?;
+            let entry = file_entry(commit.get(format!("f{i}")), &what)?;
             files.push(entry);
         }
         let history = commit
             .get("history")
-            .map(|h| serde_json::from_value::<History>(h.clone()))
-            .transpose()
-            .map_err(|e| GitHubError::Unexpected {
-                what: what.clone(),
-                message: e.to_string(),
-            })?;
-        Ok((
-            CommitFiles {
-                oid: oid.to_owned(),
-                tree: tree.to_owned(),
-                files,
-            },
-            history,
-        ))
+            .map(|h| History::from_answer(h, &what))
+            .transpose()?;
+        Ok((CommitFiles { oid, tree, files }, history))
     }
 
-    pub(super) async fn blob(&self, oid: &str, path: &str) -> Result<Vec<u8>, GitHubError> {
+    /// The blob `oid` (the content of `path`) through the REST blob API,
+    /// for texts GraphQL cut or withheld. Its answer is capped at what a
+    /// file of `max` bytes takes in base64 (at most [`BLOB_CEILING`]).
+    pub(super) async fn blob(
+        &self,
+        oid: &str,
+        path: &str,
+        max: u64,
+    ) -> Result<Vec<u8>, GitHubError> {
         let what = format!("read {path}");
+        let oid = checked_oid(Some(oid), "the blob's oid", &what)?;
         let v = self
-            .get(self.rest(&format!("git/blobs/{oid}")), &what)
+            .get(
+                self.rest(&format!("git/blobs/{oid}")),
+                &what,
+                blob_answer_limit(max),
+            )
             .await?;
         let content: String = v
             .get("content")
@@ -304,6 +337,36 @@ pub(super) struct CommitFiles {
     pub(super) files: Vec<Option<FileEntry>>,
 }
 
+/// One `FileFields` answer (`null` when the path does not exist), its blob
+/// id checked.
+pub(super) fn file_entry(v: Option<&Value>, what: &str) -> Result<Option<FileEntry>, GitHubError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let entry: FileEntry =
+        serde_json::from_value(v.clone()).map_err(|e| GitHubError::Unexpected {
+            what: what.to_owned(),
+            message: e.to_string(),
+        })?;
+    if let Some(blob) = &entry.object
+        && blob.oid.is_some()
+    {
+        checked_oid(blob.oid.as_deref(), "a blob's oid", what)?;
+    }
+    Ok(Some(entry))
+}
+
+/// The largest blob answer accepted for a file of at most `max` bytes:
+/// base64 (4 bytes per 3) wrapped at 60 columns (61 per 60, as GitHub sends
+/// it), plus room for the JSON around it, at most [`BLOB_CEILING`].
+pub(super) fn blob_answer_limit(max: u64) -> usize {
+    let base64 = max.div_ceil(3).saturating_mul(4);
+    let wrapped = base64.saturating_add(base64 / 60);
+    usize::try_from(wrapped.saturating_add(64 * 1024))
+        .unwrap_or(usize::MAX)
+        .min(BLOB_CEILING)
+}
+
 pub(super) fn classify_file(entry: Option<FileEntry>, max: u64) -> Fetched {
     let Some(BlobFields {
         oid,
@@ -324,5 +387,33 @@ pub(super) fn classify_file(entry: Option<FileEntry>, max: u64) -> Fetched {
         (_, Some(oid)) => Fetched::Blob(oid),
         (Some(t), None) => Fetched::Text(t),
         (None, None) => Fetched::Absent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_answers_are_capped_by_the_file_size_limit() {
+        // 5 MiB in base64 wrapped at 60 columns, plus 64 KiB of room.
+        let five: u64 = 5 * 1024 * 1024;
+        let base64 = five.div_ceil(3) * 4;
+        assert_eq!(
+            blob_answer_limit(five),
+            (base64 + base64 / 60 + 64 * 1024) as usize
+        );
+        // GitHub's real answer for a file of exactly the limit fits.
+        let bytes = vec![b'x'; 1000];
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let wrapped: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(60)
+            .map(|c| std::str::from_utf8(c).expect("ascii"))
+            .collect();
+        let answer = serde_json::json!({"sha": "a".repeat(40), "size": 1000,
+            "encoding": "base64", "content": wrapped.join("\n")});
+        assert!(answer.to_string().len() <= blob_answer_limit(1000));
+        assert_eq!(blob_answer_limit(u64::MAX), BLOB_CEILING);
     }
 }

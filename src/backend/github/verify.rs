@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::client::REST_LIMIT;
 use super::read::{Fetched, classify_file};
 use super::{Api, GitHubError, short};
 use crate::backend::FileChange;
@@ -31,8 +32,14 @@ impl Api {
         for (change, entry) in changes.iter().zip(at_head.files) {
             let text = match classify_file(entry, u64::MAX) {
                 Fetched::Text(t) => Some(t),
+                // The file holds what we wrote plus what others wrote since:
+                // read it even past --max-file-size, within reason.
                 Fetched::Blob(oid) => self
-                    .blob(&oid, &change.path)
+                    .blob(
+                        &oid,
+                        &change.path,
+                        self.max_size.max(4 * change.new.len() as u64),
+                    )
                     .await
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok()),
@@ -54,7 +61,7 @@ impl Api {
     async fn not_ancestor(&self, commit: &str, head: &str) -> Result<Option<String>, GitHubError> {
         let what = format!("compare {} with {}", short(commit), self.branch());
         let url = self.rest(&format!("compare/{commit}...{head}"));
-        match self.get(url, &what).await {
+        match self.get(url, &what, REST_LIMIT).await {
             Ok(v) => {
                 let status = v.get("status").and_then(Value::as_str).unwrap_or("");
                 Ok(match status {

@@ -4,13 +4,19 @@
 //! ref with `force: false`; and the lookup of a write whose answer was lost,
 //! by its `Gitops-Bump-Id` in recent history. Retrying is the write path's
 //! (`crate::commit`), not this module's: every call sends once.
+//!
+//! Every answer is classified into exactly one of the write path's classes:
+//! landed (a checked commit id), [`GitHubError::Stale`] (any of GitHub's
+//! compare-and-swap wordings, [`super::lost_race`]), [`GitHubError::Ambiguous`]
+//! (no answer, or an unusable answer to a mutation that may have landed), or
+//! a failure.
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::client::{Req, message_of};
+use super::client::{Req, lost_race, message_of};
 use super::graphql::{self, History};
-use super::types::encode_path;
+use super::types::{checked_oid, encode_path};
 use super::{Api, GitHubError, ReadState, short};
 use crate::backend::{FileChange, Landed};
 use crate::commit::trailer;
@@ -48,14 +54,25 @@ impl Api {
             )
             .await;
         match sent {
-            Ok(data) => data
-                .pointer("/createCommitOnBranch/commit/oid")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| GitHubError::Unexpected {
-                    what: what.clone(),
-                    message: "no commit in the answer".into(),
-                }),
+            // The mutation answered without errors, so it most likely
+            // landed; an answer without a usable commit id is refused and,
+            // like a lost answer, looked up by its `Gitops-Bump-Id`.
+            Ok(data) => {
+                let oid = data
+                    .pointer("/createCommitOnBranch/commit/oid")
+                    .and_then(Value::as_str);
+                checked_oid(oid, "the new commit's oid", &what).map_err(|e| {
+                    GitHubError::Ambiguous {
+                        what: what.clone(),
+                        message: match e {
+                            GitHubError::Unexpected { message, .. } => {
+                                format!("unexpected answer: {message}")
+                            }
+                            other => other.to_string(),
+                        },
+                    }
+                })
+            }
             Err(GitHubError::Stale(m)) => Err(GitHubError::Stale(format!(
                 "branch {} ({m})",
                 self.branch()
@@ -75,27 +92,32 @@ impl Api {
         let commit = self.detached_commit(state, changes, message).await?;
         let what = format!("move {} to {}", self.branch(), short(&commit));
         let body = json!({"sha": commit, "force": false});
+        let url = self.rest(&format!("git/refs/heads/{}", encode_path(self.branch())));
         let r = self
             .client
-            .send(&Req {
-                method: reqwest::Method::PATCH,
-                url: self.rest(&format!("git/refs/heads/{}", encode_path(self.branch()))),
-                body: Some(&body),
-                what: &what,
-                idempotent: false,
-            })
+            .send(&Req::rest(
+                reqwest::Method::PATCH,
+                url,
+                Some(&body),
+                &what,
+                false,
+            ))
             .await?;
+        let message = message_of(&r.json);
         match r.status.as_u16() {
             _ if r.status.is_success() => Ok(commit),
-            // https://docs.github.com/en/rest/git/refs#update-a-reference
-            422 => Err(GitHubError::Stale(format!(
-                "branch {} ({})",
-                self.branch(),
-                message_of(&r.json)
+            // https://docs.github.com/en/rest/git/refs#update-a-reference:
+            // "Update is not a fast forward", or the race lost after it.
+            422 if lost_race(&message) => Err(GitHubError::Stale(format!(
+                "branch {} ({message})",
+                self.branch()
             ))),
+            422 if message.contains("Reference does not exist") => {
+                Err(GitHubError::NotFound { what, message })
+            }
             status => Err(GitHubError::Unexpected {
                 what,
-                message: format!("HTTP {status}: {}", message_of(&r.json)),
+                message: format!("HTTP {status}: {message}"),
             }),
         }
     }
@@ -134,43 +156,51 @@ impl Api {
     async fn post_sha(&self, path: &str, body: &Value, what: &str) -> Result<String, GitHubError> {
         let r = self
             .client
-            .send(&Req {
-                method: reqwest::Method::POST,
-                url: self.rest(path),
-                body: Some(body),
+            .send(&Req::rest(
+                reqwest::Method::POST,
+                self.rest(path),
+                Some(body),
                 what,
-                idempotent: true,
-            })
+                true,
+            ))
             .await?;
-        match r.json.get("sha").and_then(Value::as_str) {
-            Some(sha) if r.status.is_success() => Ok(sha.to_owned()),
-            _ => Err(GitHubError::Unexpected {
+        if !r.status.is_success() {
+            return Err(GitHubError::Unexpected {
                 what: what.to_owned(),
                 message: format!("HTTP {}: {}", r.status.as_u16(), message_of(&r.json)),
-            }),
+            });
         }
+        checked_oid(r.json.get("sha").and_then(Value::as_str), "sha", what)
     }
 
     /// Looks through the branch's recent history for the commit carrying
     /// `Gitops-Bump-Id: id`.
     pub(super) async fn landed(&self, id: &str) -> Result<Landed, GitHubError> {
+        let what = format!("look for our commit on {}", self.branch());
         let data = self
             .graphql(
                 graphql::RECENT_HISTORY,
                 json!({"owner": self.repo.owner, "name": self.repo.name,
                        "ref": self.qualified_ref(), "depth": graphql::HISTORY_DEPTH}),
-                &format!("look for our commit on {}", self.branch()),
+                &what,
             )
             .await?;
-        let target = data.pointer("/repository/ref/target");
+        let target = data
+            .pointer("/repository/ref/target")
+            .filter(|t| !t.is_null());
         let head = target
-            .and_then(|t| t.get("oid"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let history: History = target
-            .and_then(|t| t.get("history"))
-            .and_then(|h| serde_json::from_value(h.clone()).ok())
-            .unwrap_or(History { nodes: Vec::new() });
+            .map(|t| {
+                checked_oid(
+                    t.get("oid").and_then(Value::as_str),
+                    "the head's oid",
+                    &what,
+                )
+            })
+            .transpose()?;
+        let history = match target.and_then(|t| t.get("history")) {
+            Some(h) => History::from_answer(h, &what)?,
+            None => History { nodes: Vec::new() },
+        };
         let ours = history.nodes.iter().find(|n| {
             n.message
                 .as_deref()
