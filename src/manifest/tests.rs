@@ -21,10 +21,7 @@ fn set_first(m: &Manifest, value: &str) -> String {
     let changes: Vec<Change> = m.sites[0]
         .slots()
         .into_iter()
-        .map(|node| Change {
-            node,
-            value: value.to_owned(),
-        })
+        .map(|node| Change::replace(node, value.to_owned()))
         .collect();
     m.apply(&changes).expect("applies").0
 }
@@ -163,10 +160,7 @@ fn escaped_scalars_are_refused() {
     );
     let node = m.sites[0].slots()[0];
     let err = m
-        .apply(&[Change {
-            node,
-            value: "app:v2".into(),
-        }])
+        .apply(&[Change::replace(node, "app:v2")])
         .expect_err("refused");
     assert_eq!(err, EditError::NotVerbatim { line: 3 });
 }

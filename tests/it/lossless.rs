@@ -70,7 +70,7 @@ proptest! {
         let site = m.sites.iter().find(|s| m.image_of(s).name == "ghcr.io/acme/app").expect("site found");
         let node = site.slots()[0];
         let value = format!("ghcr.io/acme/app:{new_tag}");
-        let (out, edits) = m.apply(&[Change { node, value: value.clone() }]).expect("edit applies");
+        let (out, edits) = m.apply(&[Change::replace(node, value.clone())]).expect("edit applies");
         // Locality: outside the (single) edit, bytes are identical.
         prop_assert_eq!(edits.len(), 1);
         let e = &edits[0];
@@ -87,7 +87,7 @@ proptest! {
         let doc = format!("image:\n  repository: app\n  tag: {old}\n");
         let m = Manifest::parse("values.yaml", doc).expect("parses");
         let node = m.sites[0].slots()[0];
-        let (out, _) = m.apply(&[Change { node, value: t.clone() }]).expect("applies");
+        let (out, _) = m.apply(&[Change::replace(node, t.clone())]).expect("applies");
         let again = Manifest::parse("values.yaml", out.clone()).expect("re-parses");
         prop_assert_eq!(again.stream.scalar(node), Some(t.as_str()));
         // A plain result must be a string under YAML 1.1 and 1.2 alike.
@@ -121,10 +121,7 @@ fn dangerous_tags_are_quoted() {
         )
         .expect("parses");
         let (out, _) = m
-            .apply(&[Change {
-                node: m.sites[0].slots()[0],
-                value: t.into(),
-            }])
+            .apply(&[Change::replace(m.sites[0].slots()[0], t)])
             .expect("applies");
         assert_eq!(out, format!("image:\n  repository: app\n  tag: \"{t}\"\n"));
     }
