@@ -405,7 +405,7 @@ impl<'a> Walker<'a> {
                             item_of: None,
                             argocd,
                             values,
-                            service: key == Some("services") && ctx.parent_key != Some("services"),
+                            service: ctx.parent_key == Some("services"),
                             ..ctx
                         },
                     )?;
@@ -809,7 +809,7 @@ impl<'a> Walker<'a> {
                     "`image: {i}` carries its own tag beside a tag field; it is unclear which one is used"
                 ));
             }
-            let name = join_registry(registry, path);
+            let name = join_registry(registry, name_part(path));
             let tag_node = f.tag.or(f.version).map(|(_, v)| v);
             if f.tag.is_some() && f.image_tag.is_some() && unfit.is_none() {
                 unfit = Some(
@@ -872,6 +872,7 @@ impl<'a> Walker<'a> {
                     );
                 }
                 let registry = text(f.registry).or(text(f.image_registry));
+                let image = name_part(image);
                 let digest = f.digest.map(|(_, d)| d);
                 let names: Vec<NodeId> = [f.registry.or(f.image_registry), Some((ik, iv))]
                     .iter()
@@ -940,7 +941,7 @@ impl<'a> Walker<'a> {
             });
             self.split_group(
                 map,
-                image.to_owned(),
+                name_part(image).to_owned(),
                 Some(tag),
                 None,
                 false,
@@ -1168,6 +1169,18 @@ impl<'a> Walker<'a> {
 /// `*Image`, `*_image`, `*-image`.
 fn image_named(key: &str) -> bool {
     key == "image" || key.ends_with("Image") || key.ends_with("_image") || key.ends_with("-image")
+}
+
+/// The name of a reference written with a tag or digest (`mysql` of
+/// `mysql:5.7`), or the text itself.
+fn name_part(value: &str) -> &str {
+    match Reference::parse(value) {
+        Ok(r) if r.tag().is_some() || r.digest().is_some() => {
+            let n = r.name_as_written().len();
+            &value[..n.min(value.len())]
+        }
+        _ => value,
+    }
 }
 
 /// Returns true if and only if a reference string carries a tag or digest.

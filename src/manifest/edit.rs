@@ -219,8 +219,12 @@ fn replacement(
         if !rest[colon..].starts_with(':') {
             return Err(EditError::NotVerbatim { line });
         }
-        let at = node.span.start + colon + 1;
-        new.0.insert(0, ' ');
+        let mut at = node.span.start + colon + 1;
+        if text[at..].starts_with(' ') {
+            at += 1;
+        } else {
+            new.0.insert(0, ' ');
+        }
         let edit = Edit {
             span: at..at,
             old: Repr(String::new()),
