@@ -199,10 +199,21 @@ fn plan_site(
                     .map(|(_, v)| v.as_str())
                     .collect::<Vec<_>>()
                     .join("@");
+                let keys = inserts
+                    .iter()
+                    .map(|(k, _)| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
                 let change = Change::insert(f.map, f.after, inserts);
                 if let Err(e) = m.insertion_position(&change) {
+                    let why = match e {
+                        crate::manifest::EditError::Insert { line, reason } => {
+                            format!("{reason} (line {line})")
+                        }
+                        other => other.to_string(),
+                    };
                     c.unfit = Some(format!(
-                        "the {} entry lacks a field and it cannot be added ({e}); add it by hand",
+                        "the {} entry has no {keys} field and one cannot be added: {why}; add it by hand",
                         site.dialect.as_str()
                     ));
                 }

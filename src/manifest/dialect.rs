@@ -455,6 +455,9 @@ impl<'a> Walker<'a> {
             Reference::parse(value).is_ok_and(|r| r.tag().is_none() && r.digest().is_none());
         let pullable = ctx.service
             || (ctx.item_of.is_some() && key("name"))
+            || ctx
+                .parent_key
+                .is_some_and(|k| k.to_ascii_lowercase().ends_with("container"))
             || CONTAINER_KEYS.iter().any(|k| key(k));
         let unfit = (untagged && !pullable).then(|| {
             "`image` holds a repository without a tag, and nothing here says the tag belongs in it \
@@ -510,11 +513,13 @@ impl<'a> Walker<'a> {
                 s.get(entry, k)
                     .filter(|&n| s.scalar(n).is_some() && !s.is_null(n))
             };
+            // A null `newTag:`/`digest:` is still the field: it is filled in place.
+            let slot = |k: &str| s.get(entry, k).filter(|&n| s.scalar(n).is_some());
             let (name, new_name, new_tag, digest) = (
                 field("name"),
                 field("newName"),
-                field("newTag"),
-                field("digest"),
+                slot("newTag"),
+                slot("digest"),
             );
             let Some(effective) = new_name.or(name).and_then(|n| s.scalar(n)) else {
                 continue;

@@ -270,8 +270,30 @@ fn insertion(
             "the mapping is reused through an anchor, so the field would appear at every alias",
         ));
     }
-    let Some(&(key, value)) = stream.entries(map).iter().find(|&&(k, _)| k == after) else {
-        return Err(refuse("the field to insert after is not in this mapping"));
+    let own = stream.entries(map);
+    if let Some((k, _)) = insert.pairs.iter().find(|(k, _)| {
+        own.iter()
+            .any(|&(ok, _)| stream.scalar(ok) == Some(k.as_str()))
+    }) {
+        return Err(refuse(&format!(
+            "the mapping already has a `{k}` field that is not a plain value"
+        )));
+    }
+    // After the name field, or (when that comes from a `<<` merge) after
+    // the mapping's last own single-line field.
+    let single_line = |&&(k, v): &&(NodeId, NodeId)| {
+        stream.scalar(k).is_some_and(|k| k != "<<")
+            && matches!(stream.nodes[v].kind, Kind::Scalar { .. } | Kind::Alias(_))
+            && !text[stream.nodes[v].span.clone()].contains('\n')
+    };
+    let Some(&(key, value)) = own
+        .iter()
+        .find(|&&(k, _)| k == after)
+        .or_else(|| own.iter().rev().find(single_line))
+    else {
+        return Err(refuse(
+            "the mapping has no field of its own to insert after",
+        ));
     };
     let (Some(key_style), Some(_)) = (stream.style(key), stream.scalar(key)) else {
         return Err(refuse("the key before the new field is not a plain string"));

@@ -507,8 +507,9 @@ impl Manifest {
             if site.marker.as_deref() != Some(policy) {
                 continue;
             }
+            // No usable name in the file (`image: {tag: v1 # marker}`).
             if let Shape::Split { name: n, .. } = &mut site.shape
-                && n.trim_end_matches('/').is_empty()
+                && Repository::parse(n).is_err()
             {
                 *n = name.to_owned();
             }

@@ -150,3 +150,21 @@ fn a_missing_helm_tag_is_inserted() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(!r.stdout.contains("updated"), "{}", r.stdout);
 }
+
+#[test]
+fn an_impossible_insertion_is_refused_with_its_line() {
+    let text = "base: &image\n  repository: ghcr.io/acme/app\napp:\n  image: *image\n";
+    let tmp = tree(&[("values.yaml", text)]);
+    let r = set(tmp.path(), &["ghcr.io/acme/app:v2"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    // NOTE: the guard names the site's first slot line; a site without
+    // slots should use `Manifest::site_line` (2 here). The reason names it.
+    assert!(
+        r.stderr.contains("error: values.yaml:")
+            && r.stderr.contains("no `tag` field and one cannot be added")
+            && r.stderr.contains("every alias (line 2)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(read(tmp.path(), "values.yaml"), text);
+}
