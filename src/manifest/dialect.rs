@@ -13,7 +13,7 @@
 //!   `Kustomization`; JSON 6902 patch operations (`add`/`replace`) whose
 //!   path ends in a container's `image` or whose value holds containers.
 //! - `argocd`: `kustomize.images` and Helm `parameters` of an Argo CD source.
-//! - `helm_values` (see [`helm_maps`](Walker::helm_maps)): maps that hold an
+//! - `helm_values`: maps that hold an
 //!   image as fields, `repository` + `tag`; `registry` + `image` + `tag`
 //!   (ingress-nginx); `image` + `imageTag` (elastic, old stable charts);
 //!   `imageRegistry` + `imageRepository` + `imageTag`; `<x>Image` +
