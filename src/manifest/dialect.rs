@@ -770,7 +770,13 @@ impl<'a> Walker<'a> {
         let repo_ok = f
             .repository
             .is_some_and(|(_, v)| s.scalar(v).is_some_and(not_url));
-        let any_version = f.tag.or(f.version).or(f.digest).or(f.sha).is_some();
+        let any_version = f
+            .tag
+            .or(f.image_tag)
+            .or(f.version)
+            .or(f.digest)
+            .or(f.sha)
+            .is_some();
         // Shapes 1 and 2: the map itself is the image.
         if (repo_ok && any_version)
             || (image_key
@@ -807,7 +813,7 @@ impl<'a> Walker<'a> {
             };
             if let Some(i) = image
                 && has_version(i)
-                && f.tag.or(f.version).is_some()
+                && f.tag.or(f.image_tag).or(f.version).is_some()
                 && unfit.is_none()
             {
                 unfit = Some(format!(
@@ -815,7 +821,7 @@ impl<'a> Walker<'a> {
                 ));
             }
             let name = join_registry(registry, name_part(path));
-            let tag_node = f.tag.or(f.version).map(|(_, v)| v);
+            let tag_node = f.tag.or(f.image_tag).or(f.version).map(|(_, v)| v);
             if f.tag.is_some() && f.image_tag.is_some() && unfit.is_none() {
                 unfit = Some(
                     "the map has both `tag` and `imageTag`; it is unclear which one is used"
