@@ -118,6 +118,8 @@ pub struct LineMap {
     len: usize,
     /// The decoded text ends with a line break.
     trailing_break: bool,
+    /// The file has a line break after the block's last content line.
+    file_break: bool,
 }
 
 /// One parsed YAML stream (all documents of a file).
@@ -683,7 +685,8 @@ impl LineMap {
             let used = &lines[..inner_lines.len()];
             let (last_start, last) = used[used.len() - 1];
             let after_last = last_start + last.len();
-            let end = if text[after_last..].starts_with(eol) {
+            let file_break = text[after_last..].starts_with(eol);
+            let end = if file_break {
                 after_last + eol.len()
             } else {
                 after_last
@@ -698,6 +701,7 @@ impl LineMap {
                 inner_ends,
                 len: value.len(),
                 trailing_break: value.ends_with('\n'),
+                file_break,
             });
         }
         None
@@ -729,9 +733,13 @@ impl LineMap {
         let at_end_line = at == self.len && self.trailing_break;
         if let (true, Some(body)) = (line.is_some() || at_end_line, text.strip_suffix('\n')) {
             // Whole new lines: they go before the file line, indentation first.
-            let offset = line.map_or(self.end, |i| self.outer_lines[i]);
             let body = body.replace('\n', &format!("{}{pad}", self.eol));
-            return (offset, format!("{pad}{body}{}", self.eol));
+            return match line {
+                Some(i) => (self.outer_lines[i], format!("{pad}{body}{}", self.eol)),
+                // After the last line: it has no break in the file at its end.
+                None if !self.file_break => (self.end, format!("{}{pad}{body}", self.eol)),
+                None => (self.end, format!("{pad}{body}{}", self.eol)),
+            };
         }
         let body = text.replace('\n', &format!("{}{pad}", self.eol));
         (self.outer(at), body)
