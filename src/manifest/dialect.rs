@@ -716,7 +716,7 @@ impl<'a> Walker<'a> {
     ///    under an image-named key (`image`, `*Image`, `*_image`, `*-image`),
     ///    so `image: {registry, image, tag, digest}` (ingress-nginx) too;
     /// 3. `image: repo` beside `tag`, `imageTag` or `version` (and
-    ///    `registry`/`imageRegistry`), flat in any map;
+    ///    `registry`/`imageRegistry`, or Istio's `hub`), flat in any map;
     /// 4. `imageRepository` + `imageTag` (+ `imageRegistry`), and
     ///    `<x>Image` + `<x>ImageTag`/`<x>Tag` pairs.
     ///
@@ -745,7 +745,8 @@ impl<'a> Walker<'a> {
                 "version" => f.version = slot,
                 "digest" => f.digest = slot,
                 "sha" => f.sha = slot,
-                "imageRegistry" | "image_registry" => f.image_registry = slot,
+                // Istio's per-component `hub` is the registry and organization.
+                "imageRegistry" | "image_registry" | "hub" => f.image_registry = slot,
                 "imageRepository" | "image_repository" => f.image_repository = slot,
                 other if image_named(other) => f.prefixed.push((k, v)),
                 _ => {}

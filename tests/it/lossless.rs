@@ -132,9 +132,17 @@ fn entry_without_tag() -> impl Strategy<Value = String> {
     let indent = prop_oneof![Just(""), Just("  "), Just("    ")];
     let quote = prop_oneof![Just(""), Just("'"), Just("\"")];
     let comment = prop_oneof![Just(""), Just(" # mirrored"), Just("  # é")];
-    (indent, quote, comment, any::<bool>(), any::<bool>(), any::<bool>())
+    (
+        indent,
+        quote,
+        comment,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
         .prop_map(|(i, q, c, crlf, final_newline, trailing)| {
-            let mut doc = format!("images:\n{i}- name: app\n{i}  newName: {q}ghcr.io/acme/app{q}{c}\n");
+            let mut doc =
+                format!("images:\n{i}- name: app\n{i}  newName: {q}ghcr.io/acme/app{q}{c}\n");
             if trailing {
                 doc.push_str("resources:\n- base\n");
             }
