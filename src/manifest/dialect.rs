@@ -223,6 +223,23 @@ struct Walker<'a> {
     markers: Vec<Marker>,
 }
 
+/// One image described by a mapping's fields.
+struct Group {
+    /// The mapping.
+    map: NodeId,
+    /// The image name assembled from the fields.
+    name: String,
+    tag: Option<NodeId>,
+    digest: Option<NodeId>,
+    /// The digest field holds bare hex (`sha:`).
+    hex_only: bool,
+    /// Value nodes of the name fields.
+    names: Vec<NodeId>,
+    /// Key node a missing tag field would follow.
+    after: Option<NodeId>,
+    unfit: Option<String>,
+}
+
 /// The fields of one mapping that may describe an image.
 #[derive(Default)]
 struct Fields {
@@ -845,16 +862,18 @@ impl<'a> Walker<'a> {
                 .map(|&(_, v)| v)
                 .collect();
             self.split_group(
-                map,
-                name,
-                tag_node,
-                digest_node,
-                hex_only,
-                names,
-                after,
+                Group {
+                    map,
+                    name,
+                    tag: tag_node,
+                    digest: digest_node,
+                    hex_only,
+                    names,
+                    after,
+                    unfit,
+                },
                 dialect,
                 ctx,
-                unfit,
             );
             return;
         }
@@ -893,16 +912,18 @@ impl<'a> Walker<'a> {
                     .collect();
                 let name = join_registry(registry, image);
                 self.split_group(
-                    map,
-                    name,
-                    Some(tag),
-                    digest,
-                    false,
-                    names,
-                    Some(ik),
+                    Group {
+                        map,
+                        name,
+                        tag: Some(tag),
+                        digest,
+                        hex_only: false,
+                        names,
+                        after: Some(ik),
+                        unfit,
+                    },
                     dialect,
                     ctx,
-                    unfit,
                 );
             }
         }
@@ -918,16 +939,18 @@ impl<'a> Walker<'a> {
                 .map(|&(_, v)| v)
                 .collect();
             self.split_group(
-                map,
-                name,
-                Some(tv),
-                None,
-                false,
-                names,
-                Some(rk),
+                Group {
+                    map,
+                    name,
+                    tag: Some(tv),
+                    digest: None,
+                    hex_only: false,
+                    names,
+                    after: Some(rk),
+                    unfit: None,
+                },
                 dialect,
                 ctx,
-                None,
             );
         }
         // Shape 4: `<x>Image` + `<x>ImageTag` / `<x>Tag`.
@@ -952,34 +975,33 @@ impl<'a> Walker<'a> {
                 format!("`{key}: {image}` carries its own tag beside a tag field; it is unclear which one is used")
             });
             self.split_group(
-                map,
-                name_part(image).to_owned(),
-                Some(tag),
-                None,
-                false,
-                vec![v],
-                Some(k),
+                Group {
+                    map,
+                    name: name_part(image).to_owned(),
+                    tag: Some(tag),
+                    digest: None,
+                    hex_only: false,
+                    names: vec![v],
+                    after: Some(k),
+                    unfit,
+                },
                 dialect,
                 ctx,
-                unfit,
             );
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn split_group(
-        &mut self,
-        map: NodeId,
-        name: String,
-        tag: Option<NodeId>,
-        digest: Option<NodeId>,
-        hex_only: bool,
-        names: Vec<NodeId>,
-        after: Option<NodeId>,
-        dialect: Dialect,
-        ctx: Ctx<'_>,
-        unfit: Option<String>,
-    ) {
+    fn split_group(&mut self, g: Group, dialect: Dialect, ctx: Ctx<'_>) {
+        let Group {
+            map,
+            name,
+            tag,
+            digest,
+            hex_only,
+            names,
+            after,
+            unfit,
+        } = g;
         let s = self.s;
         // Claimed already as a whole reference (a container's `image`): not a name part.
         if names.iter().any(|&n| self.covered.contains(&s.resolve(n))) && tag.is_none() {

@@ -478,7 +478,7 @@ impl Stream {
         // Real values files carry long comment blocks; the bound stays finite.
         let options = granit_parser::options! { emit_anchor_events: true, max_buffered_comment_events: 65_536 };
         let mut out = Stream {
-            line_starts: std::iter::once(0).chain(memchr_newlines(text)).collect(),
+            line_starts: std::iter::once(0).chain(line_breaks(text)).collect(),
             ..Stream::default()
         };
         let mut stack: Vec<(NodeId, Option<NodeId>)> = Vec::new(); // (collection, pending key)
@@ -758,7 +758,7 @@ impl LineMap {
     }
 }
 
-fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
+fn line_breaks(text: &str) -> impl Iterator<Item = usize> + '_ {
     text.bytes()
         .enumerate()
         .filter(|&(_, b)| b == b'\n')
