@@ -322,3 +322,53 @@ fn bumped(site: &gitops_bump::manifest::Site, old: &str) -> Option<String> {
         }),
     }
 }
+
+/// Every corpus site that lacks a tag field and can take one gets it
+/// inserted: exactly the inserted bytes are added, and the site then reads
+/// the new tag.
+#[test]
+fn inserting_a_missing_tag_adds_exactly_its_bytes() {
+    let Some(c) = corpus() else { return };
+    let (mut inserted, mut refused, mut problems) = (0, 0, Vec::new());
+    for entry in &c.files {
+        let m = load(&c, entry);
+        let file = entry["file"].as_str().unwrap_or_default();
+        for (i, site) in m.sites.iter().enumerate() {
+            let Shape::Split {
+                tag: None,
+                fill: Some(fill),
+                ..
+            } = &site.shape
+            else {
+                continue;
+            };
+            let key = fill.tag_key.to_owned();
+            let change = Change::insert(fill.map, fill.after, vec![(key, "9.9.9".into())]);
+            match m.apply(&[change]) {
+                Ok((out, edits)) => {
+                    inserted += 1;
+                    let e = &edits[0];
+                    let ok = edits.len() == 1
+                        && e.span.is_empty()
+                        && out[..e.span.start] == m.text[..e.span.start]
+                        && out[e.span.start + e.new.0.len()..] == m.text[e.span.start..];
+                    if !ok {
+                        problems.push(format!(
+                            "{file}: site {i}: bytes outside the insertion changed"
+                        ));
+                    }
+                    let again = Manifest::parse(&m.path, out).expect("re-parses");
+                    let tags: Vec<_> = again.sites.iter().map(|s| again.image_of(s).tag).collect();
+                    if !tags.contains(&Some("9.9.9".to_owned())) {
+                        problems.push(format!("{file}: site {i}: the new tag is not read back"));
+                    }
+                }
+                Err(gitops_bump::manifest::EditError::Insert { .. }) => refused += 1,
+                Err(e) => problems.push(format!("{file}: site {i}: {e}")),
+            }
+        }
+    }
+    eprintln!("inserted {inserted} missing tags, {refused} refused");
+    assert!(inserted > 10, "inserted {inserted}");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
