@@ -36,7 +36,11 @@ pub(super) fn apply(
     // (event index, insertion offset, events) of inserted pairs.
     let mut added: Vec<(usize, usize, Vec<Sig>)> = Vec::new();
     let mut embedded: BTreeMap<usize, Vec<Change>> = BTreeMap::new();
-    for change in changes {
+    for (n, change) in changes.iter().enumerate() {
+        // The same change planned twice (two sites sharing an anchor) is one edit.
+        if changes[..n].contains(change) {
+            continue;
+        }
         if let Some(i) = stream
             .embeds
             .iter()
