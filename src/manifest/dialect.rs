@@ -13,11 +13,14 @@
 //!   `Kustomization`; JSON 6902 patch operations (`add`/`replace`) whose
 //!   path ends in a container's `image` or whose value holds containers.
 //! - `argocd`: `kustomize.images` and Helm `parameters` of an Argo CD source.
-//! - `helm_values`: maps that hold an
-//!   image as fields, `repository` + `tag`; `registry` + `image` + `tag`
-//!   (ingress-nginx); `image` + `imageTag` (elastic, old stable charts);
-//!   `imageRegistry` + `imageRepository` + `imageTag`; `<x>Image` +
-//!   `<x>ImageTag`.
+//! - `helm_values`: maps that hold an image as fields: `repository` +
+//!   `tag`/`version`/`digest`/`sha` (+ `registry`); an image-named map
+//!   (`image`, `*Image`, `*_image`, `*-image`) with `registry`/`repository`/
+//!   `image`/`name`/`tag`/`imageTag`/`digest`/`sha` (ingress-nginx's
+//!   `{registry, image, tag, digest}`); `image: repo` beside `tag`,
+//!   `imageTag` or `version` (+ `registry`, `imageRegistry` or Istio's
+//!   `hub`); `imageRegistry` + `imageRepository` + `imageTag`; `<x>Image`
+//!   + `<x>ImageTag`. A missing or null tag field is filled.
 //! - `flux_marker`: scalars carrying `# {"$imagepolicy": …}`.
 //! - `image`: any other `image:` string, unless the object says it is not a
 //!   pullable reference (Flux `ImageRepository`, Kargo, skaffold artifacts,
