@@ -142,6 +142,8 @@ pub struct Stream {
     line_starts: Vec<usize>,
     /// Number of nodes that belong to the stream itself (not grafted).
     own_nodes: usize,
+    /// The stream (or a grafted one) holds an alias.
+    has_aliases: bool,
 }
 
 /// An event without its position. Two streams with equal signatures hold
@@ -341,6 +343,10 @@ impl Stream {
     /// Every alias node that reaches `node`: aliases of `node` itself and
     /// of any collection holding it, through grafted embeds too.
     pub fn aliases_reaching(&self, node: NodeId) -> Vec<NodeId> {
+        // Most files have no alias at all: nothing to look for.
+        if !self.has_aliases {
+            return Vec::new();
+        }
         let node = self.resolve(node);
         let mut targets: Vec<NodeId> = vec![node];
         targets.extend(self.ancestors(node));
@@ -436,7 +442,10 @@ impl Stream {
                 Kind::Map(pairs) => {
                     Kind::Map(pairs.iter().map(|&(k, v)| (shift(k), shift(v))).collect())
                 }
-                Kind::Alias(t) => Kind::Alias(shift(*t)),
+                Kind::Alias(t) => {
+                    self.has_aliases = true;
+                    Kind::Alias(shift(*t))
+                }
             };
             self.nodes.push(Node {
                 kind,
@@ -565,6 +574,7 @@ impl Stream {
                     });
                     // The parser resolved the alias, so the anchor exists.
                     let target = anchors.get(&id).copied().unwrap_or(0);
+                    out.has_aliases = true;
                     out.push(Kind::Alias(target), range, &mut stack);
                 }
                 Event::Comment(text, _) => {
