@@ -28,21 +28,11 @@ pub fn check(desired: &[Desired], unreadable: &[Unreadable]) -> Vec<Finding> {
     out
 }
 
-/// Returns true if and only if `text` contains the repository path as a
-/// whole word (`acme/app`, or `nginx` for `docker.io/library/nginx`).
+/// Returns true if and only if `text` holds something shaped like a
+/// reference to the repository (`nginx:1`, `docker.io/library/nginx`,
+/// `image: nginx`), not merely the word (a port named `nginx`).
 fn mentions(text: &str, repo: &crate::reference::Repository) -> bool {
-    let path = repo.path();
-    let needle = if repo.domain() == "docker.io" {
-        path.strip_prefix("library/").unwrap_or(path)
-    } else {
-        path
-    };
-    let word = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
-    text.match_indices(needle).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + needle.len()..].chars().next();
-        !before.is_some_and(|c| word(c) && c != '/') && !after.is_some_and(|c| word(c) && c != '.')
-    })
+    !crate::manifest::text::reference_lines(text.as_bytes(), repo).is_empty()
 }
 
 #[cfg(test)]

@@ -2,32 +2,50 @@
 //! without touching any other byte.
 //!
 //! A file is parsed once into a [`tree::Stream`] (byte spans, comments,
-//! anchors and aliases kept explicit); [`dialect`] rules turn it into
-//! [`Site`]s; an edit is a list of [`Change`]s to scalar nodes, spliced into
-//! the original bytes and then proven by re-parsing ([`Manifest::apply`]).
+//! anchors and aliases kept explicit); YAML held in literal block scalars
+//! (Argo CD `helm.values: |`, a ConfigMap's `values.yaml: |`, inline
+//! kustomize patches) is parsed too and grafted in ([`tree::Embed`]);
+//! [`dialect`] rules turn the stream into [`Site`]s; an edit is a list of
+//! [`Change`]s (a new scalar value, or a key/value pair inserted into a
+//! mapping), spliced into the original bytes and then proven by re-parsing
+//! ([`Manifest::apply`]): the re-parsed stream must equal the original plus
+//! exactly the planned values, inside embedded YAML and outside.
+//!
+//! Also here: platform hints from a workload ([`Manifest::platforms`]),
+//! shared-anchor reach ([`Manifest::reach`]), and raw-text searches for files
+//! that are not YAML ([`text`]).
 //!
 //! # Does not preserve / does not support
-//! - Images inside block scalars (`|`, `>`), e.g. Argo CD `helm.values: |`
-//!   strings: they are text to YAML, so they are never edited.
+//! - YAML inside folded (`>`) block scalars or inside quoted strings (line
+//!   folding and escapes make the file's bytes differ from the text): such a
+//!   block is listed in [`Manifest::skipped`] with its line and the images it
+//!   holds, never edited.
 //! - Quoted scalars that use escapes or span lines: editing them would
 //!   re-encode bytes outside the tag, so the edit is refused.
-//! - Adding a missing field (a kustomize entry without `newTag`): the edit is
-//!   refused with a message naming the entry.
-//! - Helm templates (`{{ … }}` outside scalars) are not YAML and are skipped
-//!   as unparseable files.
+//! - Inserting a field into a mapping reached through an alias (the field
+//!   would appear at every alias), or after a key written with properties
+//!   (`&a key:`) or as an explicit `? key`: refused with the line.
+//! - YAML nested two levels deep in block scalars: only the first level is parsed.
+//! - Helm templates (`{{ … }}` outside scalars) are not YAML: see
+//!   [`text::is_chart_template`] and [`text::reference_lines`].
 
 pub mod dialect;
+mod edit;
+mod embed;
+mod platform;
 pub mod scalar;
+pub mod text;
 pub mod tree;
 
 use std::ops::Range;
 
-use granit_parser::ScalarStyle;
 use serde::Serialize;
 
 use crate::reference::{Reference, Repository};
 use scalar::Repr;
-use tree::{Kind, NodeId, Sig, Stream};
+use tree::{NodeId, Stream};
+
+pub use dialect::{Marker, MarkerField};
 
 /// Default largest file the engine reads (5 MiB).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
@@ -36,15 +54,18 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dialect {
-    /// `image:` of a container in `containers`, `initContainers` or `ephemeralContainers`.
+    /// `image:` of a container in `containers`, `initContainers` or
+    /// `ephemeralContainers`, or `image.reference` of a pod image volume.
     Workload,
-    /// A kustomize (or Flux `Kustomization`) `images:` entry.
+    /// A kustomize (or Flux `Kustomization`) `images:` entry, or a JSON 6902
+    /// patch operation that sets a container image.
     Kustomize,
-    /// A Helm values image map (`repository` + `tag`/`digest`/`version`).
+    /// A Helm values image map (`repository` + `tag`, `image` + `imageTag`, …).
     HelmValues,
     /// A value carrying a Flux setter marker comment.
     FluxMarker,
-    /// An Argo CD `Application` source (`kustomize.images`, Helm parameters, `valuesObject`).
+    /// An Argo CD `Application` source (`kustomize.images`, Helm parameters,
+    /// `valuesObject`, `values: |`).
     #[serde(rename = "argocd")]
     ArgoCd,
     /// Any other `image:` string (CRDs, Tekton steps, `image: "repo:tag"` in values).
@@ -80,7 +101,8 @@ pub enum Shape {
     Split {
         /// The image name as assembled from the file (`registry/repository`).
         name: String,
-        /// Scalar holding the tag (`tag`, `newTag`, `version`).
+        /// Scalar holding the tag (`tag`, `newTag`, `version`, `imageTag`);
+        /// a null or empty one counts (it is filled in place).
         tag: Option<NodeId>,
         /// The tag scalar holds `tag@sha256:…` (Renovate-style pin).
         tag_holds_digest: bool,
@@ -88,7 +110,23 @@ pub enum Shape {
         digest: Option<NodeId>,
         /// The digest scalar holds only hex, without `sha256:` (Helm `sha:`).
         digest_hex_only: bool,
+        /// Where a missing tag or digest field can be added.
+        fill: Option<Fill>,
     },
+}
+
+/// Where a missing field of a [`Shape::Split`] site can be inserted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fill {
+    /// The mapping holding the image's fields.
+    pub map: NodeId,
+    /// Key to add for a missing tag (`newTag`, `tag`).
+    pub tag_key: &'static str,
+    /// Key to add for a missing digest (`digest`); `None` when the
+    /// convention has no digest field (Helm maps take `tag@digest` instead).
+    pub digest_key: Option<&'static str>,
+    /// Key node of the pair the new fields follow (the name field).
+    pub after: NodeId,
 }
 
 /// One image reference found in a file.
@@ -100,12 +138,17 @@ pub struct Site {
     pub doc: usize,
     /// Where its parts live.
     pub shape: Shape,
-    /// Alias nodes through which it is also reached (the anchored scalar is edited once).
+    /// Alias nodes through which its slots are also reached (the anchored
+    /// scalar is edited once, and the change shows at every alias).
     pub via_alias: Vec<NodeId>,
     /// Flux `$imagepolicy` marker on one of its scalars.
     pub marker: Option<String>,
     /// Scalars holding name parts (registry, repository, `newName`), never edited.
     pub names: Vec<NodeId>,
+    /// Why this site must not be edited automatically (the map could mean
+    /// two things, or a repository has no tag and nothing says where one
+    /// goes); the planner turns it into a refusal at the site's line.
+    pub unfit: Option<String>,
 }
 
 impl Site {
@@ -125,30 +168,94 @@ pub struct SiteImage {
     pub name: String,
     /// Normalized repository, when the name is a valid reference.
     pub repository: Option<Repository>,
-    /// Current tag (empty slot = `None`).
+    /// Current tag (empty or null slot = `None`).
     pub tag: Option<String>,
     /// Current digest with its algorithm (`sha256:…`).
     pub digest: Option<String>,
 }
 
-/// A planned new value for one scalar.
+/// A planned edit: a scalar's new value, or key/value pairs inserted into a mapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
-    /// The scalar node.
+    /// The scalar whose value changes; for an insertion, the mapping that
+    /// receives the pairs.
     pub node: NodeId,
-    /// Its new decoded value.
+    /// The scalar's new decoded value; for an insertion, the pairs as
+    /// `key: value` joined by `, ` (so equal insertions compare equal).
     pub value: String,
+    /// Present for an insertion.
+    pub insert: Option<Insert>,
+}
+
+/// Key/value pairs to add to a mapping, in the file's own indentation,
+/// quoting and line-ending style.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Insert {
+    /// Key node of the pair the new pairs follow.
+    pub after: NodeId,
+    /// The pairs, in order (decoded key, decoded value).
+    pub pairs: Vec<(String, String)>,
+}
+
+impl Change {
+    /// A new value for scalar `node`.
+    pub fn replace(node: NodeId, value: impl Into<String>) -> Change {
+        Change {
+            node,
+            value: value.into(),
+            insert: None,
+        }
+    }
+
+    /// Pairs to insert into mapping `map`, after the pair whose key node is `after`.
+    pub fn insert(map: NodeId, after: NodeId, pairs: Vec<(String, String)>) -> Change {
+        let value = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Change {
+            node: map,
+            value,
+            insert: Some(Insert { after, pairs }),
+        }
+    }
 }
 
 /// A byte-level replacement, the result of rendering a [`Change`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Edit {
-    /// Byte range in the original text.
+    /// Byte range in the original text (empty for an insertion).
     pub span: Range<usize>,
     /// The bytes there now.
     pub old: Repr,
     /// The bytes that replace them.
     pub new: Repr,
+}
+
+/// YAML in a block scalar or string that the engine reads but cannot edit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedBlock {
+    /// The scalar holding the YAML.
+    pub node: NodeId,
+    /// 1-based line of its key (where the block starts).
+    pub line: usize,
+    /// Why it cannot be edited, one line.
+    pub reason: String,
+    /// Image names found inside, as written (empty when it does not parse).
+    pub images: Vec<String>,
+}
+
+/// Everything a scalar reaches: the sites that hold it and the alias nodes
+/// that show it elsewhere in the file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Indices into [`Manifest::sites`] whose slots include the node.
+    pub sites: Vec<usize>,
+    /// Alias nodes that reach the node (of it, or of a collection holding it).
+    pub aliases: Vec<NodeId>,
+    /// 1-based lines of those aliases.
+    pub alias_lines: Vec<usize>,
 }
 
 /// Why a file could not be read as YAML.
@@ -164,9 +271,9 @@ pub enum ManifestError {
         /// The parser's message.
         message: String,
     },
-    /// Aliases expand to more nodes than the budget allows.
+    /// Following aliases visits more nodes than the budget allows.
     #[error(
-        "excessive alias expansion (more than {} nodes); refusing to follow aliases",
+        "excessive alias expansion (aliases reach more than {} nodes); refusing to follow aliases",
         dialect::ALIAS_BUDGET
     )]
     AliasBudget,
@@ -182,6 +289,14 @@ pub enum EditError {
     NotVerbatim {
         /// 1-based line of the scalar.
         line: usize,
+    },
+    /// A field cannot be inserted into this mapping.
+    #[error("line {line}: cannot add a field here: {reason}")]
+    Insert {
+        /// 1-based line of the mapping's anchor pair.
+        line: usize,
+        /// Why.
+        reason: String,
     },
     /// Two planned changes overlap.
     #[error("line {line}: two planned changes touch the same bytes")]
@@ -208,41 +323,40 @@ pub struct Manifest {
     pub path: String,
     /// The original text.
     pub text: String,
-    /// The parsed stream.
+    /// The parsed stream (embedded YAML grafted in).
     pub stream: Stream,
     /// Image sites in source order of their first slot.
     pub sites: Vec<Site>,
     /// Flux setter markers in source order.
-    pub markers: Vec<dialect::Marker>,
-    line_starts: Vec<usize>,
+    pub markers: Vec<Marker>,
+    /// Embedded YAML that holds images but cannot be edited.
+    pub skipped: Vec<SkippedBlock>,
 }
 
 impl Manifest {
     /// Parses `text` (the file at `path`) and finds its image sites.
     pub fn parse(path: &str, text: String) -> Result<Manifest, ManifestError> {
-        let stream = Stream::parse(&text).map_err(|e| ManifestError::Syntax {
+        let mut stream = Stream::parse(&text).map_err(|e| ManifestError::Syntax {
             line: e.line,
             column: e.column,
             message: e.message,
         })?;
         let file_name = path.rsplit('/').next().unwrap_or(path);
+        let skipped = embed::embed(&text, &mut stream);
         let hints = dialect::FileHints {
             file_name,
             text: &text,
         };
         let (mut sites, markers) =
             dialect::scan(&stream, &hints).map_err(|_| ManifestError::AliasBudget)?;
-        sites.sort_by_key(|s| s.slots().first().map(|&n| stream.nodes[n].span.start));
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
+        sort_sites(&stream, &mut sites);
         Ok(Manifest {
             path: path.to_owned(),
             text,
             stream,
             sites,
             markers,
-            line_starts,
+            skipped,
         })
     }
 
@@ -273,9 +387,11 @@ impl Manifest {
                 tag_holds_digest,
                 digest,
                 digest_hex_only,
+                ..
             } => {
                 let value = |n: &Option<NodeId>| {
-                    n.and_then(|n| self.stream.scalar(n))
+                    n.filter(|&n| !self.stream.is_null(n))
+                        .and_then(|n| self.stream.scalar(n))
                         .filter(|v| !v.is_empty())
                 };
                 let (mut t, mut d) = (value(tag).map(str::to_owned), None);
@@ -304,9 +420,7 @@ impl Manifest {
 
     /// 1-based line and byte column of byte offset `at`.
     pub fn position(&self, at: usize) -> (usize, usize) {
-        let line = self.line_starts.partition_point(|&s| s <= at);
-        let start = self.line_starts[line.saturating_sub(1)];
-        (line, at - start + 1)
+        self.stream.position(at)
     }
 
     /// 1-based line and byte column of a node's first byte.
@@ -314,145 +428,156 @@ impl Manifest {
         self.position(self.stream.nodes[node].span.start)
     }
 
+    /// 1-based line of a site: its first slot, else its first name part,
+    /// else its mapping.
+    pub fn site_line(&self, site: &Site) -> usize {
+        let node = site
+            .slots()
+            .first()
+            .copied()
+            .or(site.names.first().copied());
+        let node = node.or(match &site.shape {
+            Shape::Split { fill: Some(f), .. } => Some(f.after),
+            _ => None,
+        });
+        node.map_or(1, |n| self.node_position(n).0)
+    }
+
     /// Returns true if and only if a `# gitops-bump:ignore` comment sits on
-    /// the line of one of the site's scalars.
+    /// the line of one of the site's scalars, or on the line of any alias
+    /// that reaches one of them (`image: *img # gitops-bump:ignore` pins
+    /// the anchored value everywhere).
     pub fn is_pinned(&self, site: &Site) -> bool {
-        site.slots().iter().any(|&n| {
-            let line = self.node_position(n).0;
-            self.stream.comments.iter().any(|c| {
-                self.position(c.span.start).0 == line
-                    && c.text.trim_start().starts_with("gitops-bump:ignore")
-            })
+        let mut lines: Vec<usize> = Vec::new();
+        for n in site.slots() {
+            lines.push(self.node_position(n).0);
+            lines.extend(self.reach(n).alias_lines);
+        }
+        if lines.is_empty()
+            && let Shape::Split { fill: Some(f), .. } = &site.shape
+        {
+            // Nothing to edit yet: a pin on the name line holds the insertion.
+            lines.push(self.node_position(f.after).0);
+        }
+        self.stream.comments.iter().any(|c| {
+            c.text.trim_start().starts_with("gitops-bump:ignore")
+                && lines.contains(&self.position(c.span.start).0)
         })
+    }
+
+    /// Everything scalar `node` reaches: every site whose slots hold it
+    /// (two images sharing `tag: &ver v1` both list it), and every alias
+    /// of it or of a collection holding it, with their lines. An edit of
+    /// the node changes all of them; the guard refuses unless each is
+    /// meant to change the same way.
+    pub fn reach(&self, node: NodeId) -> Reach {
+        let node = self.stream.resolve(node);
+        let sites = self
+            .sites
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.slots().contains(&node))
+            .map(|(i, _)| i)
+            .collect();
+        let aliases = self.stream.aliases_reaching(node);
+        let alias_lines = aliases.iter().map(|&a| self.node_position(a).0).collect();
+        Reach {
+            sites,
+            aliases,
+            alias_lines,
+        }
+    }
+
+    /// The site Flux markers of `policy` (`namespace:name` of an
+    /// ImagePolicy) describe, once the policy's image `name` is known (from
+    /// its ImageRepository's `spec.image`). `None` when no `:tag` or
+    /// `:digest` marker of that policy is in this file.
+    pub fn site_for_policy(&self, policy: &str, name: &str) -> Option<Site> {
+        dialect::marker_site(&self.stream, &self.markers, policy, name)
+    }
+
+    /// Gives `name` to every site whose slots carry a marker of `policy`
+    /// and whose name is empty (a `:tag` marker with no `:name` sibling),
+    /// adding the policy's site when no site holds its markers yet.
+    /// Returns the indices of the named sites (in [`Manifest::sites`] after
+    /// this call).
+    pub fn name_policy(&mut self, policy: &str, name: &str) -> Vec<usize> {
+        let mut named = Vec::new();
+        for site in &mut self.sites {
+            if site.marker.as_deref() != Some(policy) {
+                continue;
+            }
+            // No usable name in the file (`image: {tag: v1 # marker}`).
+            if let Shape::Split { name: n, .. } = &mut site.shape
+                && Repository::parse(n).is_err()
+            {
+                *n = name.to_owned();
+            }
+        }
+        let held: Vec<NodeId> = self.sites.iter().flat_map(Site::slots).collect();
+        let loose = self
+            .markers
+            .iter()
+            .any(|m| m.policy == policy && !held.contains(&self.stream.resolve(m.node)));
+        if loose && let Some(mut site) = self.site_for_policy(policy, name) {
+            if let Shape::Split { tag, digest, .. } = &mut site.shape {
+                *tag = tag.filter(|n| !held.contains(n));
+                *digest = digest.filter(|n| !held.contains(n));
+            }
+            if !site.slots().is_empty() {
+                site.via_alias = site
+                    .slots()
+                    .iter()
+                    .flat_map(|&n| self.stream.aliases_reaching(n))
+                    .collect();
+                self.sites.push(site);
+                sort_sites(&self.stream, &mut self.sites);
+            }
+        }
+        for (i, site) in self.sites.iter().enumerate() {
+            if site.marker.as_deref() == Some(policy)
+                && matches!(&site.shape, Shape::Split { name: n, .. } if n == name)
+            {
+                named.push(i);
+            }
+        }
+        named
+    }
+
+    /// The platforms (`os/arch`, e.g. `linux/arm64`) the workload holding
+    /// `site` says it runs on: `nodeSelector` on `kubernetes.io/arch` and
+    /// `kubernetes.io/os` (and their `beta.` forms), and required node
+    /// affinity `matchExpressions` with `In` on those keys (several values,
+    /// several platforms; terms are alternatives, so their platforms add
+    /// up). Empty when the site is not in a pod spec or nothing names an
+    /// architecture; the OS defaults to `linux`.
+    pub fn platforms(&self, site: &Site) -> Vec<String> {
+        platform::platforms(&self.stream, site)
     }
 
     /// Renders `changes` as byte edits, splices them into the original text
     /// and proves the result: it must re-parse to the original stream except
-    /// for the changed scalars.
+    /// for the changed scalars and the inserted pairs, inside embedded YAML
+    /// and outside.
     pub fn apply(&self, changes: &[Change]) -> Result<(String, Vec<Edit>), EditError> {
-        let mut edits = Vec::with_capacity(changes.len());
-        // The original's signature is built only now: most files are never edited.
-        let original = Stream::parse_signed(&self.text).map_err(|e| EditError::Verification {
-            line: e.line,
-            detail: e.message,
-        })?;
-        let mut expected = original.signature;
-        for change in changes {
-            let node = &self.stream.nodes[change.node];
-            let line = self.node_position(change.node).0;
-            let Kind::Scalar {
-                value,
-                style,
-                event,
-            } = &node.kind
-            else {
-                return Err(EditError::NotVerbatim { line });
-            };
-            let raw = &self.text[node.span.clone()];
-            if !scalar::is_verbatim(raw, value, *style) {
-                return Err(EditError::NotVerbatim { line });
-            }
-            let new = scalar::render_keeping_style(&change.value, *style)
-                .ok_or(EditError::NotVerbatim { line })?;
-            let new_style = match new.0.as_bytes().first() {
-                Some(b'"') => ScalarStyle::DoubleQuoted,
-                Some(b'\'') => ScalarStyle::SingleQuoted,
-                _ => ScalarStyle::Plain,
-            };
-            if let Some(Sig::Scalar(v, s, _)) = expected.get_mut(*event) {
-                *v = change.value.clone();
-                *s = new_style;
-            }
-            edits.push(narrow(node.span.clone(), raw, &new.0));
-        }
-        edits.sort_by_key(|e| e.span.start);
-        for pair in edits.windows(2) {
-            if pair[1].span.start < pair[0].span.end {
-                return Err(EditError::Overlap {
-                    line: self.position(pair[1].span.start).0,
-                });
-            }
-        }
-        let mut out = self.text.clone();
-        for e in edits.iter().rev() {
-            out.replace_range(e.span.clone(), &e.new.0);
-        }
-        self.prove(&out, &expected)?;
-        Ok((out, edits))
+        edit::apply(&self.text, &self.stream, changes)
     }
 
-    fn prove(&self, out: &str, expected: &[Sig]) -> Result<(), EditError> {
-        let fail = |line: usize, detail: String| EditError::Verification { line, detail };
-        let reparsed = Stream::parse_signed(out).map_err(|e| fail(e.line, e.message))?;
-        if reparsed.signature.len() != expected.len() {
-            return Err(fail(
-                1,
-                format!(
-                    "{} events became {}",
-                    expected.len(),
-                    reparsed.signature.len()
-                ),
-            ));
-        }
-        match reparsed
-            .signature
-            .iter()
-            .zip(expected)
-            .position(|(a, b)| a != b)
-        {
-            None => Ok(()),
-            Some(i) => {
-                let line = reparsed
-                    .nodes
-                    .iter()
-                    .find(|n| matches!(n.kind, Kind::Scalar { event, .. } if event >= i))
-                    .map_or(1, |n| {
-                        let starts: Vec<usize> = std::iter::once(0)
-                            .chain(out.match_indices('\n').map(|(i, _)| i + 1))
-                            .collect();
-                        starts.partition_point(|&s| s <= n.span.start)
-                    });
-                Err(fail(
-                    line,
-                    format!(
-                        "expected {:?}, found {:?}",
-                        expected[i], reparsed.signature[i]
-                    ),
-                ))
-            }
-        }
+    /// 1-based line and byte column the first inserted value of an
+    /// insertion change will have in the edited file (for reports), or why
+    /// the insertion is impossible.
+    pub fn insertion_position(&self, change: &Change) -> Result<(usize, usize), EditError> {
+        edit::insertion_position(&self.text, &self.stream, change)
     }
 }
 
-/// Trims the common prefix and suffix of `old` and `new`, so the edit covers
-/// only the bytes that really change (the tag or digest).
-fn narrow(span: Range<usize>, old: &str, new: &str) -> Edit {
-    let prefix = old
-        .bytes()
-        .zip(new.bytes())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let max_suffix = old.len().min(new.len()) - prefix;
-    let suffix = old
-        .bytes()
-        .rev()
-        .zip(new.bytes().rev())
-        .take(max_suffix)
-        .take_while(|(a, b)| a == b)
-        .count();
-    // Stay on char boundaries: tags are ASCII, but other text may not be.
-    let (mut p, mut s) = (prefix, suffix);
-    while !(old.is_char_boundary(p) && new.is_char_boundary(p)) {
-        p -= 1;
-    }
-    while !(old.is_char_boundary(old.len() - s) && new.is_char_boundary(new.len() - s)) {
-        s -= 1;
-    }
-    Edit {
-        span: span.start + p..span.end - s,
-        old: Repr(old[p..old.len() - s].to_owned()),
-        new: Repr(new[p..new.len() - s].to_owned()),
-    }
+fn sort_sites(stream: &Stream, sites: &mut [Site]) {
+    sites.sort_by_key(|s| {
+        s.slots()
+            .first()
+            .or(s.names.first())
+            .map(|&n| stream.nodes[n].span.start)
+    });
 }
 
 #[cfg(test)]

@@ -21,10 +21,7 @@ fn set_first(m: &Manifest, value: &str) -> String {
     let changes: Vec<Change> = m.sites[0]
         .slots()
         .into_iter()
-        .map(|node| Change {
-            node,
-            value: value.to_owned(),
-        })
+        .map(|node| Change::replace(node, value.to_owned()))
         .collect();
     m.apply(&changes).expect("applies").0
 }
@@ -163,10 +160,7 @@ fn escaped_scalars_are_refused() {
     );
     let node = m.sites[0].slots()[0];
     let err = m
-        .apply(&[Change {
-            node,
-            value: "app:v2".into(),
-        }])
+        .apply(&[Change::replace(node, "app:v2")])
         .expect_err("refused");
     assert_eq!(err, EditError::NotVerbatim { line: 3 });
 }
@@ -198,4 +192,131 @@ fn billion_laughs_is_bounded() {
 fn positions_are_one_based_bytes() {
     let m = parse("p.yaml", "x: é\nspec:\n  containers:\n  - image: app:v1\n");
     assert_eq!(m.node_position(m.sites[0].slots()[0]), (4, 12));
+}
+
+#[test]
+fn shared_tag_anchor_reaches_both_images() {
+    let text = "api:\n  image:\n    repository: ghcr.io/acme/api\n    tag: &ver v1.0.0\nworker:\n  image:\n    repository: ghcr.io/acme/worker\n    tag: *ver\n";
+    let m = parse("values.yaml", text);
+    assert_eq!(
+        images(&m)
+            .iter()
+            .map(|i| (i.1.as_str(), i.2.as_deref()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("ghcr.io/acme/api", Some("v1.0.0")),
+            ("ghcr.io/acme/worker", Some("v1.0.0"))
+        ]
+    );
+    let slot = m.sites[0].slots()[0];
+    assert_eq!(
+        m.sites[1].slots(),
+        vec![slot],
+        "both edit the anchored scalar"
+    );
+    let reach = m.reach(slot);
+    assert_eq!(reach.sites, vec![0, 1]);
+    assert_eq!(reach.alias_lines, vec![8]);
+    // Each site reports the alias line that sees its change.
+    assert_eq!(m.sites[0].via_alias, reach.aliases);
+    assert_eq!(m.sites[1].via_alias, reach.aliases);
+}
+
+#[test]
+fn kustomize_new_tag_anchors_are_shared() {
+    let text = "images:\n- name: ghcr.io/acme/api\n  newTag: &v v1\n- name: ghcr.io/acme/worker\n  newTag: *v\n";
+    let m = parse("kustomization.yaml", text);
+    assert_eq!(m.sites.len(), 2);
+    let reach = m.reach(m.sites[1].slots()[0]);
+    assert_eq!(reach.sites, vec![0, 1]);
+    assert_eq!(reach.alias_lines, vec![5]);
+}
+
+#[test]
+fn a_pin_on_any_alias_line_holds_the_anchor() {
+    let text = "a:\n  image: &img golang:1.26\nb:\n  image: *img # gitops-bump:ignore\n";
+    let m = parse("ci.yaml", text);
+    assert_eq!(m.sites.len(), 1);
+    assert!(m.is_pinned(&m.sites[0]));
+    // Through an alias of a whole map, too.
+    let text = "base: &image\n  repository: app\n  tag: v1\nother:\n  image: *image # gitops-bump:ignore\n";
+    let m = parse("values.yaml", text);
+    assert!(m.is_pinned(&m.sites[0]));
+    let text = "base: &image\n  repository: app\n  tag: v1\nother:\n  image: *image\n";
+    let m = parse("values.yaml", text);
+    assert!(!m.is_pinned(&m.sites[0]));
+    assert_eq!(m.reach(m.sites[0].slots()[0]).alias_lines, vec![5]);
+}
+
+#[test]
+fn alias_budget_counts_expansion_not_size() {
+    // 2.2 MB and over a million nodes, without a single alias.
+    let mut text = String::from("items: [");
+    for _ in 0..1_100_000 {
+        text.push_str("1,");
+    }
+    text.push_str("1]\n");
+    assert!(text.len() > 2_000_000);
+    let m = Manifest::parse("big.yaml", text).expect("no alias, no budget");
+    assert!(m.sites.is_empty());
+}
+
+#[test]
+fn flux_tag_markers_wait_for_their_policy_name() {
+    let text = "spec:\n  values:\n    app:\n      tag: v1.0.0 # {\"$imagepolicy\": \"flux-system:app:tag\"}\n    image:\n      tag: v2.0.0 # {\"$imagepolicy\": \"flux-system:web:tag\"}\n";
+    let mut m = parse("helmrelease.yaml", text);
+    assert_eq!(m.markers.len(), 2);
+    assert!(
+        m.markers
+            .iter()
+            .all(|mk| mk.field == dialect::MarkerField::Tag)
+    );
+    // `image: {tag}` is an image map without a name; `app.tag` is no site yet.
+    assert_eq!(images(&m).len(), 1);
+    let site = m
+        .site_for_policy("flux-system:app", "ghcr.io/acme/app")
+        .expect("site");
+    assert_eq!(m.image_of(&site).tag.as_deref(), Some("v1.0.0"));
+    assert!(m.site_for_policy("flux-system:none", "x").is_none());
+    let named = m.name_policy("flux-system:app", "ghcr.io/acme/app");
+    assert_eq!(named.len(), 1);
+    let named_web = m.name_policy("flux-system:web", "ghcr.io/acme/web");
+    assert_eq!(named_web.len(), 1);
+    let got: Vec<(String, Option<String>)> = m
+        .sites
+        .iter()
+        .map(|s| (m.image_of(s).name, m.image_of(s).tag))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ghcr.io/acme/app".to_owned(), Some("v1.0.0".to_owned())),
+            ("ghcr.io/acme/web".to_owned(), Some("v2.0.0".to_owned()))
+        ]
+    );
+}
+
+#[test]
+fn edits_inside_block_scalars_are_proven_and_located() {
+    let text = "spec:\n  source:\n    helm:\n      values: |\n        image:\n          repository: app\n          tag: \"v\\u0031\"\n";
+    let m = parse("app.yaml", text);
+    let node = m.sites[0].slots()[0];
+    assert_eq!(m.node_position(node), (7, 16));
+    let err = m
+        .apply(&[Change::replace(node, "v2")])
+        .expect_err("escaped");
+    assert_eq!(err, EditError::NotVerbatim { line: 7 });
+}
+
+#[test]
+fn stream_queries_work_inside_embedded_yaml() {
+    let text = "data:\n  values.yaml: |\n    image:\n      repository: app\n      tag: v1\n";
+    let m = parse("cm.yaml", text);
+    assert_eq!(m.stream.embeds.len(), 1);
+    let embed = &m.stream.embeds[0];
+    let root = embed.docs[0].expect("root");
+    let image = m.stream.get(root, "image").expect("image");
+    assert_eq!(m.stream.get_str(image, "tag"), Some("v1"));
+    assert_eq!(m.stream.doc_of(image), 0);
+    assert_eq!(m.stream.line(image), 4);
 }

@@ -155,13 +155,21 @@ fn plan_site(
         changes: Vec::new(),
         updates: Vec::new(),
         stale_digest: None,
-        unfit: None,
+        // An ambiguous site is planned like any other, so the guard refuses
+        // it (with its line) exactly when it would change.
+        unfit: site.unfit.clone(),
     };
     if new_digest.is_none() {
         c.stale_digest = current.digest.clone();
     }
-    let scalar = |n: usize| m.stream.scalar(n).unwrap_or_default().to_owned();
-    let mut changes: Vec<(usize, String, String, String)> = Vec::new(); // node, new value, from, to
+    let scalar = |n: usize| {
+        if m.stream.is_null(n) {
+            String::new()
+        } else {
+            m.stream.scalar(n).unwrap_or_default().to_owned()
+        }
+    };
+    let mut changes: Vec<(Change, String, String)> = Vec::new(); // change, from, to
     match &site.shape {
         Shape::Full { slot, prefix_len } => {
             let value = scalar(*slot);
@@ -177,8 +185,7 @@ fn plan_site(
             let from = version(current.tag.as_deref(), current.digest.as_deref());
             let to = version(new_tag, new_digest);
             changes.push((
-                *slot,
-                new,
+                Change::replace(*slot, new),
                 from.trim_start_matches(':').to_owned(),
                 to.trim_start_matches(':').to_owned(),
             ));
@@ -188,53 +195,89 @@ fn plan_site(
             tag_holds_digest,
             digest,
             digest_hex_only,
+            fill,
             ..
         } => {
             // A new digest goes to its own field, or else onto the tag
             // (`v1@sha256:…`, Renovate's form) where the tag already holds
             // one or in Helm values, whose templates accept it there.
+            let helm_map = fill.as_ref().is_some_and(|f| f.digest_key.is_none());
             let digest_in_tag = new_digest.is_some()
                 && digest.is_none()
-                && (*tag_holds_digest || site.dialect == Dialect::HelmValues);
-            match tag {
-                Some(node) => {
-                    let keep = || current.tag.clone().unwrap_or_default();
-                    let tag_text = new_tag
-                        .map(str::to_owned)
-                        .or_else(|| digest_in_tag.then(keep));
-                    if let Some(t) = tag_text {
-                        let value = match new_digest.filter(|_| digest_in_tag) {
-                            Some(d) => format!("{t}@{d}"),
-                            None => t,
-                        };
-                        changes.push((*node, value.clone(), scalar(*node), value));
+                && (*tag_holds_digest || site.dialect == Dialect::HelmValues || helm_map);
+            let mut inserts: Vec<(String, String)> = Vec::new();
+            let keep = || current.tag.clone().unwrap_or_default();
+            let tag_text = new_tag
+                .map(str::to_owned)
+                .or_else(|| digest_in_tag.then(keep))
+                .map(|t| match new_digest.filter(|_| digest_in_tag) {
+                    Some(d) => format!("{t}@{d}"),
+                    None => t,
+                });
+            match (tag, fill) {
+                (Some(node), _) => {
+                    if let Some(value) = tag_text {
+                        changes.push((Change::replace(*node, value.clone()), scalar(*node), value));
                     }
                 }
-                None if new_tag.is_some() => {
+                (None, Some(f)) if new_tag.is_some() => {
+                    if let Some(value) = tag_text {
+                        inserts.push((f.tag_key.to_owned(), value));
+                    }
+                }
+                (None, None) if new_tag.is_some() => {
                     c.unfit = Some(format!(
                         "the {} entry has no tag field to set; add one",
                         site.dialect.as_str()
                     ));
                 }
-                None => {}
+                (None, _) => {}
             }
+            let tag_written = tag.is_some() || !inserts.is_empty();
             if let Some(d) = new_digest {
-                match digest {
-                    Some(node) => {
+                match (digest, fill.as_ref().and_then(|f| f.digest_key)) {
+                    (Some(node), _) => {
                         let value = match d.split_once(':') {
                             Some((_, hex)) if *digest_hex_only => hex.to_owned(),
                             _ => d.to_owned(),
                         };
-                        changes.push((*node, value.clone(), scalar(*node), value));
+                        changes.push((Change::replace(*node, value.clone()), scalar(*node), value));
                     }
-                    None if digest_in_tag && tag.is_some() => {}
-                    None => {
+                    (None, _) if digest_in_tag && tag_written => {}
+                    (None, Some(key)) => inserts.push((key.to_owned(), d.to_owned())),
+                    (None, None) => {
                         c.unfit = Some(format!(
                             "the {} entry has no digest field to pin {d}; add one",
                             site.dialect.as_str()
                         ));
                     }
                 }
+            }
+            if let (false, Some(f)) = (inserts.is_empty(), fill) {
+                let to = inserts
+                    .iter()
+                    .map(|(_, v)| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join("@");
+                let keys = inserts
+                    .iter()
+                    .map(|(k, _)| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                let change = Change::insert(f.map, f.after, inserts);
+                if let Err(e) = m.insertion_position(&change) {
+                    let why = match e {
+                        crate::manifest::EditError::Insert { line, reason } => {
+                            format!("{reason} (line {line})")
+                        }
+                        other => other.to_string(),
+                    };
+                    c.unfit = Some(format!(
+                        "the {} entry has no {keys} field and one cannot be added: {why}; add it by hand",
+                        site.dialect.as_str()
+                    ));
+                }
+                changes.push((change, String::new(), to));
             }
         }
     }
@@ -243,11 +286,16 @@ fn plan_site(
         .iter()
         .map(|&n| m.node_position(n).0)
         .collect();
-    for (node, value, from, to) in changes {
-        if m.stream.scalar(node) == Some(value.as_str()) {
+    for (change, from, to) in changes {
+        if change.insert.is_none() && m.stream.scalar(change.node) == Some(change.value.as_str()) {
             continue;
         }
-        let (line, column) = m.node_position(node);
+        let (line, column) = match &change.insert {
+            Some(i) => m
+                .insertion_position(&change)
+                .unwrap_or_else(|_| m.node_position(i.after)),
+            None => m.node_position(change.node),
+        };
         c.updates.push(Update {
             file: m.path.clone(),
             line,
@@ -258,7 +306,7 @@ fn plan_site(
             to,
             aliases: aliases.clone(),
         });
-        c.changes.push(Change { node, value });
+        c.changes.push(change);
     }
     c
 }
@@ -385,37 +433,82 @@ mod tests {
     }
 
     #[test]
-    fn kustomize_entries_without_new_tag_are_unfit() {
-        let c = plan_one(
-            "kustomization.yaml",
-            "images:\n- name: app\n  newName: ghcr.io/acme/app\n",
-            "ghcr.io/acme/app:v2",
+    fn missing_tag_and_digest_fields_are_inserted() {
+        let text = "images:\n- name: app\n  newName: ghcr.io/acme/app # moved\n";
+        let m = Manifest::parse("kustomization.yaml", text.to_owned()).expect("parses");
+        let c = plan(std::slice::from_ref(&m), &[target("ghcr.io/acme/app:v2")]);
+        assert_eq!(c[0].unfit, None);
+        assert_eq!(values(&c[0]), vec![("", "v2")]);
+        assert_eq!((c[0].updates[0].line, c[0].updates[0].column), (4, 11));
+        let (out, _) = m.apply(&c[0].changes).expect("applies");
+        assert_eq!(out, format!("{text}  newTag: v2\n"));
+        // A digest the user gives is pinned in a new `digest` field.
+        let text = "images:\n- name: app\n  newTag: v1\n";
+        let m = Manifest::parse("kustomization.yaml", text.to_owned()).expect("parses");
+        let c = plan(std::slice::from_ref(&m), &[target(&format!("app:v1@{D2}"))]);
+        let (out, _) = m.apply(&c[0].changes).expect("applies");
+        assert_eq!(
+            out,
+            format!("images:\n- name: app\n  digest: {D2}\n  newTag: v1\n")
         );
+        // Helm maps without a tag, or with a null one, get one.
+        for (before, after) in [
+            (
+                "image:\n  repository: app\n",
+                "image:\n  repository: app\n  tag: v2\n",
+            ),
+            (
+                "image:\n  repository: app\n  tag:\n",
+                "image:\n  repository: app\n  tag: v2\n",
+            ),
+            (
+                "image:\n  repository: app\n  tag: ~\n",
+                "image:\n  repository: app\n  tag: v2\n",
+            ),
+            (
+                "image: {repository: app}\n",
+                "image: {repository: app, tag: v2}\n",
+            ),
+        ] {
+            let m = Manifest::parse("values.yaml", before.to_owned()).expect("parses");
+            let c = plan(std::slice::from_ref(&m), &[target("app:v2")]);
+            assert_eq!(c[0].unfit, None, "{before:?}");
+            assert_eq!(m.apply(&c[0].changes).expect("applies").0, after);
+        }
+    }
+
+    #[test]
+    fn an_insertion_into_a_shared_mapping_is_refused_with_its_line() {
+        let text = "image: &img\n  repository: app\nsidecar:\n  image: *img\n";
+        let c = plan_one("values.yaml", text, "app:v2");
         assert!(
             c[0].unfit
                 .as_deref()
-                .is_some_and(|u| u.contains("no tag field")),
+                .is_some_and(|u| u.contains("line 2") && u.contains("every alias")),
             "{:?}",
             c[0].unfit
-        );
-        let c = plan_one(
-            "kustomization.yaml",
-            "images:\n- name: app\n  newTag: v1\n",
-            &format!("app:v1@{D2}"),
         );
         assert!(
-            c[0].unfit
-                .as_deref()
-                .is_some_and(|u| u.contains("no digest field")),
-            "{:?}",
-            c[0].unfit
+            !c[0].changes.is_empty(),
+            "the guard refuses only what would change"
         );
     }
 
-    /// Backstop for the documented limitation: block scalars are text, never sites.
+    /// Literal block scalars holding YAML are edited in place; the
+    /// limitation that remains (folded blocks) is listed as skipped.
     #[test]
-    fn images_inside_block_scalars_are_not_sites() {
+    fn images_inside_block_scalars() {
         let text = "spec:\n  source:\n    helm:\n      values: |\n        image:\n          repository: app\n          tag: v1\n";
-        assert!(plan_one("app.yaml", text, "app:v2").is_empty());
+        let c = plan_one("app.yaml", text, "app:v2");
+        assert_eq!(values(&c[0]), vec![("v1", "v2")]);
+        assert_eq!(c[0].updates[0].line, 7);
+        let folded = text.replace("values: |", "values: >");
+        let m = Manifest::parse("app.yaml", folded).expect("parses");
+        assert!(plan(std::slice::from_ref(&m), &[target("app:v2")]).is_empty());
+        assert_eq!(m.skipped.len(), 1);
+        assert_eq!(
+            (m.skipped[0].line, m.skipped[0].images.clone()),
+            (4, vec!["app".to_owned()])
+        );
     }
 }

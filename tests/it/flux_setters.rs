@@ -48,10 +48,7 @@ fn apply(path: &str, input: &str, policies: &Value) -> Result<Option<String>, St
         .markers
         .iter()
         .filter_map(|mk| {
-            latest(policies, &mk.policy, mk.field).map(|value| Change {
-                node: mk.node,
-                value,
-            })
+            latest(policies, &mk.policy, mk.field).map(|value| Change::replace(mk.node, value))
         })
         .filter(|c| m.stream.scalar(c.node) != Some(c.value.as_str()))
         .collect();

@@ -3,7 +3,7 @@
 //! original except the edited scalars, and any tag the writer emits reads
 //! back as the same string.
 
-use gitops_bump::manifest::{Change, Manifest};
+use gitops_bump::manifest::{Change, Manifest, Shape};
 use proptest::prelude::*;
 
 /// Tags, including ones YAML would read as numbers, booleans or null.
@@ -70,7 +70,7 @@ proptest! {
         let site = m.sites.iter().find(|s| m.image_of(s).name == "ghcr.io/acme/app").expect("site found");
         let node = site.slots()[0];
         let value = format!("ghcr.io/acme/app:{new_tag}");
-        let (out, edits) = m.apply(&[Change { node, value: value.clone() }]).expect("edit applies");
+        let (out, edits) = m.apply(&[Change::replace(node, value.clone())]).expect("edit applies");
         // Locality: outside the (single) edit, bytes are identical.
         prop_assert_eq!(edits.len(), 1);
         let e = &edits[0];
@@ -87,7 +87,7 @@ proptest! {
         let doc = format!("image:\n  repository: app\n  tag: {old}\n");
         let m = Manifest::parse("values.yaml", doc).expect("parses");
         let node = m.sites[0].slots()[0];
-        let (out, _) = m.apply(&[Change { node, value: t.clone() }]).expect("applies");
+        let (out, _) = m.apply(&[Change::replace(node, t.clone())]).expect("applies");
         let again = Manifest::parse("values.yaml", out.clone()).expect("re-parses");
         prop_assert_eq!(again.stream.scalar(node), Some(t.as_str()));
         // A plain result must be a string under YAML 1.1 and 1.2 alike.
@@ -121,11 +121,91 @@ fn dangerous_tags_are_quoted() {
         )
         .expect("parses");
         let (out, _) = m
-            .apply(&[Change {
-                node: m.sites[0].slots()[0],
-                value: t.into(),
-            }])
+            .apply(&[Change::replace(m.sites[0].slots()[0], t)])
             .expect("applies");
         assert_eq!(out, format!("image:\n  repository: app\n  tag: \"{t}\"\n"));
+    }
+}
+
+/// A kustomization entry without `newTag`, in random styles.
+fn entry_without_tag() -> impl Strategy<Value = String> {
+    let indent = prop_oneof![Just(""), Just("  "), Just("    ")];
+    let quote = prop_oneof![Just(""), Just("'"), Just("\"")];
+    let comment = prop_oneof![Just(""), Just(" # mirrored"), Just("  # é")];
+    (
+        indent,
+        quote,
+        comment,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(i, q, c, crlf, final_newline, trailing)| {
+            let mut doc =
+                format!("images:\n{i}- name: app\n{i}  newName: {q}ghcr.io/acme/app{q}{c}\n");
+            if trailing {
+                doc.push_str("resources:\n- base\n");
+            }
+            if !final_newline {
+                doc.pop();
+            }
+            if crlf {
+                doc = doc.replace('\n', "\r\n");
+            }
+            doc
+        })
+}
+
+/// An Argo CD Application whose Helm values are a literal block.
+fn values_block() -> impl Strategy<Value = String> {
+    let header = prop_oneof![Just("|"), Just("|-"), Just("|+"), Just("|2")];
+    let extra = prop_oneof![Just(""), Just("  # note"), Just("\n\n")];
+    (header, extra, any::<bool>(), any::<bool>()).prop_map(|(h, extra, crlf, quoted)| {
+        let pad = if h == "|2" { "      " } else { "        " };
+        let tag = if quoted { "\"v1\"" } else { "v1" };
+        let mut doc = format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n      values: {h}\n{pad}image:\n{pad}  repository: ghcr.io/acme/app\n{pad}  tag: {tag}{extra}\n{pad}replicas: 1\n"
+        );
+        if crlf {
+            doc = doc.replace('\n', "\r\n");
+        }
+        doc
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn insertions_add_only_their_bytes(doc in entry_without_tag(), new_tag in tag()) {
+        let m = Manifest::parse("kustomization.yaml", doc.clone()).expect("parses");
+        let site = &m.sites[0];
+        let Shape::Split { fill: Some(fill), tag: None, .. } = &site.shape else {
+            panic!("a kustomize entry without newTag: {:?}", site.shape)
+        };
+        let change = Change::insert(fill.map, fill.after, vec![("newTag".into(), new_tag.clone())]);
+        let (out, edits) = m.apply(&[change]).expect("insertion applies");
+        prop_assert_eq!(edits.len(), 1);
+        let e = &edits[0];
+        prop_assert!(e.span.is_empty());
+        prop_assert_eq!(&out[..e.span.start], &doc[..e.span.start]);
+        prop_assert_eq!(&out[e.span.start + e.new.0.len()..], &doc[e.span.start..]);
+        prop_assert_eq!(doc.contains("\r\n"), e.new.0.contains("\r\n"));
+        let again = Manifest::parse("kustomization.yaml", out).expect("re-parses");
+        prop_assert_eq!(again.image_of(&again.sites[0]).tag, Some(new_tag));
+    }
+
+    #[test]
+    fn edits_inside_block_scalars_touch_only_their_spans(doc in values_block(), new_tag in tag()) {
+        let m = Manifest::parse("app.yaml", doc.clone()).expect("parses");
+        prop_assert_eq!(m.sites.len(), 1, "{:?}", m.skipped);
+        let node = m.sites[0].slots()[0];
+        let (out, edits) = m.apply(&[Change::replace(node, new_tag.clone())]).expect("applies");
+        prop_assert_eq!(edits.len(), 1);
+        let e = &edits[0];
+        prop_assert_eq!(&out[..e.span.start], &doc[..e.span.start]);
+        prop_assert_eq!(&out[e.span.start + e.new.0.len()..], &doc[e.span.end..]);
+        let again = Manifest::parse("app.yaml", out).expect("re-parses");
+        prop_assert_eq!(again.image_of(&again.sites[0]).tag, Some(new_tag));
     }
 }

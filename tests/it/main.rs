@@ -11,6 +11,10 @@ mod action;
 mod actions_oracles;
 /// The shared real-world corpus: recall and byte-exact edits.
 mod corpus;
+/// The engine's precision, recall and insertion cases through the binary.
+mod engine_cli;
+/// Engine cases from YAML fixtures: sites found, edits planned and written.
+mod engine_fixtures;
 /// `explain` end to end (offline tag lists).
 mod explain_cli;
 /// `explain` against the real registry: platforms, newest-build, pagination, errors.

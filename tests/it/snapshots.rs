@@ -647,16 +647,17 @@ fn set_refuses_stale_digests_and_unfit_entries() {
     )
     .assert(|t| {
         insta::assert_snapshot!(t, @"
-        exit: 1
+        exit: 0
         --- stdout
         updated base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0@sha256:1111111111111111111111111111111111111111111111111111111111111111  [workload]
         updated base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0@sha256:1111111111111111111111111111111111111111111111111111111111111111  [workload]
         updated charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0@sha256:1111111111111111111111111111111111111111111111111111111111111111  [helm_values]
         updated jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0@sha256:1111111111111111111111111111111111111111111111111111111111111111  [workload]
+        updated overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
+        updated overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  (none) → sha256:1111111111111111111111111111111111111111111111111111111111111111  [kustomize]
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
+        wrote 6 value(s) in 4 file(s)
         --- stderr
-        error: overlays/dev/kustomization.yaml:8: ghcr.io/acme/backend: the kustomize entry has no digest field to pin sha256:1111111111111111111111111111111111111111111111111111111111111111; add one
-        error: nothing written (1 problem(s))
         ");
     });
 }
