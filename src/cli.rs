@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Set image references to a new tag or digest in every matching manifest.
     Set(SetArgs),
+    /// Check every tracked image against its registry: drift at file:line, and with
+    /// `--apply` one commit (or pull request per entry) that fixes it.
+    Sync(SyncArgs),
     /// Show which tag a policy selects, step by step, and warn about likely mistakes.
     Explain(ExplainArgs),
     /// Run as a GitHub Action step: read the `INPUT_*` variables action.yml passes.
@@ -75,6 +78,71 @@ pub struct ExplainArgs {
     pub output: OutputArgs,
 }
 
+/// Arguments of `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The configuration file, relative to the repository root (default:
+    /// `.gitops-bump.yaml` when it exists).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<String>,
+
+    /// Fix drift: write the files (`--dir`; one local commit with `--commit`), or make
+    /// one compare-and-swap commit (`--repo`), plus one pull request per entry with
+    /// `mode: pull-request`. With `--dry-run`, print the diff and write nothing.
+    #[arg(long)]
+    pub apply: bool,
+
+    /// The policy for references no configuration governs: `semver` (the newest stable
+    /// semver tag in the current tag's style and track), another SPEC, or `none`.
+    /// Drift it finds is a notice, applied only when this flag is given.
+    #[arg(long, value_name = "SPEC|none")]
+    pub default_policy: Option<String>,
+
+    /// How long a newer image may be missing from Git before that is an error
+    /// (`15m`, `1h`; `0` for never in flight). Configuration entries may set their own.
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
+
+    /// The least severity that fails the run (exit 1).
+    #[arg(long, value_enum, default_value_t = FailOnArg::Error)]
+    pub fail_on: FailOnArg,
+
+    /// Allow writing a tag that orders before the current one.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+
+    /// Most tags checked against the registry per image (platform tries, build times).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_candidates: usize,
+
+    /// Where the manifests are.
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// How changes are written (with `--apply`).
+    #[command(flatten)]
+    pub write: WriteArgs,
+
+    /// How the registry is asked and what tags must provide.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// How results are shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `--fail-on` levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    /// Errors fail the run (missing tags and platforms, lost deploys, registry failures).
+    Error,
+    /// Warnings fail it too (ahead, blocked).
+    Warning,
+    /// Only a failed write fails the run.
+    Never,
+}
+
 /// Semver parsing modes on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SemverParseArg {
@@ -102,6 +170,10 @@ pub struct SetArgs {
     /// How the registry is checked.
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    /// Skip the registry checks (tag exists, platforms, digest).
+    #[arg(long, help_heading = "Writing")]
+    pub no_verify: bool,
 
     /// Which moves are allowed.
     #[command(flatten)]
@@ -165,10 +237,6 @@ pub struct WriteArgs {
     /// Plan, verify and report, but write nothing; prints a unified diff.
     #[arg(long)]
     pub dry_run: bool,
-
-    /// Skip the registry checks (tag exists, platforms, digest).
-    #[arg(long)]
-    pub no_verify: bool,
 
     /// With `--dir` on a Git work tree: make one local commit with the git CLI.
     #[arg(long)]

@@ -84,6 +84,8 @@ pub enum Kind {
     NothingSelected,
     /// The write could not be verified after it was made.
     CommitMissing,
+    /// A `sync` verdict about one reference (the verdict is in the message).
+    Drift,
 }
 
 /// One located, typed message.

@@ -6,6 +6,7 @@
 pub mod action;
 pub mod explain;
 pub mod set;
+pub mod sync;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use crate::commit::retry::RetrySettings;
 use crate::gha;
 use crate::report;
 use crate::report::Outcome;
-use crate::settings::{Env, ExplainSettings, Settings, Store, UsageError, Var};
+use crate::settings::{Env, ExplainSettings, Settings, Store, SyncSettings, UsageError, Var};
 
 /// What every command gets: the environment, read once, and the one
 /// runtime that the registry client and the GitHub backend share.
@@ -38,6 +39,7 @@ pub fn dispatch(command: Command, cx: &Context) -> Result<Outcome> {
     match command {
         Command::Action => action::run(cx),
         Command::Set(args) => set::run(&Settings::resolve(&args, &cx.env)?, cx),
+        Command::Sync(args) => sync::run(&SyncSettings::resolve(&args, &cx.env)?, cx),
         Command::Explain(args) => explain::run(&ExplainSettings::resolve(&args, &cx.env)?, cx),
     }
 }
@@ -93,6 +95,19 @@ impl Context {
         {
             report::warn(&e);
         }
+    }
+
+    /// Inside Actions, where a step leaves a file named `name` for later
+    /// steps (`$RUNNER_TEMP`); `None` outside Actions.
+    pub fn report_file(&self, name: &str) -> Option<PathBuf> {
+        if !self.actions {
+            return None;
+        }
+        let dir = self
+            .env
+            .get(Var::RunnerTemp)
+            .map_or_else(std::env::temp_dir, PathBuf::from);
+        Some(dir.join(name))
     }
 
     /// A link to `commit` on GitHub, for the job summary; local commits

@@ -266,7 +266,9 @@ fn default_rule(
     mode: Mode,
 ) -> Result<Rule, String> {
     let current =
-        current.ok_or_else(|| "no tag (a digest-only reference) and no policy".to_owned())?;
+        current.ok_or_else(|| {
+        "no tag to compare (a digest-only reference, or a name a kustomize images: entry sets) and no policy governs it".to_owned()
+    })?;
     let (policy, filter) = match default {
         DefaultPolicy::None => return Err("no policy applies (--default-policy none)".into()),
         DefaultPolicy::SameTrack => Policy::default_for(current).ok_or_else(|| {

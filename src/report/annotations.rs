@@ -91,6 +91,32 @@ pub fn at(title: &str, f: &Finding, col: Option<usize>) -> Annotation {
     }
 }
 
+/// Annotations for a `sync` report: one per reference that is not up to
+/// date, at its `file:line`, at its verdict's severity, then the other
+/// findings.
+pub fn sync(r: &super::sync::SyncReport) -> String {
+    let mut levels: [(Level, Vec<(String, Annotation)>); 3] = [
+        (Level::Error, Vec::new()),
+        (Level::Warning, Vec::new()),
+        (Level::Notice, Vec::new()),
+    ];
+    let findings = r
+        .drift()
+        .map(|x| (x.finding(), "gitops-bump: drift"))
+        .chain(r.findings.iter().map(|f| (f.clone(), "gitops-bump")));
+    for (f, title) in findings {
+        let slot = match f.severity {
+            Severity::Error => 0,
+            Severity::Warning => 1,
+            Severity::Notice => 2,
+        };
+        levels[slot]
+            .1
+            .push((f.message.clone(), at(title, &f, None)));
+    }
+    capped(levels)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

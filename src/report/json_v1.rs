@@ -213,3 +213,136 @@ pub fn explain(
         registry,
     }
 }
+
+/// `sync --output json`.
+#[derive(Debug, Serialize)]
+pub struct SyncV1<'a> {
+    /// One entry per image reference.
+    pub references: Vec<ReferenceV1<'a>>,
+    /// How many references have each verdict.
+    pub totals: std::collections::BTreeMap<&'static str, usize>,
+    /// True if and only if files were (or, in a dry run, would be) changed.
+    pub changed: bool,
+    /// The commit made for the `commit` entries.
+    pub commit: Option<&'a str>,
+    /// Pull requests opened or updated.
+    pub pull_requests: &'a [PullRequest],
+    /// The values written (or that `--apply --dry-run` would write), in `set`'s shape.
+    pub updates: Vec<UpdateV1>,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Findings about no single reference (files skipped, objects in error).
+    pub findings: Vec<FindingV1<'a>>,
+    /// Registry requests and rate limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<&'a RegistryStats>,
+    /// API requests sent (network backends only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_requests: Option<u64>,
+    /// The unified diff (`--apply --dry-run`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<&'a str>,
+}
+
+/// One reference with its verdict.
+#[derive(Debug, Serialize)]
+pub struct ReferenceV1<'a> {
+    /// File path.
+    pub file: &'a str,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based byte column.
+    pub column: usize,
+    /// Where it was found.
+    pub dialect: Dialect,
+    /// The image as written.
+    pub image: &'a str,
+    /// The tag in Git.
+    pub current: Option<&'a str>,
+    /// The digest in Git.
+    pub current_digest: Option<&'a str>,
+    /// The tag the policy selects.
+    pub selected: Option<&'a str>,
+    /// Its index digest, when read.
+    pub selected_digest: Option<&'a str>,
+    /// The verdict (`up-to-date`, `behind`, `in-flight`, `ahead`, `missing-tag`,
+    /// `missing-platform`, `blocked`, `unchecked`).
+    pub verdict: &'static str,
+    /// `error`, `warning` or `notice`.
+    pub severity: crate::finding::Severity,
+    /// The policy.
+    pub policy: Option<&'a str>,
+    /// `config`, `default`, `flux` or `argo`.
+    pub policy_source: Option<crate::discover::tracked::Source>,
+    /// Platforms the tag must provide.
+    pub platforms: &'a [String],
+    /// Why, one line.
+    pub message: &'a str,
+}
+
+/// A finding about no single reference.
+#[derive(Debug, Serialize)]
+pub struct FindingV1<'a> {
+    /// File path, or `""`.
+    pub file: &'a str,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// `error`, `warning` or `notice`.
+    pub severity: crate::finding::Severity,
+    /// What kind.
+    pub kind: crate::finding::Kind,
+    /// What is wrong.
+    pub message: &'a str,
+}
+
+/// The document for a `sync` report.
+pub fn sync(r: &super::sync::SyncReport) -> SyncV1<'_> {
+    SyncV1 {
+        references: r
+            .references
+            .iter()
+            .map(|x| ReferenceV1 {
+                file: &x.file,
+                line: x.line,
+                column: x.column,
+                dialect: x.dialect,
+                image: &x.image,
+                current: x.current.as_deref(),
+                current_digest: x.current_digest.as_deref(),
+                selected: x.selected.as_deref(),
+                selected_digest: x.selected_digest.as_deref(),
+                verdict: x.verdict.as_str(),
+                severity: x.severity,
+                policy: x.policy.as_deref(),
+                policy_source: x.policy_source,
+                platforms: &x.platforms,
+                message: &x.message,
+            })
+            .collect(),
+        totals: r.totals(),
+        changed: r.changed,
+        commit: r.commit.as_deref(),
+        pull_requests: &r.pull_requests,
+        updates: r.updates.iter().map(Into::into).collect(),
+        dry_run: r.dry_run,
+        findings: r
+            .findings
+            .iter()
+            .map(|f| FindingV1 {
+                file: f.file(),
+                line: f.line(),
+                severity: f.severity,
+                kind: f.kind,
+                message: &f.message,
+            })
+            .collect(),
+        registry: r.registry.as_ref(),
+        api_requests: r.api_requests,
+        diff: r.diff.as_deref(),
+    }
+}
+
+/// The `sync` document as pretty JSON text (for the action's `report` file).
+pub fn sync_text(r: &super::sync::SyncReport) -> String {
+    serde_json::to_string_pretty(&sync(r)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

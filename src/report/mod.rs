@@ -15,6 +15,7 @@ pub mod json_v1;
 pub mod log;
 pub mod outputs;
 pub mod summary;
+pub mod sync;
 pub mod text;
 
 use std::io::Write;
@@ -95,14 +96,17 @@ pub enum FailOn {
 }
 
 /// The one exit-code rule: the run failed if and only if a finding reaches
-/// the `fail_on` level.
+/// the `fail_on` level, or a write could not be verified (a failed job
+/// whatever `--fail-on` says).
 pub fn exit_code<'a>(findings: impl IntoIterator<Item = &'a Finding>, fail_on: FailOn) -> Outcome {
     let least = match fail_on {
-        FailOn::Error => Severity::Error,
-        FailOn::Warning => Severity::Warning,
-        FailOn::Never => return Outcome::Success,
+        FailOn::Error => Some(Severity::Error),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Never => None,
     };
-    if findings.into_iter().any(|f| f.severity >= least) {
+    let failed =
+        |f: &Finding| f.kind == Kind::CommitMissing || least.is_some_and(|l| f.severity >= l);
+    if findings.into_iter().any(failed) {
         Outcome::Failed
     } else {
         Outcome::Success

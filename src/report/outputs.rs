@@ -40,6 +40,33 @@ pub fn explain(sel: &Selection, digest: Option<&str>) -> Vec<(&'static str, Stri
     ]
 }
 
+/// The outputs of a `sync` run: `changed`, `commit`, `pull-request-urls`
+/// (one per line), `drift` (references not up to date) and `report` (the
+/// path of the JSON document, when it was written).
+pub fn sync(
+    r: &super::sync::SyncReport,
+    report: Option<&std::path::Path>,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("changed", r.changed.to_string()),
+        ("commit", r.commit.clone().unwrap_or_default()),
+        (
+            "pull-request-urls",
+            r.pull_requests
+                .iter()
+                .map(|p| p.url.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        ("drift", r.drift().count().to_string()),
+        (
+            "report",
+            report.map(|p| p.display().to_string()).unwrap_or_default(),
+        ),
+        ("summary", r.headline()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

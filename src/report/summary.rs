@@ -94,6 +94,67 @@ pub fn set(r: &SetReport, commit_url: Option<&str>) -> String {
     md
 }
 
+/// The job summary of a `sync` run: the total, then a table per
+/// directory of the references that are not up to date (verdict, image,
+/// Git tag → selected tag, policy), the other findings, and with `--apply`
+/// the diff, collapsed; kept under [`SUMMARY_LIMIT`].
+pub fn sync(r: &super::sync::SyncReport) -> String {
+    let mut md = format!("### gitops-bump sync: {}\n\n", cell(&r.headline()));
+    let totals = r.totals();
+    md.push_str("| verdict | references |\n|---|---|\n");
+    for v in crate::drift::Verdict::ALL {
+        if totals[v.as_str()] > 0 {
+            md.push_str(&format!("| {} | {} |\n", v.as_str(), totals[v.as_str()]));
+        }
+    }
+    for (dir, refs) in r.by_directory() {
+        let section = format!(
+            "\n#### `{}`\n\n| verdict | file:line | image | Git → selected | policy | why |\n|---|---|---|---|---|---|\n",
+            cell(dir)
+        );
+        if md.len() + section.len() > SUMMARY_LIMIT - 4096 {
+            md.push_str(
+                "\n… more directories not shown (the 1 MiB summary limit); see the job log\n",
+            );
+            break;
+        }
+        md.push_str(&section);
+        for x in refs {
+            let row = format!(
+                "| {} | `{}:{}` | `{}` | `{}` → `{}` | {} | {} |\n",
+                x.verdict.as_str(),
+                cell(&x.file),
+                x.line,
+                cell(&x.image),
+                cell(&x.shown_current()),
+                cell(x.selected.as_deref().unwrap_or("-")),
+                cell(x.policy.as_deref().unwrap_or("-")),
+                cell(&x.message)
+            );
+            if md.len() + row.len() > SUMMARY_LIMIT - 4096 {
+                break;
+            }
+            md.push_str(&row);
+        }
+    }
+    for f in &r.findings {
+        md.push_str(&format!(
+            "\n- {:?} `{}`: {}",
+            f.severity,
+            cell(&location(f)),
+            cell(&f.message)
+        ));
+    }
+    md.push('\n');
+    if let Some(diff) = &r.diff {
+        md.push_str(&collapsed_diff(
+            diff,
+            SUMMARY_LIMIT.saturating_sub(md.len() + 200),
+        ));
+    }
+    md
+}
+
 /// A diff in a collapsed `<details>` block, cut to `room` bytes with a note.
 pub fn collapsed_diff(diff: &str, room: usize) -> String {
     let mut shown = diff;

@@ -176,3 +176,53 @@ pub fn explain(
 fn location(f: &Finding) -> String {
     f.at().unwrap_or_default()
 }
+
+/// Writes a `sync` report: one line per reference that is not up to date,
+/// grouped by directory; findings on stderr; the diff of `--apply
+/// --dry-run`; what was written; and a one-line total.
+pub fn sync(out: &mut dyn Write, err: &mut dyn Write, r: &super::sync::SyncReport, actions: bool) {
+    if actions {
+        let _ = write!(out, "{}", super::annotations::sync(r));
+    }
+    for f in &r.findings {
+        let level = match f.severity {
+            crate::finding::Severity::Error => "error",
+            crate::finding::Severity::Warning => "warning",
+            crate::finding::Severity::Notice => "note",
+        };
+        let prefix = f.at().map(|at| format!("{at}: ")).unwrap_or_default();
+        let _ = writeln!(err, "{level}: {prefix}{}", f.message);
+    }
+    for (dir, refs) in r.by_directory() {
+        let _ = writeln!(out, "{dir}/");
+        for x in refs {
+            let name = x.file.rsplit_once('/').map_or(x.file.as_str(), |(_, n)| n);
+            let _ = writeln!(
+                out,
+                "  {:<16} {name}:{}  {}  {}",
+                x.verdict.as_str(),
+                x.line,
+                x.image,
+                x.message
+            );
+        }
+    }
+    if let Some(diff) = &r.diff {
+        if actions {
+            let _ = write!(out, "{}", command("group", &[], "diff"));
+        }
+        let _ = write!(out, "{diff}");
+        if actions {
+            let _ = write!(out, "{}", command("endgroup", &[], ""));
+        }
+    }
+    for pr in &r.pull_requests {
+        let verb = if pr.created { "opened" } else { "updated" };
+        let _ = writeln!(
+            out,
+            "{verb} pull request #{} from {}: {}",
+            pr.number, pr.branch, pr.url
+        );
+    }
+    let _ = writeln!(out, "sync: {}", r.headline());
+}

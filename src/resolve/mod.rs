@@ -10,4 +10,5 @@
 
 pub mod platforms;
 pub mod select;
+pub mod survey;
 pub mod verify;

@@ -36,13 +36,15 @@ pub enum Var {
     GithubWorkflow,
     /// `1` when the run was re-run with debug logging.
     RunnerDebug,
+    /// The runner's temporary directory, for files a step leaves to later steps.
+    RunnerTemp,
     /// A `tracing` filter for logs on stderr (`debug`, `gitops_bump::registry=debug`).
     GitopsBumpLog,
 }
 
 impl Var {
     /// Every variable, for docs and tests.
-    pub const ALL: [Var; 12] = [
+    pub const ALL: [Var; 13] = [
         Var::GithubToken,
         Var::GhToken,
         Var::GithubRepository,
@@ -54,6 +56,7 @@ impl Var {
         Var::GithubStepSummary,
         Var::GithubWorkflow,
         Var::RunnerDebug,
+        Var::RunnerTemp,
         Var::GitopsBumpLog,
     ];
 
@@ -71,6 +74,7 @@ impl Var {
             Var::GithubStepSummary => "GITHUB_STEP_SUMMARY",
             Var::GithubWorkflow => "GITHUB_WORKFLOW",
             Var::RunnerDebug => "RUNNER_DEBUG",
+            Var::RunnerTemp => "RUNNER_TEMP",
             Var::GitopsBumpLog => "GITOPS_BUMP_LOG",
         }
     }

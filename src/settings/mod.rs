@@ -10,6 +10,7 @@
 pub mod env;
 pub mod explain;
 pub mod set;
+pub mod sync;
 pub mod units;
 
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use crate::secret::Secret;
 pub use env::{Env, Var};
 pub use explain::{ExplainSettings, TagSource};
 pub use set::Settings;
+pub use sync::SyncSettings;
 
 /// A usage or configuration error: exit code 2.
 #[derive(Debug, thiserror::Error)]

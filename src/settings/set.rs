@@ -99,7 +99,7 @@ impl Settings {
                 Policy::parse(spec).map_err(|e| UsageError(format!("--policy: {e}")))?,
             ),
         };
-        if args.write.no_verify && !platforms.is_empty() {
+        if args.no_verify && !platforms.is_empty() {
             return Err(UsageError(
                 "--platform needs the registry check; drop --no-verify or drop --platform".into(),
             ));
@@ -118,7 +118,7 @@ impl Settings {
             files,
             dry_run: args.write.dry_run,
             pull_request: args.write.pull_request,
-            no_verify: args.write.no_verify,
+            no_verify: args.no_verify,
             commit: args.write.commit,
             message,
             retry,

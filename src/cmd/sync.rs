@@ -1,0 +1,718 @@
+//! `sync`: the scheduled checker. A second driver over the same spine as
+//! `set`: read → discover (+ what is tracked, by which rule) → resolve (one
+//! survey of the registry) → classify (`drift`) → and, with `--apply`,
+//! plan → guard → the one write path (`commit::run`: one commit for the
+//! `commit` entries, one pull request per `pull-request` entry) → report.
+//!
+//! Each round of the write path re-reads the snapshot, the configuration
+//! with it, and re-plans; the registry's answers are asked once per run and
+//! reused (the client caches them), so a compare-and-swap miss costs only
+//! the re-read.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+
+use super::Context;
+use crate::backend::{Backend, PullRequestSpec, Snapshot, Target, Write};
+use crate::cli::OutputFormat;
+use crate::commit::{self, Planned, Written, message};
+use crate::discover::config::{self, Mode};
+use crate::discover::tracked::{self, Rule, Tracking};
+use crate::discover::{self, Discovery};
+use crate::drift::{self, Facts, Selected, Verdict};
+use crate::finding::{Finding, Kind, Severity};
+use crate::guard;
+use crate::manifest::{Dialect, Manifest};
+use crate::plan::{self, Desired, Intent};
+use crate::reference::{Reference, Repository};
+use crate::registry::{Client, Platform};
+use crate::report::sync::{ReferenceReport, SyncReport};
+use crate::report::{self, Outcome};
+use crate::resolve::survey::{self, Answers, Ask, Key};
+use crate::settings::{SyncSettings, UsageError};
+
+/// Runs `sync` and reports it.
+pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
+    let client = Client::new(settings.registry.clone())?;
+    let git = settings.commit && settings.apply && !settings.dry_run;
+    let mut backend = cx.open(&settings.store, git, settings.retry)?;
+    let mut checker = Checker {
+        settings,
+        cx,
+        client,
+        answers: Answers::default(),
+        ages: HashMap::new(),
+        now: now(),
+    };
+    let report = if settings.apply {
+        apply(&mut checker, backend.as_mut())?
+    } else {
+        let snapshot = backend
+            .read(&settings.files)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", backend.describe()))?;
+        let mut round = checker.round(&snapshot)?;
+        round.report.attempts = 1;
+        round.report
+    };
+    let mut report = report;
+    report.registry = Some(checker.client.stats());
+    report.api_requests = backend.api_requests();
+    report.dry_run = settings.dry_run || !settings.apply;
+    let summary = report::summary::sync(&report);
+    let path = cx.report_file("gitops-bump-sync.json");
+    if let Some(path) = &path
+        && let Err(e) = std::fs::write(path, report::json_v1::sync_text(&report))
+    {
+        report::warn(&format!("{}: {e}", path.display()));
+    }
+    cx.write_action_files(
+        &report::outputs::sync(&report, path.as_deref()),
+        Some(&summary),
+    );
+    match settings.output {
+        OutputFormat::Text => report::text::sync(
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+            &report,
+            cx.actions,
+        ),
+        OutputFormat::Json => report::print_json(&report::json_v1::sync(&report)),
+    }
+    let findings = report
+        .references
+        .iter()
+        .map(ReferenceReport::finding)
+        .chain(report.findings.iter().cloned())
+        .collect::<Vec<_>>();
+    Ok(report::exit_code(&findings, settings.fail_on))
+}
+
+/// `--apply`: the commit entries together through one write path, then
+/// each pull-request entry through its own. Every round re-reads and
+/// re-plans; what it planned for the write that landed is what is reported.
+fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncReport> {
+    let settings = checker.settings;
+    let mut failure: Option<anyhow::Error> = None;
+    let mut plan = |group: &Group, snapshot: &Snapshot| -> Planned<Option<Round>> {
+        match checker.round(snapshot) {
+            Ok(mut round) => {
+                let write = round.take_write(group);
+                Planned {
+                    outcome: Some(round),
+                    write,
+                }
+            }
+            Err(e) => {
+                failure = Some(e);
+                Planned {
+                    outcome: None,
+                    write: None,
+                }
+            }
+        }
+    };
+    let committed = commit::run(
+        backend,
+        &settings.files,
+        settings.retry,
+        settings.dry_run,
+        &mut |snapshot| plan(&Group::Commit, snapshot),
+    )?;
+    let Some(mut round) = committed.outcome else {
+        return Err(
+            failure.unwrap_or_else(|| anyhow::anyhow!("impossible: a round without a plan"))
+        );
+    };
+    let mut report = std::mem::take(&mut round.report);
+    report.attempts = committed.attempts;
+    record(
+        &mut report,
+        committed.written,
+        std::mem::take(&mut round.updates),
+    );
+    for key in round.pull_request_keys() {
+        let group = Group::PullRequest(key);
+        let committed = commit::run(
+            backend,
+            &settings.files,
+            settings.retry,
+            settings.dry_run,
+            &mut |snapshot| plan(&group, snapshot),
+        )?;
+        let Some(mut pr_round) = committed.outcome else {
+            return Err(
+                failure.unwrap_or_else(|| anyhow::anyhow!("impossible: a round without a plan"))
+            );
+        };
+        report.attempts = report.attempts.max(committed.attempts);
+        record(
+            &mut report,
+            committed.written,
+            std::mem::take(&mut pr_round.updates),
+        );
+    }
+    Ok(report)
+}
+
+/// Adds what one write path wrote (or would write) to the report.
+fn record(report: &mut SyncReport, written: Written, updates: Vec<plan::Update>) {
+    match written {
+        Written::Nothing => {}
+        Written::DryRun { write, .. } => {
+            report.changed = true;
+            report.updates.extend(updates);
+            let diff = crate::report::unified_diff(&write.changes);
+            report.diff.get_or_insert_with(String::new).push_str(&diff);
+        }
+        Written::Done {
+            commit,
+            pull_request,
+            missing,
+            ..
+        } => {
+            report.changed = true;
+            report.updates.extend(updates);
+            if pull_request.is_none() {
+                report.commit = commit;
+            }
+            report.pull_requests.extend(pull_request);
+            report.findings.extend(missing.into_iter().map(|m| {
+                Finding::error(
+                    Kind::CommitMissing,
+                    None,
+                    format!("gitops commit missing: {m}"),
+                )
+            }));
+        }
+    }
+}
+
+/// Which references one write path writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Group {
+    /// Every applicable reference of a `commit` rule.
+    Commit,
+    /// The references of one `pull-request` entry (its key).
+    PullRequest(String),
+}
+
+/// What one run asks and remembers across rounds.
+struct Checker<'a> {
+    settings: &'a SyncSettings,
+    cx: &'a Context,
+    client: Client,
+    answers: Answers,
+    ages: HashMap<(Repository, String), Option<String>>,
+    now: i64,
+}
+
+/// One round: the snapshot's references, their verdicts, and what
+/// `--apply` would write for them.
+struct Round {
+    report: SyncReport,
+    /// Per write group: the write and the values it changes.
+    writes: Vec<(Group, Write, Vec<plan::Update>)>,
+    /// The pull-request entries with something to write.
+    pr_keys: Vec<String>,
+    /// The values the write taken by [`Round::take_write`] changes.
+    updates: Vec<plan::Update>,
+}
+
+impl Checker<'_> {
+    fn round(&mut self, snapshot: &Snapshot) -> Result<Round> {
+        let settings = self.settings;
+        let keep = |m: &Manifest| !m.sites.is_empty() || !m.skipped.is_empty();
+        let discovery = discover::discover(snapshot, &keep);
+        let config = read_config(settings, snapshot)?;
+        let tracking = tracked::track(
+            &discovery.manifests,
+            config.as_ref(),
+            &[],
+            &settings.default_policy,
+            settings.default_explicit,
+            settings.mode,
+        )
+        .map_err(|e| UsageError(e.to_string()))?;
+        let manifests = &discovery.manifests;
+        // What each reference asks the registry.
+        let mut asks = Vec::new();
+        let mut keys: Vec<Option<Key>> = Vec::with_capacity(tracking.refs.len());
+        for t in &tracking.refs {
+            let Some(ri) = t.rule else {
+                keys.push(None);
+                continue;
+            };
+            let rule = &tracking.rules[ri];
+            let m = &manifests[t.manifest];
+            let site = &m.sites[t.site];
+            let image = m.image_of(site);
+            let Some(repository) = image.repository.clone() else {
+                keys.push(None);
+                continue;
+            };
+            let key = Key {
+                repository,
+                rule: ri,
+                platforms: platforms(settings, rule, m, site),
+            };
+            asks.push(Ask {
+                key: key.clone(),
+                policy: rule.policy.clone(),
+                filter: rule.filter.clone(),
+                digest: image.digest.is_some()
+                    || matches!(rule.policy, crate::policy::Policy::Digest { .. }),
+            });
+            keys.push(Some(key));
+        }
+        self.cx.runtime.block_on(survey::survey(
+            &self.client,
+            asks,
+            settings.max_candidates,
+            &mut self.answers,
+        ));
+        // Classify; learn build times only for what is behind under a grace.
+        let mut facts: Vec<Option<Facts>> = tracking
+            .refs
+            .iter()
+            .zip(&keys)
+            .map(|(t, key)| self.facts(&discovery, &tracking, t, key.as_ref()))
+            .collect();
+        let mut wanted = Vec::new();
+        for (f, key) in facts.iter().zip(&keys) {
+            let (Some(f), Some(key)) = (f, key) else {
+                continue;
+            };
+            if f.grace > Duration::ZERO
+                && drift::classify(f).verdict == Verdict::Behind
+                && let Some(tag) = &f.selected.tag
+                && !self
+                    .ages
+                    .contains_key(&(key.repository.clone(), tag.clone()))
+            {
+                wanted.push((
+                    key.repository.clone(),
+                    tag.clone(),
+                    key.platforms.first().cloned(),
+                ));
+            }
+        }
+        if !wanted.is_empty() {
+            let times = self
+                .cx
+                .runtime
+                .block_on(survey::build_times(&self.client, wanted));
+            self.ages.extend(times);
+        }
+        for (f, key) in facts.iter_mut().zip(&keys) {
+            if let (Some(f), Some(key)) = (f, key)
+                && let Some(tag) = &f.selected.tag
+                && let Some(Some(time)) = self.ages.get(&(key.repository.clone(), tag.clone()))
+                && let Some(at) = crate::policy::order::parse_rfc3339(time)
+            {
+                f.selected_age = Some(Duration::from_secs(
+                    self.now.saturating_sub(at).max(0) as u64
+                ));
+            }
+        }
+        let mut report = SyncReport::default();
+        let mut fixes = Vec::new();
+        for (i, (t, f)) in tracking.refs.iter().zip(&facts).enumerate() {
+            let m = &manifests[t.manifest];
+            let site = &m.sites[t.site];
+            let image = m.image_of(site);
+            let rule = t.rule.map(|r| &tracking.rules[r]);
+            let f = f.clone().unwrap_or_else(|| Facts {
+                image: image.name.clone(),
+                unchecked: Some((
+                    t.unchecked
+                        .clone()
+                        .unwrap_or_else(|| "no policy applies".into()),
+                    false,
+                )),
+                ..Facts::default()
+            });
+            let c = drift::classify(&f);
+            let (line, column) = site
+                .slots()
+                .first()
+                .map_or((m.site_line(site), 1), |&n| m.node_position(n));
+            if matches!(c.verdict, Verdict::Behind | Verdict::InFlight)
+                && let Some(rule) = rule
+                && rule.applicable
+                && rule.mode != Mode::Report
+                && (c.verdict == Verdict::Behind || settings.grace.is_zero())
+                && let Some(tag) = &f.selected.tag
+            {
+                let mut written = format!("{}:{tag}", image.name);
+                if image.digest.is_some()
+                    && let Some(d) = &f.selected.digest
+                {
+                    written.push('@');
+                    written.push_str(d);
+                }
+                if let Ok(reference) = Reference::parse(&written) {
+                    fixes.push((
+                        i,
+                        Desired {
+                            arg: written.clone(),
+                            reference,
+                            resolved_digest: f.selected.digest.clone(),
+                        },
+                    ));
+                }
+            }
+            report.references.push(ReferenceReport {
+                file: m.path.clone(),
+                line,
+                column,
+                dialect: site.dialect,
+                image: image.name.clone(),
+                current: image.tag.clone(),
+                current_digest: image.digest.clone(),
+                selected: f.selected.tag.clone(),
+                selected_digest: f.selected.digest.clone(),
+                verdict: c.verdict,
+                severity: c.severity,
+                policy: rule.map(|r| r.policy.to_string()),
+                policy_source: rule.map(|r| r.source),
+                platforms: keys[i]
+                    .as_ref()
+                    .map(|k| k.platforms.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+                message: c.message,
+            });
+        }
+        report.findings.extend(tracking.findings.iter().cloned());
+        report
+            .findings
+            .extend(discovery.unreadable.iter().map(|u| u.finding.clone()));
+        let mut round = Round {
+            report,
+            writes: Vec::new(),
+            pr_keys: Vec::new(),
+            updates: Vec::new(),
+        };
+        if settings.apply {
+            let mut groups = vec![Group::Commit];
+            for (i, _) in &fixes {
+                if let Some(r) = tracking.refs[*i].rule {
+                    let rule = &tracking.rules[r];
+                    if rule.mode == Mode::PullRequest {
+                        let g = Group::PullRequest(rule.key.clone());
+                        if !groups.contains(&g) {
+                            round.pr_keys.push(rule.key.clone());
+                            groups.push(g);
+                        }
+                    }
+                }
+            }
+            for group in groups {
+                if let Some((write, updates)) = plan_write(
+                    settings,
+                    &discovery,
+                    &tracking,
+                    &fixes,
+                    &group,
+                    &mut round.report,
+                ) {
+                    round.writes.push((group, write, updates));
+                }
+            }
+        }
+        Ok(round)
+    }
+
+    /// The facts about one reference, `None` when it has no rule.
+    fn facts(
+        &self,
+        discovery: &Discovery,
+        tracking: &Tracking,
+        t: &tracked::Tracked,
+        key: Option<&Key>,
+    ) -> Option<Facts> {
+        let key = key?;
+        let rule = &tracking.rules[t.rule?];
+        let m = &discovery.manifests[t.manifest];
+        let site = &m.sites[t.site];
+        let image = m.image_of(site);
+        let mut f = Facts {
+            image: image.name.clone(),
+            current: image.tag.clone(),
+            current_digest: image.digest.clone(),
+            policy: rule.policy.to_string(),
+            grace: rule.grace.unwrap_or(self.settings.grace),
+            default_policy: !rule.applicable,
+            ..Facts::default()
+        };
+        if m.is_pinned(site) {
+            f.blocked = Some("pinned by # gitops-bump:ignore".into());
+        }
+        let listed = match self.answers.tags.get(&key.repository) {
+            Some(Ok(tags)) => tags.clone(),
+            Some(Err(e)) => {
+                f.unchecked = Some((format!("{}: {e}", image.name), true));
+                return Some(f);
+            }
+            None => {
+                f.unchecked = Some((format!("{}: the registry was not asked", image.name), true));
+                return Some(f);
+            }
+        };
+        let selection = match self.answers.selections.get(key) {
+            Some(Ok(s)) => s.clone(),
+            Some(Err(e)) => {
+                f.unchecked = Some((format!("{}: {e}", image.name), true));
+                return Some(f);
+            }
+            None => {
+                f.unchecked = Some((format!("{}: the registry was not asked", image.name), true));
+                return Some(f);
+            }
+        };
+        f.current_listed = f
+            .current
+            .as_ref()
+            .is_none_or(|c| listed.iter().any(|t| t == c));
+        f.selected = Selected {
+            tag: selection.selection.winner.clone(),
+            digest: selection.digest.clone(),
+            lacking: selection.lacking.clone(),
+            failure: selection
+                .selection
+                .failure
+                .as_ref()
+                .map(|e| format!("policy {}: {e}", rule.policy)),
+        };
+        // The walk down the ranking saw the current tag when it ranks above
+        // the winner: if it lacks a platform, that was recorded.
+        if let Some(current) = &f.current
+            && let Some((_, lacks)) = selection.lacking.iter().find(|(t, _)| t == current)
+        {
+            f.current_lacks = vec![lacks.clone()];
+        }
+        if let crate::policy::Policy::Digest { .. } = rule.policy {
+            f.followed_digest = selection.digest.clone();
+        } else if let (Some(current), Some(winner)) = (&f.current, &f.selected.tag) {
+            f.current_excluded = !matches!(
+                rule.filter.classify(current),
+                crate::policy::FilterVerdict::Kept(_)
+            );
+            f.order = match rule.policy {
+                crate::policy::Policy::NewestBuild => {
+                    let key_of = |tag: &str| {
+                        selection
+                            .selection
+                            .candidates
+                            .iter()
+                            .find(|c| c.tag == tag)
+                            .and_then(|c| c.key.clone())
+                    };
+                    match (key_of(current), key_of(winner)) {
+                        (Some(c), Some(w)) => Some(w.cmp(&c)),
+                        _ => None,
+                    }
+                }
+                _ => rule.policy.compare_filtered(&rule.filter, current, winner),
+            };
+        }
+        Some(f)
+    }
+}
+
+impl Round {
+    /// The keys of the pull-request entries that have something to write.
+    fn pull_request_keys(&self) -> Vec<String> {
+        self.pr_keys.clone()
+    }
+
+    /// The write for `group`, if it has one; its updates move to `updates`.
+    fn take_write(&mut self, group: &Group) -> Option<Write> {
+        let i = self.writes.iter().position(|(g, _, _)| g == group)?;
+        let (_, write, updates) = self.writes.swap_remove(i);
+        self.updates = updates;
+        Some(write)
+    }
+}
+
+/// Plans `group`'s fixes, guards them and merges them per file. A fix a
+/// guard refuses is reported as blocked and left out; a conflict between
+/// two fixes of one file writes nothing for the group (an error).
+fn plan_write(
+    settings: &SyncSettings,
+    discovery: &Discovery,
+    tracking: &Tracking,
+    fixes: &[(usize, Desired)],
+    group: &Group,
+    report: &mut SyncReport,
+) -> Option<(Write, Vec<plan::Update>)> {
+    let manifests = &discovery.manifests;
+    let mut desired = Vec::new();
+    let mut intents = Vec::new();
+    let mut refs = Vec::new();
+    for (i, d) in fixes {
+        let t = &tracking.refs[*i];
+        let rule = &tracking.rules[t.rule?];
+        let ours = match group {
+            Group::Commit => rule.mode == Mode::Commit,
+            Group::PullRequest(key) => rule.mode == Mode::PullRequest && &rule.key == key,
+        };
+        if !ours {
+            continue;
+        }
+        refs.push(*i);
+        intents.push(Intent {
+            manifest: t.manifest,
+            site: t.site,
+            desired: desired.len(),
+        });
+        desired.push(d.clone());
+    }
+    if intents.is_empty() {
+        return None;
+    }
+    let plans = plan::plan_intents(manifests, &desired, &intents);
+    let downgrades = if settings.allow_downgrade {
+        guard::Downgrades::Allowed
+    } else {
+        guard::Downgrades::default()
+    };
+    let cx = guard::Context {
+        manifests,
+        desired: &desired,
+        no_verify: false,
+        downgrades: &downgrades,
+    };
+    let decision = guard::check(&cx, &plans, &[]);
+    // A refused fix: the reference is blocked, with the guard's reason.
+    for (pi, plan) in plans.iter().enumerate() {
+        if plan.changes.is_empty() || decision.allowed.contains(&pi) {
+            continue;
+        }
+        let Some(r) = report.references.get_mut(refs[pi]) else {
+            continue;
+        };
+        if let Some(f) = decision
+            .findings
+            .iter()
+            .find(|f| f.file() == r.file && f.line() == Some(r.line))
+        {
+            r.verdict = Verdict::Blocked;
+            r.severity = Severity::Warning;
+            r.message = f.message.clone();
+        }
+    }
+    let merged = plan::merge::merge(manifests, &plans, &decision.allowed);
+    if !merged.findings.is_empty() {
+        report.findings.extend(merged.findings);
+        return None;
+    }
+    if merged.changes.is_empty() {
+        return None;
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let target = match group {
+        Group::Commit => Target::Branch,
+        Group::PullRequest(key) => {
+            let (title, body) = message::pull_request(&settings.message, &merged.updates);
+            Target::PullRequest(PullRequestSpec {
+                key: vec![key.clone()],
+                title,
+                body,
+            })
+        }
+    };
+    let write = Write {
+        target,
+        changes: merged.changes,
+        message: message::render(&settings.message, &merged.updates, &id),
+        id,
+    };
+    Some((write, merged.updates))
+}
+
+/// The configuration in `snapshot`, if any.
+fn read_config(settings: &SyncSettings, snapshot: &Snapshot) -> Result<Option<config::Config>> {
+    let Some(file) = snapshot.files.iter().find(|f| f.path == settings.config) else {
+        if settings.config_given {
+            return Err(UsageError(format!(
+                "--config {}: not found in the repository",
+                settings.config
+            ))
+            .into());
+        }
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(&file.bytes)
+        .map_err(|e| UsageError(format!("{}: not UTF-8 ({e})", settings.config)))?;
+    Ok(Some(
+        config::parse(&settings.config, text).map_err(|e| UsageError(e.to_string()))?,
+    ))
+}
+
+/// The platforms a reference needs: its rule's, else `--platform`, else
+/// what its workload says (`nodeSelector`, required node affinity), sorted.
+fn platforms(
+    settings: &SyncSettings,
+    rule: &Rule,
+    m: &Manifest,
+    site: &crate::manifest::Site,
+) -> Vec<Platform> {
+    let mut out = if !rule.platforms.is_empty() {
+        rule.platforms.clone()
+    } else if !settings.platforms.is_empty() {
+        settings.platforms.clone()
+    } else {
+        hints(m, site)
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The platforms the file holding `site` says its workloads run on.
+fn hints(m: &Manifest, site: &crate::manifest::Site) -> Vec<Platform> {
+    let mut names = m.platforms(site);
+    if names.is_empty() && matches!(site.dialect, Dialect::Kustomize | Dialect::HelmValues) {
+        names = file_hints(&m.text);
+    }
+    names
+        .iter()
+        .filter_map(|p| Platform::parse_list(p).ok())
+        .flatten()
+        .collect()
+}
+
+/// `kubernetes.io/arch: X` anywhere in a kustomization's patches or a Helm
+/// values file's `nodeSelector`: the images it names run there.
+fn file_hints(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches("- ");
+        for key in ["kubernetes.io/arch", "beta.kubernetes.io/arch"] {
+            if let Some(rest) = line
+                .strip_prefix(key)
+                .or_else(|| line.strip_prefix(&format!("\"{key}\"")))
+                .and_then(|r| r.trim_start().strip_prefix(':'))
+            {
+                let arch = rest
+                    .split('#')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches(['"', '\'']);
+                if !arch.is_empty() && arch.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    out.push(format!("linux/{arch}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
