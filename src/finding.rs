@@ -88,6 +88,18 @@ pub enum Kind {
     Drift,
 }
 
+/// The least severity that fails a run (`--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailOn {
+    /// Errors fail the run (the default).
+    #[default]
+    Error,
+    /// Warnings and errors fail the run.
+    Warning,
+    /// Nothing found fails the run; only a failed write does.
+    Never,
+}
+
 /// One located, typed message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {

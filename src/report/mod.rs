@@ -22,6 +22,7 @@ use std::io::Write;
 
 use crate::backend::{FileChange, PullRequest};
 use crate::commit::verify::VerifyPlan;
+pub use crate::finding::FailOn;
 use crate::finding::{Finding, Kind, Severity};
 use crate::plan::Update;
 
@@ -81,18 +82,6 @@ pub enum Outcome {
     Success,
     /// Exit 1: the job failed (a guard refused, verification failed).
     Failed,
-}
-
-/// The least severity that fails a run (`--fail-on`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FailOn {
-    /// Errors fail the run (the default).
-    #[default]
-    Error,
-    /// Warnings and errors fail the run.
-    Warning,
-    /// Nothing found fails the run; only a failed write does.
-    Never,
 }
 
 /// The one exit-code rule: the run failed if and only if a finding reaches

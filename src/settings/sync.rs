@@ -12,9 +12,9 @@ use crate::commit::message::Template;
 use crate::commit::retry::RetrySettings;
 use crate::discover::config::{DEFAULT_PATH, Mode};
 use crate::discover::tracked::DefaultPolicy;
+use crate::finding::FailOn;
 use crate::policy::Policy;
 use crate::registry::{Platform, RegistryOptions};
-use crate::report::FailOn;
 
 /// Checked settings for `sync`.
 #[derive(Debug)]
