@@ -86,6 +86,9 @@ pub enum Kind {
     CommitMissing,
     /// A `sync` verdict about one reference (the verdict is in the message).
     Drift,
+    /// An object that says how images are tracked (a Flux ImagePolicy, an
+    /// Argo CD annotation) is wrong, or needs something gitops-bump cannot do.
+    Configuration,
 }
 
 /// The least severity that fails a run (`--fail-on`).

@@ -19,6 +19,7 @@ use crate::backend::{Backend, PullRequestSpec, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
 use crate::commit::{self, Planned, Written, message};
 use crate::discover::config::{self, Mode};
+use crate::discover::flux;
 use crate::discover::tracked::{self, Rule, Tracking};
 use crate::discover::{self, Discovery};
 use crate::drift::{self, Facts, Selected, Verdict};
@@ -35,13 +36,13 @@ use crate::settings::{SyncSettings, UsageError};
 
 /// Runs `sync` and reports it.
 pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
-    let client = Client::new(settings.registry.clone())?;
     let git = settings.commit && settings.apply && !settings.dry_run;
     let mut backend = cx.open(&settings.store, git, settings.retry)?;
     let mut checker = Checker {
         settings,
         cx,
-        client,
+        client: None,
+        insecure: Vec::new(),
         answers: Answers::default(),
         ages: HashMap::new(),
         now: now(),
@@ -57,7 +58,7 @@ pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
         round.report
     };
     let mut report = report;
-    report.registry = Some(checker.client.stats());
+    report.registry = checker.client.as_ref().map(Client::stats);
     report.api_requests = backend.api_requests();
     report.dry_run = settings.dry_run || !settings.apply;
     let summary = report::summary::sync(&report);
@@ -202,7 +203,11 @@ enum Group {
 struct Checker<'a> {
     settings: &'a SyncSettings,
     cx: &'a Context,
-    client: Client,
+    /// Built at the first survey, once the repository's objects have said
+    /// which registries they allow plain HTTP for.
+    client: Option<Client>,
+    /// Hosts `ImageRepository` objects mark `insecure`.
+    insecure: Vec<String>,
     answers: Answers,
     ages: HashMap<(Repository, String), Option<String>>,
     now: i64,
@@ -221,15 +226,43 @@ struct Round {
 }
 
 impl Checker<'_> {
+    /// The registry client, built on first use.
+    fn client(&mut self) -> Result<&Client> {
+        if self.client.is_none() {
+            let mut options = self.settings.registry.clone();
+            for host in &self.insecure {
+                if !options.insecure.contains(host) {
+                    options.insecure.push(host.clone());
+                }
+            }
+            self.client = Some(Client::new(options)?);
+        }
+        Ok(self.client.as_ref().expect("impossible: built above"))
+    }
+
     fn round(&mut self, snapshot: &Snapshot) -> Result<Round> {
         let settings = self.settings;
-        let keep = |m: &Manifest| !m.sites.is_empty() || !m.skipped.is_empty();
-        let discovery = discover::discover(snapshot, &keep);
+        // Files with references, and the objects that say how they are
+        // tracked (Flux, Argo CD).
+        let keep = |m: &Manifest| {
+            !m.sites.is_empty()
+                || !m.markers.is_empty()
+                || !m.skipped.is_empty()
+                || m.text.contains("toolkit.fluxcd.io/")
+        };
+        let mut discovery = discover::discover(snapshot, &keep);
         let config = read_config(settings, snapshot)?;
+        let objects = flux::Objects::read(&discovery.manifests);
+        flux::name_markers(&objects, &mut discovery.manifests);
+        self.insecure.extend(objects.insecure_hosts());
+        let reader = flux::FluxReader {
+            objects: &objects,
+            mode: settings.mode,
+        };
         let tracking = tracked::track(
             &discovery.manifests,
             config.as_ref(),
-            &[],
+            &[&reader],
             &settings.default_policy,
             settings.default_explicit,
             settings.mode,
@@ -262,12 +295,14 @@ impl Checker<'_> {
                 policy: rule.policy.clone(),
                 filter: rule.filter.clone(),
                 digest: image.digest.is_some()
+                    || rule.digest
                     || matches!(rule.policy, crate::policy::Policy::Digest { .. }),
             });
             keys.push(Some(key));
         }
+        let client = self.client()?.clone();
         self.cx.runtime.block_on(survey::survey(
-            &self.client,
+            &client,
             asks,
             settings.max_candidates,
             &mut self.answers,
@@ -302,7 +337,7 @@ impl Checker<'_> {
             let times = self
                 .cx
                 .runtime
-                .block_on(survey::build_times(&self.client, wanted));
+                .block_on(survey::build_times(&client, wanted));
             self.ages.extend(times);
         }
         for (f, key) in facts.iter_mut().zip(&keys) {
@@ -346,7 +381,7 @@ impl Checker<'_> {
                 && let Some(tag) = &f.selected.tag
             {
                 let mut written = format!("{}:{tag}", image.name);
-                if image.digest.is_some()
+                if (image.digest.is_some() || rule.digest)
                     && let Some(d) = &f.selected.digest
                 {
                     written.push('@');

@@ -3,6 +3,7 @@
 //! Pure: the backend already did the reading.
 
 pub mod config;
+pub mod flux;
 pub mod tracked;
 
 use crate::backend::Snapshot;

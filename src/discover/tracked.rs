@@ -57,6 +57,9 @@ pub struct Rule {
     pub applicable: bool,
     /// The pull-request key of the references it governs: its entry.
     pub key: String,
+    /// Write the index digest with the tag (`tag@sha256:…`) even where the
+    /// reference pins none (Flux `digestReflectionPolicy`).
+    pub digest: bool,
 }
 
 /// A reference and what governs it.
@@ -243,6 +246,7 @@ impl PolicyReader for ConfigReader<'_> {
                             writer: entry.writer.clone(),
                             applicable: true,
                             key: label.clone(),
+                            digest: false,
                         });
                         rules.len() - 1
                     });
@@ -293,6 +297,7 @@ fn default_rule(
         writer: None,
         applicable: explicit,
         key: "default".into(),
+        digest: false,
     })
 }
 
