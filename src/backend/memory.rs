@@ -82,6 +82,7 @@ impl Backend for Memory {
                 })
                 .collect(),
             problems: Vec::new(),
+            ..Snapshot::default()
         })
     }
 

@@ -4,6 +4,8 @@
 //! offer. This folder is the only part of the spine that touches the file
 //! system or GitHub.
 
+use std::collections::BTreeMap;
+
 pub mod files;
 pub mod github;
 pub mod local;
@@ -28,6 +30,26 @@ pub struct Snapshot {
     pub files: Vec<SourceFile>,
     /// Files skipped while reading ([`Kind::FileSkipped`](crate::finding::Kind) warnings).
     pub problems: Vec<crate::finding::Finding>,
+    /// What was kept of the files in `problems`, by path, so a guard can
+    /// tell whether a skipped file mentions an image of the run. A skipped
+    /// file with no entry could not be read at all (a broken symlink, no
+    /// permission).
+    pub skipped: BTreeMap<String, SkippedContent>,
+    /// Paths the selection matched that the repository's `.gitignore` files
+    /// exclude, sorted; they were not read. Only a local Git work tree has
+    /// any: a commit (and so the GitHub API) holds no ignored file.
+    pub ignored: Vec<String>,
+}
+
+/// What a backend kept of a file it could not offer as a manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkippedContent {
+    /// Its bytes as stored (it was no larger than `--max-file-size`).
+    Raw(Vec<u8>),
+    /// It was too large to keep: the [`files::FileSelection::needles`] it
+    /// [`files::mentions`], found by a streaming search in bounded memory
+    /// (UTF-16 decoded by its byte order mark).
+    Mentions(Vec<String>),
 }
 
 /// One file's planned new content.
@@ -175,9 +197,63 @@ pub enum BackendError {
         /// The transport failure.
         why: String,
     },
+    /// A signal (SIGINT, SIGTERM) arrived while writing; the write was
+    /// undone or finished first, as [`Interruption`] says.
+    #[error("{0}")]
+    Interrupted(Interruption),
     /// Anything else, one line, naming the file or command.
     #[error("{0}")]
     Failed(String),
+}
+
+/// A write that a signal interrupted. The write is never left half-done:
+/// before the first file is replaced it is abandoned (`written` is false;
+/// so is a commit whose git step the same Ctrl-C killed: the files are put
+/// back); from then on it is finished, commit included, and then reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interruption {
+    /// The signal's number (2 for SIGINT, 15 for SIGTERM).
+    pub signal: i32,
+    /// Its name (`SIGTERM`).
+    pub name: &'static str,
+    /// True if and only if the write was finished before stopping.
+    pub written: bool,
+    /// Files the write replaced (0 when it was abandoned).
+    pub files: usize,
+    /// The commit made, when the write was finished with `--commit`.
+    pub commit: Option<String>,
+}
+
+impl Interruption {
+    /// The conventional exit status of a process stopped by this signal
+    /// (128 + its number: 130 for SIGINT, 143 for SIGTERM), so a calling
+    /// shell or CI runner sees an interruption, not a failure.
+    pub fn exit_code(&self) -> u8 {
+        u8::try_from(128 + self.signal).unwrap_or(1)
+    }
+}
+
+impl std::fmt::Display for Interruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.name;
+        if !self.written {
+            return write!(
+                f,
+                "interrupted by {name}; the write was abandoned and nothing was written"
+            );
+        }
+        let files = self.files;
+        match &self.commit {
+            Some(c) => write!(
+                f,
+                "interrupted by {name} while writing; the write was finished first ({files} file(s), commit {c}) but not verified"
+            ),
+            None => write!(
+                f,
+                "interrupted by {name} while writing; the write was finished first ({files} file(s)) but not verified"
+            ),
+        }
+    }
 }
 
 /// Where manifests are read from and written to. Synchronous: backends

@@ -35,6 +35,12 @@ mod github_logs;
 mod kustomize_render;
 /// The module layering of `src/` (no import cycles).
 mod layers;
+/// `--dir`: which files are read (ignore rules, UTF-16) and what is kept of skipped ones.
+mod local_files;
+/// `--dir`: file history for the writer guards.
+mod local_history;
+/// `--dir` writes under signals, a low open-file limit; modes and owners.
+mod local_write;
 /// Lossless editing under random documents.
 mod lossless;
 /// Masterminds, Flux and Argo CD tag-policy oracles.

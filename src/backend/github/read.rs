@@ -68,6 +68,7 @@ impl Api {
             head: Some(head.clone()),
             files: Vec::new(),
             problems: listing.problems,
+            ..Snapshot::default()
         };
         for (path, f) in fetched {
             let bytes = match f {
