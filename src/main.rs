@@ -11,14 +11,11 @@ fn main() -> ExitCode {
         Ok(gitops_bump::Outcome::Success) => ExitCode::SUCCESS,
         Ok(gitops_bump::Outcome::Failed) => ExitCode::from(1),
         Err(e) => {
-            let usage = e
-                .downcast_ref::<gitops_bump::settings::UsageError>()
-                .is_some();
             gitops_bump::report::fatal(
                 &format!("{e:#}"),
                 gitops_bump::settings::Env::from_process().in_actions(),
             );
-            ExitCode::from(if usage { 2 } else { 1 })
+            ExitCode::from(gitops_bump::report::error_exit_code(&e))
         }
     }
 }

@@ -102,6 +102,22 @@ pub fn exit_code<'a>(findings: impl IntoIterator<Item = &'a Finding>, fail_on: F
     }
 }
 
+/// The exit code of a run that ended in an error: 2 for usage and
+/// configuration errors, 128 + the signal for a write interrupted by
+/// SIGINT or SIGTERM (as a shell reports it), 1 for anything else.
+pub fn error_exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<crate::settings::UsageError>().is_some() {
+        return 2;
+    }
+    match e.downcast_ref::<crate::commit::CommitError>() {
+        Some(crate::commit::CommitError::Backend {
+            source: crate::backend::BackendError::Interrupted(i),
+            ..
+        }) => i.exit_code(),
+        _ => 1,
+    }
+}
+
 /// Unified diff of `changes`, `a/` and `b/` prefixed like `git diff`.
 pub fn unified_diff(changes: &[FileChange]) -> String {
     let mut out = String::new();

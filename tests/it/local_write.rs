@@ -15,10 +15,15 @@ use crate::common::{git, git_init};
 const OLD: &str = "ghcr.io/acme/backend:v1.3.0";
 const NEW: &str = "ghcr.io/acme/backend:v1.4.0";
 
-/// The exit code of a run a signal interrupted. TODO(#13): 128 + the
-/// signal's number once `main` maps `BackendError::Interrupted` through
-/// `Interruption::exit_code`; until then every failure is 1.
-const INTERRUPTED: i32 = 1;
+/// The exit code of a run a signal interrupted: 128 + the signal's number,
+/// as a shell reports it.
+fn interrupted_code(signal: &str) -> i32 {
+    match signal {
+        "INT" => 130,
+        "TERM" => 143,
+        other => panic!("no exit code for SIG{other}"),
+    }
+}
 
 /// `n` manifests under `dir`, spread over 20 folders, each holding the old
 /// reference.
@@ -146,7 +151,12 @@ fn issue_13_a_signal_while_staging_writes_nothing_and_leaves_no_temporary_file()
         let tmp = tempfile::tempdir().expect("tempdir");
         fleet(tmp.path(), 2000);
         let out = interrupted(tmp.path(), &[], "stage:1000", signal);
-        assert_eq!(out.status.code(), Some(INTERRUPTED), "{}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(interrupted_code(signal)),
+            "{}",
+            stderr(&out)
+        );
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(
@@ -167,7 +177,7 @@ fn issue_13_a_signal_while_renaming_finishes_the_write_then_stops() {
     let tmp = tempfile::tempdir().expect("tempdir");
     fleet(tmp.path(), 2000);
     let out = interrupted(tmp.path(), &[], "rename:1000", "TERM");
-    assert_eq!(out.status.code(), Some(INTERRUPTED), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(
@@ -194,7 +204,7 @@ fn issue_13_signals_never_leave_a_half_made_commit_or_a_dirty_index() {
         let out = interrupted(tmp.path(), &["--commit"], pause, signal);
         assert_eq!(
             out.status.code(),
-            Some(INTERRUPTED),
+            Some(interrupted_code(signal)),
             "{pause}: {}",
             stderr(&out)
         );
