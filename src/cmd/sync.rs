@@ -17,7 +17,7 @@ use anyhow::Result;
 use super::Context;
 use crate::backend::{Backend, PullRequestSpec, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
-use crate::commit::{self, Planned, Written, message};
+use crate::commit::{self, Written, message};
 use crate::discover::config::{self, Mode};
 use crate::discover::flux;
 use crate::discover::tracked::{self, Rule, Tracking};
@@ -96,18 +96,18 @@ pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
 fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncReport> {
     let settings = checker.settings;
     let mut failure: Option<anyhow::Error> = None;
-    let mut plan = |group: &Group, snapshot: &Snapshot| -> Planned<Option<Round>> {
+    let mut plan = |group: &Group, snapshot: &Snapshot| -> commit::Planned<Option<Round>> {
         match checker.round(snapshot) {
             Ok(mut round) => {
                 let write = round.take_write(group);
-                Planned {
+                commit::Planned {
                     outcome: Some(round),
                     write,
                 }
             }
             Err(e) => {
                 failure = Some(e);
-                Planned {
+                commit::Planned {
                     outcome: None,
                     write: None,
                 }
@@ -132,6 +132,7 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
         &mut report,
         committed.written,
         std::mem::take(&mut round.updates),
+        std::mem::take(&mut round.fixed),
     );
     for key in round.pull_request_keys() {
         let group = Group::PullRequest(key);
@@ -152,13 +153,21 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
             &mut report,
             committed.written,
             std::mem::take(&mut pr_round.updates),
+            std::mem::take(&mut pr_round.fixed),
         );
     }
     Ok(report)
 }
 
-/// Adds what one write path wrote (or would write) to the report.
-fn record(report: &mut SyncReport, written: Written, updates: Vec<plan::Update>) {
+/// Adds what one write path wrote (or would write) to the report. The
+/// references a verified write fixed stay in the report with what was
+/// found, as notices: the drift is gone.
+fn record(
+    report: &mut SyncReport,
+    written: Written,
+    updates: Vec<plan::Update>,
+    fixed: Vec<(String, usize)>,
+) {
     match written {
         Written::Nothing => {}
         Written::DryRun { write, .. } => {
@@ -176,7 +185,20 @@ fn record(report: &mut SyncReport, written: Written, updates: Vec<plan::Update>)
             report.changed = true;
             report.updates.extend(updates);
             if pull_request.is_none() {
-                report.commit = commit;
+                report.commit.clone_from(&commit);
+            }
+            if missing.is_empty() {
+                let how = match (&pull_request, &commit) {
+                    (Some(pr), _) => format!("pull request #{}", pr.number),
+                    (None, Some(c)) => format!("commit {}", crate::report::short_sha(c)),
+                    (None, None) => "this run".to_owned(),
+                };
+                for r in report.references.iter_mut() {
+                    if fixed.iter().any(|(f, l)| *f == r.file && *l == r.line) {
+                        r.severity = Severity::Notice;
+                        r.message = format!("fixed by {how}: {}", r.message);
+                    }
+                }
             }
             report.pull_requests.extend(pull_request);
             report.findings.extend(missing.into_iter().map(|m| {
@@ -188,6 +210,14 @@ fn record(report: &mut SyncReport, written: Written, updates: Vec<plan::Update>)
             }));
         }
     }
+}
+
+/// One group's write, the values it changes and the references it fixes
+/// (by file and line).
+struct Planned {
+    write: Write,
+    updates: Vec<plan::Update>,
+    fixed: Vec<(String, usize)>,
 }
 
 /// Which references one write path writes.
@@ -217,12 +247,15 @@ struct Checker<'a> {
 /// `--apply` would write for them.
 struct Round {
     report: SyncReport,
-    /// Per write group: the write and the values it changes.
-    writes: Vec<(Group, Write, Vec<plan::Update>)>,
+    /// Per write group: the write, the values it changes, and the
+    /// references it fixes (by file and line).
+    writes: Vec<(Group, Planned)>,
     /// The pull-request entries with something to write.
     pr_keys: Vec<String>,
     /// The values the write taken by [`Round::take_write`] changes.
     updates: Vec<plan::Update>,
+    /// The references it fixes.
+    fixed: Vec<(String, usize)>,
 }
 
 impl Checker<'_> {
@@ -428,6 +461,7 @@ impl Checker<'_> {
             writes: Vec::new(),
             pr_keys: Vec::new(),
             updates: Vec::new(),
+            fixed: Vec::new(),
         };
         if settings.apply {
             let mut groups = vec![Group::Commit];
@@ -444,7 +478,7 @@ impl Checker<'_> {
                 }
             }
             for group in groups {
-                if let Some((write, updates)) = plan_write(
+                if let Some(planned) = plan_write(
                     settings,
                     &discovery,
                     &tracking,
@@ -452,7 +486,7 @@ impl Checker<'_> {
                     &group,
                     &mut round.report,
                 ) {
-                    round.writes.push((group, write, updates));
+                    round.writes.push((group, planned));
                 }
             }
         }
@@ -478,7 +512,7 @@ impl Checker<'_> {
             current_digest: image.digest.clone(),
             policy: rule.policy.to_string(),
             grace: rule.grace.unwrap_or(self.settings.grace),
-            default_policy: !rule.applicable,
+            default_policy: rule.source == tracked::Source::Default,
             ..Facts::default()
         };
         if m.is_pinned(site) {
@@ -564,10 +598,11 @@ impl Round {
 
     /// The write for `group`, if it has one; its updates move to `updates`.
     fn take_write(&mut self, group: &Group) -> Option<Write> {
-        let i = self.writes.iter().position(|(g, _, _)| g == group)?;
-        let (_, write, updates) = self.writes.swap_remove(i);
-        self.updates = updates;
-        Some(write)
+        let i = self.writes.iter().position(|(g, _)| g == group)?;
+        let (_, planned) = self.writes.swap_remove(i);
+        self.updates = planned.updates;
+        self.fixed = planned.fixed;
+        Some(planned.write)
     }
 }
 
@@ -581,7 +616,7 @@ fn plan_write(
     fixes: &[(usize, Desired)],
     group: &Group,
     report: &mut SyncReport,
-) -> Option<(Write, Vec<plan::Update>)> {
+) -> Option<Planned> {
     let manifests = &discovery.manifests;
     let mut desired = Vec::new();
     let mut intents = Vec::new();
@@ -664,7 +699,17 @@ fn plan_write(
         message: message::render(&settings.message, &merged.updates, &id),
         id,
     };
-    Some((write, merged.updates))
+    let fixed = decision
+        .allowed
+        .iter()
+        .filter_map(|&pi| report.references.get(refs[pi]))
+        .map(|r| (r.file.clone(), r.line))
+        .collect();
+    Some(Planned {
+        write,
+        updates: merged.updates,
+        fixed,
+    })
 }
 
 /// The configuration in `snapshot`, if any.

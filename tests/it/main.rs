@@ -63,3 +63,5 @@ mod registry_support;
 mod set_cli;
 /// Pinned output of `set` and `explain` in every format.
 mod snapshots;
+/// `sync` against the real registry: verdicts, incidents, --apply.
+mod sync;
