@@ -31,6 +31,8 @@ mod github_hardening;
 mod github_history;
 /// Structured GitHub logs: one event per request, never the token.
 mod github_logs;
+/// Hostile names, comments and labels never become runner commands or terminal controls.
+mod injection;
 /// kustomize renders the edited overlay to the intended image.
 mod kustomize_render;
 /// The module layering of `src/` (no import cycles).
