@@ -9,6 +9,8 @@ mod action;
 
 /// @actions/core workflow-command vectors.
 mod actions_oracles;
+/// Shared anchors and pins on alias lines through `set --dir`; alias-free large files.
+mod anchors;
 /// The shared real-world corpus: recall and byte-exact edits.
 mod corpus;
 /// The engine's precision, recall and insertion cases through the binary.
