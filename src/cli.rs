@@ -12,6 +12,12 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log what happens on stderr: `-v` info, `-vv` debug (every registry
+    /// and GitHub request), `-vvv` trace. `GITOPS_BUMP_LOG` (an env-filter
+    /// directive such as `gitops_bump::registry=debug`) overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 /// Subcommands.

@@ -61,3 +61,5 @@ mod registry_support;
 mod set_cli;
 /// Pinned output of `set` and `explain` in every format.
 mod snapshots;
+/// `--verbose`, `GITOPS_BUMP_LOG` and `RUNNER_DEBUG` logs through the binary, never a secret.
+mod verbose;
