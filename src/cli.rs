@@ -72,6 +72,11 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_candidates: usize,
 
+    /// Total time allowed for the whole registry conversation, retries and
+    /// waits included (`300`, `90s`, `5m`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub deadline: String,
+
     /// How the registry is asked (not with `--tags-from`).
     #[command(flatten)]
     pub registry: RegistryArgs,

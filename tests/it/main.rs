@@ -39,6 +39,8 @@ mod injection;
 mod kustomize_render;
 /// The module layering of `src/` (no import cycles).
 mod layers;
+/// Bounds: `explain --deadline`, the `updates` output and the job summary under GitHub's limits.
+mod limits;
 /// Lossless editing under random documents.
 mod lossless;
 /// Masterminds, Flux and Argo CD tag-policy oracles.
