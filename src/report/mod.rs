@@ -11,8 +11,8 @@
 //! writes goes through [`safe`]: text that a repository or registry
 //! controls is neutralised there, once, for the GitHub runner and for
 //! terminals; only the workflow commands built by `gha::commands` pass
-//! unchanged ([`safe::Lines::command`]). A new renderer writes through
-//! [`safe::Lines`] too.
+//! ([`safe::Lines::command`]), and `::add-mask::` lines exactly as built
+//! ([`mask`]). A new renderer writes through [`safe::Lines`] too.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -133,10 +133,12 @@ pub fn unified_diff(changes: &[FileChange]) -> String {
 }
 
 /// Emits `::add-mask::` for every secret before anything else is printed.
+/// Written as built, not through [`safe::Lines`]: the runner must receive
+/// the secret's exact characters to mask them.
 pub fn mask<'a>(secrets: impl Iterator<Item = &'a str>) {
-    let mut out = safe::Lines::new(std::io::stdout().lock());
+    let mut out = std::io::stdout().lock();
     for s in secrets {
-        let _ = out.command(&crate::gha::commands::add_mask(s.trim()));
+        let _ = out.write_all(crate::gha::commands::add_mask(s.trim()).as_bytes());
     }
 }
 
