@@ -12,6 +12,12 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log what happens on stderr: `-v` info, `-vv` debug (every registry
+    /// and GitHub request), `-vvv` trace. `GITOPS_BUMP_LOG` (an env-filter
+    /// directive such as `gitops_bump::registry=debug`) overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 /// Subcommands.
@@ -68,6 +74,11 @@ pub struct ExplainArgs {
     /// registry requests (and Docker Hub pull quota).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_candidates: usize,
+
+    /// Total time allowed for the whole registry conversation, retries and
+    /// waits included (`300`, `90s`, `5m`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub deadline: String,
 
     /// How the registry is asked (not with `--tags-from`).
     #[command(flatten)]

@@ -103,6 +103,11 @@ pub enum FailOn {
     Never,
 }
 
+/// A usage or configuration error: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// One located, typed message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {

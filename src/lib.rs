@@ -39,7 +39,14 @@ pub use report::Outcome;
 /// Runs a parsed command line. Usage errors come back as
 /// [`settings::UsageError`] inside the `anyhow::Error` (exit 2).
 pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
-    report::log::init();
-    let cx = cmd::Context::new(settings::Env::from_process())?;
+    let env = settings::Env::from_process();
+    report::log::init(&report::log::LogConfig {
+        verbose: cli.verbose,
+        directive: env.get(settings::Var::GitopsBumpLog),
+        runner_debug: env.in_actions()
+            && env.get(settings::Var::RunnerDebug).as_deref() == Some("1"),
+    })
+    .map_err(|e| settings::UsageError(e.to_string()))?;
+    let cx = cmd::Context::new(env)?;
     cmd::dispatch(cli.command, &cx)
 }

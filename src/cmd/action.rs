@@ -40,5 +40,7 @@ pub fn run(cx: &Context) -> Result<Outcome> {
     if matches!(cli.command, cli::Command::Action) {
         return Err(UsageError("input command: action is not a command".into()).into());
     }
+    // `-v` in `extra-args`: the subscriber was installed before the inputs were read.
+    report::log::raise(cli.verbose);
     super::dispatch(cli.command, cx)
 }

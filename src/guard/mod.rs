@@ -1,8 +1,10 @@
 //! Guard: decides which planned changes may be written. Each rule is one
 //! [`Check`] in one file, run in [`CHECKS`] order on every site plan that
 //! would change something; the first finding wins and the site is not
-//! written. [`pin`] leaves a site alone with a notice; [`fit`],
-//! [`downgrade`] and [`digest`] refuse with an error. [`broken`] refuses a
+//! written. [`anchor`] refuses an edit of a shared anchor that would move
+//! what the run does not move (or what a pin on an alias holds); [`pin`]
+//! leaves a site alone with a notice; [`fit`], [`downgrade`] and
+//! [`digest`] refuse with an error. [`broken`] refuses a
 //! run that cannot be complete because a file it could not read mentions
 //! one of its images. Pure.
 //!
@@ -11,6 +13,7 @@
 //! [`Policy::compare`](crate::policy::Policy::compare), the same
 //! comparison the selection ranks with.
 
+pub mod anchor;
 pub mod broken;
 pub mod digest;
 pub mod downgrade;
@@ -65,10 +68,24 @@ pub trait Check: Sync {
     /// The finding that keeps this site from being written, if any: a
     /// notice leaves it alone, an error fails the run.
     fn check(&self, cx: &Context<'_>, plan: &SitePlan) -> Option<Finding>;
+
+    /// The same, with every site plan of the run in view; a rule about
+    /// plans together ([`anchor`]: do all sites sharing an anchor move the
+    /// same way?) overrides it. `plans` holds `plan`.
+    fn check_among(
+        &self,
+        cx: &Context<'_>,
+        plans: &[SitePlan],
+        plan: &SitePlan,
+    ) -> Option<Finding> {
+        let _ = plans;
+        self.check(cx, plan)
+    }
 }
 
 /// The checks, in the order they are asked.
 pub const CHECKS: &[&dyn Check] = &[
+    &anchor::SharedAnchor,
     &pin::Pinned,
     &fit::Fits,
     &downgrade::NoDowngrade,
@@ -82,7 +99,7 @@ pub fn check(cx: &Context<'_>, plans: &[SitePlan], unreadable: &[Unreadable]) ->
         if plan.changes.is_empty() {
             continue;
         }
-        match CHECKS.iter().find_map(|c| c.check(cx, plan)) {
+        match CHECKS.iter().find_map(|c| c.check_among(cx, plans, plan)) {
             Some(finding) => d.findings.push(finding),
             None => d.allowed.push(i),
         }

@@ -4,9 +4,15 @@
 //! ([`annotations`]), the job summary ([`summary`]), the action's outputs
 //! ([`outputs`]) and frozen JSON documents ([`json_v1`]). The exit code is
 //! computed here, once, from the findings ([`exit_code`]). [`log`] prints
-//! the notices lower layers emit as `tracing` events.
+//! the notices lower layers emit as `tracing` events (and, with
+//! `--verbose` or `GITOPS_BUMP_LOG`, every event).
 //!
-//! The only module that writes to stdout and stderr.
+//! The only module that writes to stdout and stderr, and every line it
+//! writes goes through [`safe`]: text that a repository or registry
+//! controls is neutralised there, once, for the GitHub runner and for
+//! terminals; only the workflow commands built by `gha::commands` pass
+//! ([`safe::Lines::command`]), and `::add-mask::` lines exactly as built
+//! ([`mask`]). A new renderer writes through [`safe::Lines`] too.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -14,6 +20,7 @@ pub mod annotations;
 pub mod json_v1;
 pub mod log;
 pub mod outputs;
+pub mod safe;
 pub mod summary;
 pub mod sync;
 pub mod text;
@@ -106,7 +113,7 @@ pub fn exit_code<'a>(findings: impl IntoIterator<Item = &'a Finding>, fail_on: F
 /// configuration errors, 128 + the signal for a write interrupted by
 /// SIGINT or SIGTERM (as a shell reports it), 1 for anything else.
 pub fn error_exit_code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<crate::settings::UsageError>().is_some() {
+    if e.downcast_ref::<crate::finding::UsageError>().is_some() {
         return 2;
     }
     match e.downcast_ref::<crate::commit::CommitError>() {
@@ -135,16 +142,21 @@ pub fn unified_diff(changes: &[FileChange]) -> String {
 }
 
 /// Emits `::add-mask::` for every secret before anything else is printed.
+/// Written as built, not through [`safe::Lines`]: the runner must receive
+/// the secret's exact characters to mask them.
 pub fn mask<'a>(secrets: impl Iterator<Item = &'a str>) {
     let mut out = std::io::stdout().lock();
     for s in secrets {
-        let _ = write!(out, "{}", crate::gha::commands::add_mask(s.trim()));
+        let _ = out.write_all(crate::gha::commands::add_mask(s.trim()).as_bytes());
     }
 }
 
 /// Prints one warning line on stderr.
 pub fn warn(message: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+    let _ = writeln!(
+        safe::Lines::new(std::io::stderr().lock()),
+        "warning: {message}"
+    );
 }
 
 /// Prints one fatal error line on stderr, and inside GitHub Actions
@@ -156,20 +168,23 @@ pub fn fatal(message: &str, actions: bool) {
             title: Some("gitops-bump".into()),
             ..Default::default()
         };
-        let _ = write!(
-            std::io::stdout().lock(),
-            "{}",
-            crate::gha::commands::annotation(crate::gha::commands::Level::Error, message, &a)
+        let _ = safe::Lines::new(std::io::stdout().lock()).command(
+            &crate::gha::commands::annotation(crate::gha::commands::Level::Error, message, &a),
         );
     }
-    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    let _ = writeln!(
+        safe::Lines::new(std::io::stderr().lock()),
+        "error: {message}"
+    );
 }
 
-/// Prints a serializable document as pretty JSON on stdout.
+/// Prints a serializable document as pretty JSON on stdout, with its
+/// strings re-escaped by [`safe::json`] (same values, nothing a runner or
+/// terminal acts on).
 pub fn print_json<T: serde::Serialize>(v: &T) {
-    let text =
-        serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    let text = serde_json::to_string_pretty(v)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
+    let _ = writeln!(std::io::stdout().lock(), "{}", safe::json(&text));
 }
 
 /// The first 12 characters of a commit id, as `git log --oneline` shows it.

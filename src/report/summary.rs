@@ -40,49 +40,82 @@ pub fn headline(r: &SetReport) -> String {
 
 /// The job summary of a `set` run: a table of updates and a collapsed
 /// diff, kept under [`SUMMARY_LIMIT`]. `commit_url` links the commit when
-/// it is on GitHub.
+/// it is on GitHub. When the lists do not fit, each keeps what its share
+/// holds and says how many it left out; the diff gets what remains.
 pub fn set(r: &SetReport, commit_url: Option<&str>) -> String {
-    let mut md = format!("### gitops-bump: {}\n\n", cell(&headline(r)));
+    let mut md = format!(
+        "### gitops-bump: {}\n\n",
+        cell(&cut(&headline(r), HEADLINE_LIMIT))
+    );
     let commit = match (&r.commit, commit_url) {
         (Some(c), Some(url)) => format!("[`{}`]({url})", short_sha(c)),
         (Some(c), None) => format!("`{}`", short_sha(c)),
         (None, _) if r.dry_run => "dry run".to_owned(),
         (None, _) => String::new(),
     };
-    if !r.updates.is_empty() {
-        md.push_str("| image | file:line | from → to | commit |\n|---|---|---|---|\n");
-        for u in &r.updates {
-            md.push_str(&format!(
+    let rows: Vec<String> = r
+        .updates
+        .iter()
+        .map(|u| {
+            format!(
                 "| `{}` | `{}:{}` | `{}` → `{}` | {commit} |\n",
                 cell(&u.image),
                 cell(&u.file),
                 u.line,
                 cell(show(&u.from)),
                 cell(show(&u.to))
-            ));
+            )
+        })
+        .collect();
+    let skipped: Vec<String> = r
+        .skipped()
+        .map(|s| {
+            format!(
+                "\n- skipped `{}` ({}): {}",
+                cell(&location(s)),
+                cell(s.image.as_deref().unwrap_or_default()),
+                cell(&s.message)
+            )
+        })
+        .collect();
+    let errors: Vec<String> = r
+        .errors()
+        .map(|e| {
+            format!(
+                "\n- **error** `{}`: {}",
+                cell(&location(e)),
+                cell(&e.message)
+            )
+        })
+        .collect();
+    let problems: Vec<String> = r
+        .problems()
+        .map(|p| format!("\n- warning `{}`: {}", cell(&location(p)), cell(&p.message)))
+        .collect();
+    let sections = [
+        ("update(s)", rows),
+        ("skipped value(s)", skipped),
+        ("error(s)", errors),
+        ("warning(s)", problems),
+    ];
+    for (i, (noun, lines)) in sections.iter().enumerate() {
+        if lines.is_empty() {
+            continue;
         }
-    }
-    for s in r.skipped() {
-        md.push_str(&format!(
-            "\n- skipped `{}` ({}): {}",
-            cell(&location(s)),
-            cell(s.image.as_deref().unwrap_or_default()),
-            cell(&s.message)
-        ));
-    }
-    for e in r.errors() {
-        md.push_str(&format!(
-            "\n- **error** `{}`: {}",
-            cell(&location(e)),
-            cell(&e.message)
-        ));
-    }
-    for p in r.problems() {
-        md.push_str(&format!(
-            "\n- warning `{}`: {}",
-            cell(&location(p)),
-            cell(&p.message)
-        ));
+        if i == 0 {
+            md.push_str("| image | file:line | from → to | commit |\n|---|---|---|---|\n");
+        }
+        // Later sections (and the diff) keep a share of the room, so
+        // errors always show.
+        let later: usize = sections[i + 1..]
+            .iter()
+            .map(|(_, l)| l.iter().map(String::len).sum::<usize>().min(SECTION_SHARE) + NOTE_ROOM)
+            .sum::<usize>()
+            + r.diff
+                .as_ref()
+                .map_or(0, |d| d.len().min(SECTION_SHARE) + NOTE_ROOM);
+        let room = SUMMARY_LIMIT.saturating_sub(md.len() + later + NOTE_ROOM);
+        push_bounded(&mut md, lines, room, noun);
     }
     md.push('\n');
     if let Some(diff) = &r.diff {
@@ -155,6 +188,39 @@ pub fn sync(r: &super::sync::SyncReport) -> String {
     md
 }
 
+/// Room a later section of the summary keeps while an earlier one fills up.
+const SECTION_SHARE: usize = 64 * 1024;
+/// Room for one "… not shown" note.
+const NOTE_ROOM: usize = 256;
+/// Most characters of the headline in the summary's title.
+const HEADLINE_LIMIT: usize = 1000;
+
+/// Appends `lines` while they fit in `room` bytes of `md`; then one line
+/// saying how many `noun` were left out.
+fn push_bounded(md: &mut String, lines: &[String], room: usize, noun: &str) {
+    let start = md.len();
+    for (shown, line) in lines.iter().enumerate() {
+        if md.len() - start + line.len() > room {
+            md.push_str(&format!(
+                "\n… {} more {noun} not shown: the job summary is limited to 1 MiB; see the job log or `--output json`\n",
+                lines.len() - shown
+            ));
+            return;
+        }
+        md.push_str(line);
+    }
+}
+
+/// `s` cut to `limit` characters, with `…` when cut.
+fn cut(s: &str, limit: usize) -> String {
+    if s.chars().count() <= limit {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(limit - 1).collect();
+    out.push('…');
+    out
+}
+
 /// A diff in a collapsed `<details>` block, cut to `room` bytes with a note.
 pub fn collapsed_diff(diff: &str, room: usize) -> String {
     let mut shown = diff;
@@ -225,6 +291,44 @@ pub(crate) mod tests {
             "fence longer than the diff's backticks"
         );
         assert!(md.contains("truncated"));
+    }
+
+    #[test]
+    fn summary_lists_stay_under_the_limit_and_count_what_they_leave_out() {
+        let mut r = report();
+        let one = r.updates[0].clone();
+        r.updates = (0..30_000)
+            .map(|i| {
+                let mut u = one.clone();
+                u.file = format!("apps/service-{i:05}/deployment.yaml");
+                u
+            })
+            .collect();
+        r.findings = (0..3)
+            .map(|i| {
+                crate::finding::Finding::error(
+                    crate::finding::Kind::Downgrade,
+                    Some(crate::finding::Location::line("x.yaml", i + 1)),
+                    "no",
+                )
+            })
+            .collect();
+        r.dry_run = true;
+        r.diff = Some("+ x\n".repeat(100_000));
+        let md = set(&r, None);
+        assert!(md.len() <= SUMMARY_LIMIT, "{}", md.len());
+        assert!(
+            md.contains("more update(s) not shown: the job summary is limited to 1 MiB"),
+            "count"
+        );
+        assert_eq!(
+            md.matches("- **error** `x.yaml:").count(),
+            3,
+            "errors keep their share: {}",
+            &md[md.len().saturating_sub(3000)..]
+        );
+        assert!(md.contains("`apps/service-00000/deployment.yaml:3`"));
+        assert!(md.contains("<details><summary>Diff</summary>"));
     }
 
     #[test]

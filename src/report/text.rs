@@ -1,9 +1,12 @@
 //! Readable text: results on stdout, warnings and errors on stderr. Inside
 //! GitHub Actions the annotations come first and the diff folds into a log
-//! group.
+//! group. Every line goes through [`Lines`], which neutralises what the
+//! repository or registry controls; only the annotations and the group
+//! commands pass as built.
 
 use std::io::Write;
 
+use super::safe::Lines;
 use super::{SetReport, join, short_sha, show};
 use crate::finding::Finding;
 use crate::gha::commands::command;
@@ -14,21 +17,24 @@ use crate::registry::RegistryStats;
 /// one line per update and per pinned site, the verification plan, the
 /// pull request, errors, and the closing headline.
 pub fn set(out: &mut dyn Write, err: &mut dyn Write, r: &SetReport, actions: bool) {
+    let (out, err) = (&mut Lines::new(out), &mut Lines::new(err));
     if actions {
-        let _ = write!(out, "{}", super::annotations::set(r));
+        let _ = out.command(&super::annotations::set(r));
     }
     for p in r.problems() {
         let _ = writeln!(err, "warning: {}: {}", location(p), p.message);
     }
     if let Some(diff) = &r.diff {
-        // A long diff folds into a log group on the run page. Diff lines
-        // start with ' ', '+', '-' or '@', never with "::".
+        // A long diff folds into a log group on the run page. Its lines are
+        // the repository's text: a context line ` ::error::…` is a command
+        // to the runner (it trims the space), and `##[` counts anywhere, so
+        // `out` neutralises them like every other line.
         if actions {
-            let _ = write!(out, "{}", command("group", &[], "diff"));
+            let _ = out.command(&command("group", &[], "diff"));
         }
         let _ = write!(out, "{diff}");
         if actions {
-            let _ = write!(out, "{}", command("endgroup", &[], ""));
+            let _ = out.command(&command("endgroup", &[], ""));
         }
     }
     for u in &r.updates {
@@ -112,6 +118,7 @@ pub fn explain(
     digest: Option<&str>,
     registry: Option<&RegistryStats>,
 ) {
+    let (out, err) = (&mut Lines::new(out), &mut Lines::new(err));
     let _ = writeln!(
         out,
         "{image}  policy {}  ({} tags)",
@@ -181,8 +188,9 @@ fn location(f: &Finding) -> String {
 /// grouped by directory; findings on stderr; the diff of `--apply
 /// --dry-run`; what was written; and a one-line total.
 pub fn sync(out: &mut dyn Write, err: &mut dyn Write, r: &super::sync::SyncReport, actions: bool) {
+    let (out, err) = (&mut Lines::new(out), &mut Lines::new(err));
     if actions {
-        let _ = write!(out, "{}", super::annotations::sync(r));
+        let _ = out.command(&super::annotations::sync(r));
     }
     for f in &r.findings {
         let level = match f.severity {
@@ -209,11 +217,11 @@ pub fn sync(out: &mut dyn Write, err: &mut dyn Write, r: &super::sync::SyncRepor
     }
     if let Some(diff) = &r.diff {
         if actions {
-            let _ = write!(out, "{}", command("group", &[], "diff"));
+            let _ = out.command(&command("group", &[], "diff"));
         }
         let _ = write!(out, "{diff}");
         if actions {
-            let _ = write!(out, "{}", command("endgroup", &[], ""));
+            let _ = out.command(&command("endgroup", &[], ""));
         }
     }
     for pr in &r.pull_requests {

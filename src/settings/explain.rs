@@ -2,8 +2,9 @@
 //! from (a file, or the registry).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use super::{Env, UsageError, registry_settings};
+use super::{Env, UsageError, registry_settings, units};
 use crate::cli::{ExplainArgs, OutputFormat, SemverParseArg};
 use crate::policy::{Policy, SemverParse, TagFilter};
 use crate::reference::{Reference, Repository};
@@ -35,6 +36,8 @@ pub struct ExplainSettings {
     pub registry: RegistryOptions,
     /// Most tags checked against the registry (build times, platform tries).
     pub max_candidates: usize,
+    /// Time allowed for the whole registry conversation (`--deadline`).
+    pub deadline: Duration,
     /// Output format.
     pub output: OutputFormat,
 }
@@ -46,6 +49,19 @@ impl ExplainSettings {
         let (platforms, registry) = registry_settings(&args.registry, env)?;
         if args.max_candidates == 0 {
             return Err(UsageError("--max-candidates: must be at least 1".into()));
+        }
+        let deadline = units::parse_duration(&args.deadline).ok_or_else(|| {
+            UsageError(format!(
+                "--deadline {:?}: expected seconds, or a number with ms/s/m/h",
+                args.deadline
+            ))
+        })?;
+        if deadline.is_zero() {
+            // Unlike set's, it bounds the first request too.
+            return Err(UsageError(format!(
+                "--deadline {:?}: must be more than zero",
+                args.deadline
+            )));
         }
         let source = match &args.tags_from {
             Some(path) => {
@@ -92,6 +108,7 @@ impl ExplainSettings {
             platforms,
             registry,
             max_candidates: args.max_candidates,
+            deadline,
             output: args.output.output,
         })
     }
@@ -141,6 +158,9 @@ mod tests {
         assert!(matches!(&s.source, TagSource::Registry(r) if r.to_string() == "ghcr.io/acme/app"));
         assert_eq!(s.platforms.len(), 1);
         assert_eq!(s.max_candidates, 100);
+        assert_eq!(s.deadline, Duration::from_secs(300), "the default of set");
+        let s = explain_settings(&["ghcr.io/acme/app", "--deadline", "90s"]).expect("valid");
+        assert_eq!(s.deadline, Duration::from_secs(90));
         // A bare digest policy follows the tag written on the image.
         let s = explain_settings(&["ghcr.io/acme/app:main", "--policy", "digest"]).expect("valid");
         assert_eq!(s.policy.to_string(), "digest:main");
@@ -152,6 +172,8 @@ mod tests {
             &["label", "--tags-from", "-", "--policy", "newest-build"],
             &["label", "--tags-from", "-", "--platform", "linux/amd64"],
             &["ghcr.io/acme/app", "--max-candidates", "0"],
+            &["ghcr.io/acme/app", "--deadline", "soon"],
+            &["ghcr.io/acme/app", "--deadline", "0s"],
         ] {
             assert!(explain_settings(bad).is_err(), "{bad:?}");
         }

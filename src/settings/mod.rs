@@ -27,10 +27,7 @@ pub use explain::{ExplainSettings, TagSource};
 pub use set::Settings;
 pub use sync::SyncSettings;
 
-/// A usage or configuration error: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::finding::UsageError;
 
 /// Where the manifests are stored.
 #[derive(Debug)]

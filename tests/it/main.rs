@@ -9,6 +9,8 @@ mod action;
 
 /// @actions/core workflow-command vectors.
 mod actions_oracles;
+/// Shared anchors and pins on alias lines through `set --dir`; alias-free large files.
+mod anchors;
 /// The shared real-world corpus: recall and byte-exact edits.
 mod corpus;
 /// The engine's precision, recall and insertion cases through the binary.
@@ -31,10 +33,14 @@ mod github_hardening;
 mod github_history;
 /// Structured GitHub logs: one event per request, never the token.
 mod github_logs;
+/// Hostile names, comments and labels never become runner commands or terminal controls.
+mod injection;
 /// kustomize renders the edited overlay to the intended image.
 mod kustomize_render;
 /// The module layering of `src/` (no import cycles).
 mod layers;
+/// Bounds: `explain --deadline`, the `updates` output and the job summary under GitHub's limits.
+mod limits;
 /// `--dir`: which files are read (ignore rules, UTF-16) and what is kept of skipped ones.
 mod local_files;
 /// `--dir`: file history for the writer guards.
@@ -65,3 +71,5 @@ mod set_cli;
 mod snapshots;
 /// `sync` against the real registry: verdicts, incidents, --apply.
 mod sync;
+/// `--verbose`, `GITOPS_BUMP_LOG` and `RUNNER_DEBUG` logs through the binary, never a secret.
+mod verbose;
