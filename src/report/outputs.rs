@@ -4,9 +4,13 @@
 use super::SetReport;
 use crate::policy::Selection;
 
-/// The outputs of a `set` run, as `(name, value)` pairs.
+/// The outputs of a `set` run, as `(name, value)` pairs: `updates` holds
+/// only what was written, `planned` what was not (a dry run, a refused run).
 pub fn set(r: &SetReport) -> Vec<(&'static str, String)> {
-    let updates: Vec<super::json_v1::UpdateV1> = r.updates.iter().map(Into::into).collect();
+    let json = |u: &[crate::plan::Update]| {
+        let v: Vec<super::json_v1::UpdateV1> = u.iter().map(Into::into).collect();
+        serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
+    };
     vec![
         ("changed", r.changed.to_string()),
         ("commit-sha", r.commit.clone().unwrap_or_default()),
@@ -17,10 +21,8 @@ pub fn set(r: &SetReport) -> Vec<(&'static str, String)> {
                 .map(|p| p.url.clone())
                 .unwrap_or_default(),
         ),
-        (
-            "updates",
-            serde_json::to_string(&updates).unwrap_or_else(|_| "[]".into()),
-        ),
+        ("updates", json(r.written_updates())),
+        ("planned", json(r.planned_updates())),
         ("summary", super::summary::headline(r)),
     ]
 }
@@ -51,6 +53,25 @@ mod tests {
         assert_eq!(o[1].1, "0123456789abcdef0123");
         let updates: serde_json::Value = serde_json::from_str(&o[3].1).expect("json");
         assert_eq!(updates[0]["to"], "v2");
-        assert_eq!(o[4].1, "committed 0123456789ab (1 value(s) in 1 file(s))");
+        assert_eq!(o[4], ("planned", "[]".to_owned()));
+        assert_eq!(o[5].1, "committed 0123456789ab (1 value(s) in 1 file(s))");
+    }
+
+    // See: issue #12 §4 (the action's `updates` reported bumps that never
+    // happened).
+    #[test]
+    fn issue_12_updates_hold_only_what_was_written() {
+        let mut r = super::super::summary::tests::report();
+        r.written = false;
+        r.commit = None;
+        r.findings.push(crate::finding::Finding::error(
+            crate::finding::Kind::Downgrade,
+            None,
+            "no",
+        ));
+        let o = set(&r);
+        assert_eq!(o[3], ("updates", "[]".to_owned()));
+        let planned: serde_json::Value = serde_json::from_str(&o[4].1).expect("json");
+        assert_eq!(planned[0]["to"], "v2");
     }
 }

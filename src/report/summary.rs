@@ -18,9 +18,15 @@ pub fn headline(r: &SetReport) -> String {
         .len();
     let n = r.updates.len();
     let first_error = r.errors().next();
+    let absent = r
+        .skipped()
+        .find(|f| f.kind == crate::finding::Kind::NoReference);
     match (first_error, r.changed, r.dry_run, &r.commit) {
         (Some(e), _, _, _) => format!("failed: {}", e.message),
-        (None, false, _, _) => "already up to date".to_owned(),
+        (None, false, _, _) => match absent {
+            Some(f) => format!("nothing to change: {}", f.message),
+            None => "already up to date".to_owned(),
+        },
         (None, true, true, _) => format!("dry run: {n} value(s) in {files} file(s) would change"),
         (None, true, false, Some(c)) => match &r.pull_request {
             Some(pr) => format!(
@@ -47,6 +53,7 @@ pub fn set(r: &SetReport, commit_url: Option<&str>) -> String {
         (Some(c), Some(url)) => format!("[`{}`]({url})", short_sha(c)),
         (Some(c), None) => format!("`{}`", short_sha(c)),
         (None, _) if r.dry_run => "dry run".to_owned(),
+        (None, _) if !r.written => "not written".to_owned(),
         (None, _) => String::new(),
     };
     if !r.updates.is_empty() {
@@ -63,12 +70,20 @@ pub fn set(r: &SetReport, commit_url: Option<&str>) -> String {
         }
     }
     for s in r.skipped() {
+        let at = location(s);
+        let at = if at.is_empty() {
+            String::new()
+        } else {
+            format!("`{}` ", cell(&at))
+        };
         md.push_str(&format!(
-            "\n- skipped `{}` ({}): {}",
-            cell(&location(s)),
+            "\n- skipped {at}({}): {}",
             cell(s.image.as_deref().unwrap_or_default()),
             cell(&s.message)
         ));
+    }
+    if let Some(line) = r.chart_template_line() {
+        md.push_str(&format!("\n- {}", cell(&line)));
     }
     for e in r.errors() {
         md.push_str(&format!(
@@ -131,6 +146,7 @@ pub(crate) mod tests {
     pub(crate) fn report() -> SetReport {
         SetReport {
             changed: true,
+            written: true,
             commit: Some("0123456789abcdef0123".into()),
             updates: vec![Update {
                 file: "a|b.yaml".into(),

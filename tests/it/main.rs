@@ -55,5 +55,7 @@ mod registry_set;
 mod registry_support;
 /// `set --dir` end to end through the real binary.
 mod set_cli;
+/// Issue #12's `set`-path kinds through the real binary (and the real registry).
+mod set_issue12;
 /// Pinned output of `set` and `explain` in every format.
 mod snapshots;
