@@ -112,7 +112,7 @@ async fn check(
 /// and the new tag's index is usually cached by [`verify_all`] already.
 pub async fn repin_all(client: &Client, desired: &[Desired], pins: Vec<Pin>) -> Pins {
     let mut tasks = tokio::task::JoinSet::new();
-    for pin in pins {
+    for pin in pins.iter().cloned() {
         let Some(target) = desired.get(pin.desired).cloned() else {
             continue;
         };
@@ -127,6 +127,12 @@ pub async fn repin_all(client: &Client, desired: &[Desired], pins: Vec<Pin>) -> 
         if let Ok((pin, answer)) = joined {
             out.insert(pin, answer);
         }
+    }
+    // A task that failed to finish leaves no answer: say so rather than
+    // fall back to a digest of another kind.
+    for pin in pins {
+        out.entry(pin)
+            .or_insert_with(|| Err("the registry check of this pin did not finish".to_owned()));
     }
     out
 }
