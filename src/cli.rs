@@ -190,6 +190,10 @@ pub struct SetArgs {
     #[command(flatten)]
     pub guard: GuardArgs,
 
+    /// Which references and files `set` considers.
+    #[command(flatten)]
+    pub select: SelectArgs,
+
     /// How results are shown.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -207,6 +211,28 @@ pub struct GuardArgs {
     /// lenient parsing, when both tags parse). Only the ordering is used.
     #[arg(long, value_name = "SPEC")]
     pub policy: Option<String>,
+}
+
+/// Which references and files `set` considers.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Selection")]
+pub struct SelectArgs {
+    /// Skip files this glob matches, relative to the root (repeatable; `*`
+    /// never crosses `/`), even when `--files` selects them.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Move the references whose current tag this (unanchored) regex
+    /// matches, whatever their tag track. Default: only references whose
+    /// current tag is on the new tag's track (`agent-0.0.1` for
+    /// `agent-0.0.2`, `1.25-alpine` for `1.26-alpine`).
+    #[arg(long, value_name = "REGEX")]
+    pub match_tag: Option<String>,
+
+    /// Succeed when an IMAGE_REF matches no reference (a pipeline that runs
+    /// on repositories where the image may be absent). Default: exit 1.
+    #[arg(long)]
+    pub allow_absent: bool,
 }
 
 /// Where the manifests are.

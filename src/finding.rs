@@ -60,6 +60,16 @@ pub enum Kind {
     FileSkipped,
     /// A reference pinned by `# gitops-bump:ignore` was left alone.
     Pinned,
+    /// A reference of the image whose current tag the run does not select
+    /// (another tag track than the new tag's, or not matching `--match-tag`).
+    NotSelected,
+    /// An image inside YAML held in a block scalar or string that cannot be
+    /// edited byte-exactly (folded, quoted); it is not updated.
+    BlockSkipped,
+    /// A Helm chart template: not YAML until Helm renders it, so not read.
+    ChartTemplate,
+    /// An IMAGE_REF that matches no reference in the files read.
+    NoReference,
     /// The reference cannot hold the desired value (no field for a digest).
     Unfit,
     /// The change would move an image to an older tag.

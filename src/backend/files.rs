@@ -1,10 +1,10 @@
 //! Which files a backend offers to the spine: `--files` globs (where `*`
-//! never crosses `/`), the size cap, and exact paths a backend may fetch by
-//! name; how a file's bytes become the text the engine reads ([`Encoding`]:
-//! UTF-8, or UTF-16 by its byte order mark); and the bounded streaming
-//! search ([`search`]) that tells whether a file too large to keep mentions
-//! an image. Pure apart from reading a caller's `Read`; the backends do the
-//! file system and network I/O.
+//! never crosses `/`), `--exclude` globs, the size cap, and exact paths a
+//! backend may fetch by name; how a file's bytes become the text the engine
+//! reads ([`Encoding`]: UTF-8, or UTF-16 by its byte order mark); and the
+//! bounded streaming search ([`search`]) that tells whether a file too
+//! large to keep mentions an image. Pure apart from reading a caller's
+//! `Read`; the backends do the file system and network I/O.
 
 use std::io::Read;
 
@@ -54,21 +54,29 @@ pub struct FileSelection {
     ///
     /// [`SkippedContent::Mentions`]: crate::backend::SkippedContent::Mentions
     pub needles: Vec<String>,
+    /// `--exclude` patterns as given.
+    pub excluded: Vec<String>,
+    /// Compiled like `set`; a path it matches is never read.
+    pub exclude: GlobSet,
 }
 
 impl FileSelection {
-    /// Returns true if and only if `path` (relative, `/`-separated) is selected.
+    /// Returns true if and only if `path` (relative, `/`-separated) is
+    /// selected: a `--files` pattern matches it and no `--exclude` does.
     pub fn matches(&self, path: &str) -> bool {
-        self.set.is_match(path)
+        self.set.is_match(path) && !self.exclude.is_match(path)
     }
 
     /// The patterns as plain paths when none has a glob metacharacter, so a
     /// backend can fetch them by name without listing the tree.
     pub fn exact_paths(&self) -> Option<Vec<String>> {
-        self.patterns
-            .iter()
-            .all(|p| is_literal(p))
-            .then(|| self.patterns.clone())
+        self.patterns.iter().all(|p| is_literal(p)).then(|| {
+            self.patterns
+                .iter()
+                .filter(|p| !self.exclude.is_match(p.as_str()))
+                .cloned()
+                .collect()
+        })
     }
 
     /// The patterns that name one path each (no glob metacharacter). A
@@ -95,29 +103,44 @@ impl FileSelection {
         } else {
             patterns.to_vec()
         };
-        let mut builder = GlobSetBuilder::new();
-        for p in &patterns {
-            if p.starts_with('/') || p.split('/').any(|c| c == "..") || p.contains('\\') {
-                return Err(PatternError(format!(
-                    "--files {p:?}: the pattern must stay inside the directory (no leading '/', no '..')"
-                )));
-            }
-            let glob = GlobBuilder::new(p)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| PatternError(format!("--files {p:?}: {e}")))?;
-            builder.add(glob);
-        }
-        let set = builder
-            .build()
-            .map_err(|e| PatternError(format!("--files: {e}")))?;
         Ok(FileSelection {
+            set: glob_set("--files", &patterns)?,
             patterns,
-            set,
             max_size,
             needles: Vec::new(),
+            excluded: Vec::new(),
+            exclude: GlobSet::empty(),
         })
     }
+
+    /// The same selection without the paths `patterns` match (`--exclude`,
+    /// with the rules of `--files`).
+    pub fn excluding(mut self, patterns: &[String]) -> Result<FileSelection, PatternError> {
+        self.exclude = glob_set("--exclude", patterns)?;
+        self.excluded = patterns.to_vec();
+        Ok(self)
+    }
+}
+
+/// Compiles `patterns` (of the flag `flag`), rejecting any that could
+/// escape the root.
+fn glob_set(flag: &str, patterns: &[String]) -> Result<GlobSet, PatternError> {
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        if p.starts_with('/') || p.split('/').any(|c| c == "..") || p.contains('\\') {
+            return Err(PatternError(format!(
+                "{flag} {p:?}: the pattern must stay inside the directory (no leading '/', no '..')"
+            )));
+        }
+        let glob = GlobBuilder::new(p)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| PatternError(format!("{flag} {p:?}: {e}")))?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .map_err(|e| PatternError(format!("{flag}: {e}")))
 }
 
 /// Returns true if and only if `pattern` has no glob metacharacter, so it
@@ -478,5 +501,30 @@ mod tests {
         for bad in ["../x.yaml", "/etc/*.yaml", "a/../../b.yaml"] {
             assert!(FileSelection::new(&[bad.into()], 1).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn excluded_paths_are_never_selected_nor_fetched() {
+        let sel = FileSelection::new(&[], 1)
+            .expect("valid")
+            .excluding(&["charts/**".into(), "*.generated.yaml".into()])
+            .expect("valid");
+        assert!(sel.matches("base/a.yaml"));
+        assert!(!sel.matches("charts/x/templates/deploy.yaml"));
+        assert!(!sel.matches("x.generated.yaml"));
+        assert!(
+            sel.matches("base/x.generated.yaml"),
+            "`*` never crosses `/`"
+        );
+        let exact = FileSelection::new(&["a.yaml".into(), "b.yaml".into()], 1)
+            .expect("valid")
+            .excluding(&["b.yaml".into()])
+            .expect("valid");
+        assert_eq!(exact.exact_paths(), Some(vec!["a.yaml".to_owned()]));
+        let e = FileSelection::new(&[], 1)
+            .expect("valid")
+            .excluding(&["../x".into()])
+            .expect_err("escapes");
+        assert!(e.to_string().starts_with("--exclude \"../x\""), "{e}");
     }
 }

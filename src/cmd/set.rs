@@ -1,7 +1,7 @@
 //! `set`: the spine for one or more IMAGE_REFs. inputs → resolve (the
-//! registry, once) → the write path (`commit::run`: read → discover → plan
-//! → guard → commit → publish → verify, re-run from the read when the head
-//! moved) → report.
+//! registry, once) → the write path (`commit::run`: read → discover →
+//! select → plan → guard → commit → publish → verify, re-run from the read
+//! when the head moved) → report.
 
 use anyhow::Result;
 
@@ -9,24 +9,55 @@ use super::Context;
 use crate::backend::{Backend, PullRequestSpec, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
 use crate::commit::{self, CommitError, Planned, Written, message};
-use crate::discover::discover;
+use crate::discover::{Discovery, discover};
 use crate::finding::{Finding, Kind};
 use crate::guard;
-use crate::plan::{self, Desired};
+use crate::guard::absent::Seen;
+use crate::manifest::Manifest;
+use crate::manifest::text::reference_lines;
+use crate::plan::select::Selection;
+use crate::plan::{self, Desired, Pin, Pins};
 use crate::registry::Client;
 use crate::report::{self, FailOn, Outcome, SetReport};
-use crate::resolve::verify::{Resolution, verify_all};
+use crate::resolve::verify::{Resolution, repin_all, verify_all};
 use crate::settings::Settings;
+
+/// Asks the registry what pinned digests become under their targets
+/// (nothing under `--no-verify`).
+pub type Repin<'a> = dyn FnMut(&[Desired], Vec<Pin>) -> Pins + 'a;
 
 /// Runs `set` and reports it; exit 1 when the report holds an error.
 pub fn run(settings: &Settings, cx: &Context) -> Result<Outcome> {
-    let resolution = resolve(settings, cx);
+    let (resolution, client) = resolve(settings, cx);
     let mut backend = cx.open(
         &settings.store,
         settings.commit && !settings.dry_run,
         settings.retry,
     )?;
-    let r = set(settings, resolution, backend.as_mut())?;
+    // Pins are answered once per run: a retry after a stale write asks
+    // only about pins it has not seen.
+    let mut answers = Pins::new();
+    let mut repin = |targets: &[Desired], wanted: Vec<Pin>| -> Pins {
+        let Some(client) = &client else {
+            return Pins::new();
+        };
+        let missing: Vec<Pin> = wanted
+            .iter()
+            .filter(|p| !answers.contains_key(*p))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            answers.extend(cx.runtime.block_on(repin_all(client, targets, missing)));
+        }
+        wanted
+            .into_iter()
+            .filter_map(|p| answers.get(&p).cloned().map(|a| (p, a)))
+            .collect()
+    };
+    let mut r = set(settings, resolution, backend.as_mut(), &mut repin)?;
+    if let Some(client) = &client {
+        r.registry = Some(client.stats());
+    }
     let commit_url = cx.commit_url(&settings.store, r.commit.as_deref());
     let summary = report::summary::set(&r, commit_url.as_deref());
     cx.write_action_files(&report::outputs::set(&r), Some(&summary));
@@ -44,33 +75,41 @@ pub fn run(settings: &Settings, cx: &Context) -> Result<Outcome> {
 
 /// The registry checks, once, before anything is read: the registry's
 /// answer does not depend on the files, so a retry after a stale write
-/// reuses it. With `--no-verify`, the targets as given.
-fn resolve(settings: &Settings, cx: &Context) -> Resolution {
+/// reuses it. With `--no-verify`, the targets as given and no client.
+fn resolve(settings: &Settings, cx: &Context) -> (Resolution, Option<Client>) {
     if settings.no_verify {
-        return Resolution {
+        let r = Resolution {
             targets: settings.targets.clone(),
             ..Resolution::default()
         };
+        return (r, None);
     }
     match Client::new(settings.registry.clone()) {
         Ok(client) => {
-            cx.runtime
-                .block_on(verify_all(&client, &settings.targets, &settings.platforms))
+            let r =
+                cx.runtime
+                    .block_on(verify_all(&client, &settings.targets, &settings.platforms));
+            (r, Some(client))
         }
-        Err(e) => Resolution {
-            targets: settings.targets.clone(),
-            errors: vec![crate::resolve::verify::registry_finding(&e)],
-            stats: None,
-        },
+        Err(e) => {
+            let r = Resolution {
+                targets: settings.targets.clone(),
+                errors: vec![crate::resolve::verify::registry_finding(&e)],
+                stats: None,
+            };
+            (r, None)
+        }
     }
 }
 
 /// The write path for `settings` after `resolution`: the report, with the
-/// commit, pull request and verification filled in.
+/// commit, pull request and verification filled in. `repin` says what
+/// pinned digests become.
 pub fn set(
     settings: &Settings,
     resolution: Resolution,
     backend: &mut dyn Backend,
+    repin: &mut Repin<'_>,
 ) -> Result<SetReport, CommitError> {
     if !resolution.errors.is_empty() {
         return Ok(SetReport {
@@ -85,7 +124,7 @@ pub fn set(
         &settings.files,
         settings.retry,
         settings.dry_run,
-        &mut |snapshot| attempt(settings, &resolution.targets, snapshot),
+        &mut |snapshot| attempt(settings, &resolution.targets, snapshot, repin),
     )?;
     let mut report = committed.outcome;
     report.registry = resolution.stats;
@@ -103,6 +142,7 @@ pub fn set(
             missing,
             ..
         } => {
+            report.written = true;
             report.commit = commit;
             report.pull_request = pull_request;
             report.findings.extend(missing.into_iter().map(|m| {
@@ -117,18 +157,34 @@ pub fn set(
     Ok(report)
 }
 
-/// One round on `snapshot`: discover, plan, guard, merge; the report so far
-/// and the write, unless nothing changes or a guard refused.
-fn attempt(settings: &Settings, targets: &[Desired], snapshot: &Snapshot) -> Planned<SetReport> {
-    let holds_target = |m: &crate::manifest::Manifest| {
+/// One round on `snapshot`: discover, select, plan, guard, merge; the
+/// report so far and the write, unless nothing changes or a guard refused.
+fn attempt(
+    settings: &Settings,
+    targets: &[Desired],
+    snapshot: &Snapshot,
+    repin: &mut Repin<'_>,
+) -> Planned<SetReport> {
+    let repositories: Vec<_> = targets.iter().map(|t| t.reference.repository()).collect();
+    // Kept: manifests with a site of a target, or a block that holds one
+    // but cannot be edited (reported, never silently dropped).
+    let holds_target = |m: &Manifest| {
         m.sites.iter().any(|s| {
             m.image_of(s)
                 .repository
-                .is_some_and(|r| targets.iter().any(|t| t.reference.repository() == r))
-        })
+                .is_some_and(|r| repositories.contains(&r))
+        }) || (!m.skipped.is_empty()
+            && targets
+                .iter()
+                .any(|t| guard::blocks::mentions(std::slice::from_ref(m), t)))
     };
     let found = discover(snapshot, &holds_target);
-    let plans = plan::plan(&found.manifests, targets);
+    let selection = plan::select::select(&found.manifests, targets, &settings.tags);
+    let pins = repin(
+        targets,
+        plan::pins_to_resolve(&found.manifests, targets, &selection.intents),
+    );
+    let plans = plan::plan_pinned(&found.manifests, targets, &selection.intents, &pins);
     let cx = guard::Context {
         manifests: &found.manifests,
         desired: targets,
@@ -137,6 +193,7 @@ fn attempt(settings: &Settings, targets: &[Desired], snapshot: &Snapshot) -> Pla
     };
     let decision = guard::check(&cx, &plans, &found.unreadable);
     let merged = plan::merge::merge(&found.manifests, &plans, &decision.allowed);
+    let seen = seen(targets, &found, &selection);
     let mut report = SetReport {
         dry_run: settings.dry_run,
         findings: decision.findings,
@@ -144,6 +201,16 @@ fn attempt(settings: &Settings, targets: &[Desired], snapshot: &Snapshot) -> Pla
         ..SetReport::default()
     };
     report.findings.extend(merged.findings);
+    report.findings.extend(selection.skipped);
+    report
+        .findings
+        .extend(guard::blocks::check(&found.manifests, targets));
+    report.findings.extend(guard::absent::check(
+        targets,
+        &seen,
+        snapshot.files.len(),
+        settings.allow_absent,
+    ));
     report
         .findings
         .extend(found.unreadable.iter().map(|u| u.finding.clone()));
@@ -178,4 +245,39 @@ fn attempt(settings: &Settings, targets: &[Desired], snapshot: &Snapshot) -> Pla
         outcome: report,
         write: Some(write),
     }
+}
+
+/// What the run saw of each target, for [`guard::absent`].
+fn seen(targets: &[Desired], found: &Discovery, selection: &Selection) -> Vec<Seen> {
+    targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let repo = t.reference.repository();
+            let mut s = Seen {
+                found: selection.found[i],
+                selected: selection.intents.iter().filter(|x| x.desired == i).count(),
+                left_out: selection.left_out[i].clone(),
+                elsewhere: guard::blocks::mentions(&found.manifests, t),
+                templates: Vec::new(),
+            };
+            for u in &found.unreadable {
+                let Some(text) = &u.text else { continue };
+                let lines = reference_lines(text.as_bytes(), &repo);
+                let Some(&first) = lines.first() else {
+                    continue;
+                };
+                // A template line that takes its tag from values is a hint;
+                // a literal one is the broken-file guard's to report.
+                let templated =
+                    |l: &usize| text.lines().nth(l - 1).is_some_and(|t| t.contains("{{"));
+                if u.finding.kind == Kind::ChartTemplate && lines.iter().all(templated) {
+                    s.templates.push(format!("{}:{first}", u.finding.file()));
+                } else {
+                    s.elsewhere = true;
+                }
+            }
+            s
+        })
+        .collect()
 }

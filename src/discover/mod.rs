@@ -1,5 +1,8 @@
 //! Discover: turns the files a backend offers into parsed manifests, and
-//! every file that cannot be read as YAML into a problem with its line.
+//! every file that cannot be read as YAML into a problem with its line. A
+//! Helm chart template that does not parse (it is not YAML until Helm
+//! renders it, [`text::is_chart_template`]) is no problem: it is a
+//! [`Kind::ChartTemplate`] notice, which reports count in one line.
 //! Pure: the backend already did the reading.
 
 pub mod config;
@@ -8,8 +11,8 @@ pub mod tracked;
 
 use crate::backend::Snapshot;
 use crate::backend::files::skipped;
-use crate::finding::{Finding, Location};
-use crate::manifest::{Manifest, ManifestError};
+use crate::finding::{Finding, Kind, Location};
+use crate::manifest::{Manifest, ManifestError, text};
 
 /// Parsed manifests and the files that could not be parsed.
 #[derive(Debug, Default)]
@@ -23,7 +26,8 @@ pub struct Discovery {
 /// A file that could not be read as YAML.
 #[derive(Debug)]
 pub struct Unreadable {
-    /// The [`Kind::FileSkipped`](crate::finding::Kind) warning that says why.
+    /// The [`Kind::FileSkipped`] warning that says why, or for a chart
+    /// template the [`Kind::ChartTemplate`] notice.
     pub finding: Finding,
     /// Its text when it was valid UTF-8, so a guard can tell whether it
     /// mentions an image of this run.
@@ -105,6 +109,16 @@ fn parse_one(path: &str, bytes: &[u8]) -> Parsed {
     };
     match Manifest::parse(path, text.clone()) {
         Ok(m) => Parsed::Manifest(Box::new(m)),
+        Err(ManifestError::Syntax { .. }) if text::is_chart_template(path, &text) => {
+            Parsed::Unreadable(Unreadable {
+                finding: Finding::notice(
+                    Kind::ChartTemplate,
+                    Some(Location::file(path)),
+                    "a Helm chart template (not YAML until Helm renders it); skipped",
+                ),
+                text: Some(text),
+            })
+        }
         Err(ManifestError::Syntax {
             line,
             column,

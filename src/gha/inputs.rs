@@ -31,6 +31,7 @@ pub const INPUTS: &[&str] = &[
     "platforms",
     "policy",
     "allow-downgrade",
+    "allow-absent",
     "message",
     "pull-request",
     "writer-id",
@@ -136,6 +137,9 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         }
         if flag("allow-downgrade")? {
             args.push("--allow-downgrade".into());
+        }
+        if flag("allow-absent")? {
+            args.push("--allow-absent".into());
         }
         if let Some(message) = get("message") {
             args.extend(["--message".to_owned(), message]);
@@ -369,5 +373,21 @@ mod tests {
             translate(&e).expect("valid").join(" "),
             "set --dir d --allow-downgrade --policy numerical -- x:1"
         );
+    }
+
+    // See: issue #12 §3 (an opt-out for repositories where the image may be absent).
+    #[test]
+    fn issue_12_allow_absent_reaches_set() {
+        let e = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+            ("INPUT_ALLOW-ABSENT", "true"),
+        ]);
+        assert_eq!(
+            translate(&e).expect("valid").join(" "),
+            "set --dir d --allow-absent -- x:1"
+        );
+        let e = env(&[("INPUT_IMAGES", "x:1"), ("INPUT_ALLOW-ABSENT", "maybe")]);
+        assert!(translate(&e).is_err());
     }
 }

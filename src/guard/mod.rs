@@ -1,19 +1,23 @@
 //! Guard: decides which planned changes may be written. Each rule is one
 //! [`Check`] in one file, run in [`CHECKS`] order on every site plan that
-//! would change something; the first finding wins and the site is not
-//! written. [`anchor`] refuses an edit of a shared anchor that would move
-//! what the run does not move (or what a pin on an alias holds); [`pin`]
-//! leaves a site alone with a notice; [`fit`], [`downgrade`] and
-//! [`digest`] refuse with an error. [`broken`] refuses a
-//! run that cannot be complete because a file it could not read mentions
-//! one of its images. Pure.
+//! would change something (a site already in the target state is never
+//! judged); the first finding wins and the site is not written. [`anchor`]
+//! refuses an edit of a shared anchor that would move what the run does not
+//! move (or what a pin on an alias holds); [`pin`] leaves a site alone with
+//! a notice; [`fit`], [`downgrade`] and [`digest`] refuse with an error.
+//! [`broken`] refuses a run that cannot be complete because a file it could
+//! not read holds a reference to one of its images that would change;
+//! [`blocks`] warns about such references in YAML held as text that cannot
+//! be edited; [`absent`] fails an IMAGE_REF that moves no reference. Pure.
 //!
 //! Owns what may be written; does not own tag selection (`policy`), whose
 //! ordering the no-downgrade check borrows through
 //! [`Policy::compare`](crate::policy::Policy::compare), the same
 //! comparison the selection ranks with.
 
+pub mod absent;
 pub mod anchor;
+pub mod blocks;
 pub mod broken;
 pub mod digest;
 pub mod downgrade;
@@ -50,11 +54,11 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// The site plan's manifest, its image as the user wrote it, and the
-    /// location of its first slot (where findings point).
+    /// location of the site (its first slot, else its name, where a
+    /// missing field would be inserted): where findings point.
     pub fn site(&self, plan: &SitePlan) -> (&Manifest, String, Location) {
         let m = &self.manifests[plan.manifest];
-        let site = &m.sites[plan.site];
-        let line = site.slots().first().map_or(1, |&n| m.node_position(n).0);
+        let line = m.site_line(&m.sites[plan.site]);
         let image = self.desired[plan.desired]
             .reference
             .name_as_written()

@@ -1,9 +1,18 @@
 //! Plan: for every site that holds a target image, the scalar changes that
 //! would move it to the target, and the updates to report. Pure.
+//!
+//! A site that already holds the target state plans no change, so no guard
+//! ever judges it: under `--no-verify` a `tag@digest` pin that already has
+//! the target tag keeps its digest (the IMAGE_REF named none), and with the
+//! registry a pin moves by its kind ([`Pins`]), so re-setting the same tag
+//! leaves it alone.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
 pub mod merge;
+pub mod select;
 
 use crate::manifest::{Change, Dialect, Manifest, Shape, Site, SiteImage};
 use crate::reference::Reference;
@@ -76,10 +85,59 @@ pub struct SitePlan {
     pub unfit: Option<String>,
 }
 
+/// A pinned digest as a site holds it, under its current tag: the key of
+/// [`Pins`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pin {
+    /// Index into the desired states.
+    pub desired: usize,
+    /// The site's current tag, when it has one.
+    pub tag: Option<String>,
+    /// The digest pinned now (`sha256:…`).
+    pub pinned: String,
+}
+
+/// What each pinned digest becomes under the target's tag, as the registry
+/// answered (`resolve::verify::repin`): the new digest of the same kind
+/// (the new index for an index pin, the same platform's image for a child
+/// pin), or why it cannot be told (the site is then refused if it would
+/// change). A pin not in the table gets the target's resolved digest.
+pub type Pins = HashMap<Pin, Result<String, String>>;
+
 /// Plans every site of every manifest against the desired state of its
 /// repository (`set`).
 pub fn plan(manifests: &[Manifest], desired: &[Desired]) -> Vec<SitePlan> {
     plan_intents(manifests, desired, &by_repository(manifests, desired))
+}
+
+/// The pins the intents' sites hold where the registry must say what they
+/// become: a digest pinned, no digest given by the user, and a verified
+/// target digest to move to.
+pub fn pins_to_resolve(
+    manifests: &[Manifest],
+    desired: &[Desired],
+    intents: &[Intent],
+) -> Vec<Pin> {
+    let mut out: Vec<Pin> = Vec::new();
+    for i in intents {
+        let target = &desired[i.desired];
+        if target.reference.digest().is_some() || target.resolved_digest.is_none() {
+            continue;
+        }
+        let m = &manifests[i.manifest];
+        let current = m.image_of(&m.sites[i.site]);
+        if let Some(pinned) = current.digest {
+            let pin = Pin {
+                desired: i.desired,
+                tag: current.tag,
+                pinned,
+            };
+            if !out.contains(&pin) {
+                out.push(pin);
+            }
+        }
+    }
+    out
 }
 
 /// Binds every site whose repository is one of `desired`'s to it.
@@ -112,6 +170,17 @@ pub fn plan_intents(
     desired: &[Desired],
     intents: &[Intent],
 ) -> Vec<SitePlan> {
+    plan_pinned(manifests, desired, intents, &Pins::new())
+}
+
+/// [`plan_intents`], with what the registry said each pinned digest
+/// becomes.
+pub fn plan_pinned(
+    manifests: &[Manifest],
+    desired: &[Desired],
+    intents: &[Intent],
+    pins: &Pins,
+) -> Vec<SitePlan> {
     intents
         .iter()
         .map(|i| {
@@ -120,34 +189,64 @@ pub fn plan_intents(
             let current = m.image_of(site);
             plan_site(
                 m,
-                i.manifest,
-                i.site,
+                (i.manifest, i.site),
                 site,
                 &current,
                 i.desired,
                 &desired[i.desired],
+                pins,
             )
         })
         .collect()
 }
 
+/// The digest a site pinned as `current` gets, and why its new value is
+/// unknown when it is. A digest the user gave is written everywhere; one
+/// the registry gave only where the site already pins a digest (unpinned
+/// sites stay unpinned), and of the pin's kind when [`Pins`] knows it. A
+/// pin that already has the target tag keeps its digest when nothing
+/// better is known: the site holds the target state.
+fn new_digest(
+    current: &SiteImage,
+    ti: usize,
+    target: &Desired,
+    pins: &Pins,
+) -> (Option<String>, Option<String>) {
+    if let Some(d) = target.reference.digest() {
+        return (Some(d.to_owned()), None);
+    }
+    let Some(pinned) = &current.digest else {
+        return (None, None);
+    };
+    let same_tag =
+        target.reference.tag().is_some() && current.tag.as_deref() == target.reference.tag();
+    let key = Pin {
+        desired: ti,
+        tag: current.tag.clone(),
+        pinned: pinned.clone(),
+    };
+    match (pins.get(&key), &target.resolved_digest) {
+        (Some(Ok(d)), _) => (Some(d.clone()), None),
+        (Some(Err(why)), _) if same_tag => (Some(pinned.clone()), Some(why.clone())),
+        (Some(Err(why)), resolved) => (resolved.clone(), Some(why.clone())),
+        (None, Some(d)) => (Some(d.clone()), None),
+        (None, None) if same_tag => (Some(pinned.clone()), None),
+        (None, None) => (None, None),
+    }
+}
+
 fn plan_site(
     m: &Manifest,
-    mi: usize,
-    si: usize,
+    (mi, si): (usize, usize),
     site: &Site,
     current: &SiteImage,
     ti: usize,
     target: &Desired,
+    pins: &Pins,
 ) -> SitePlan {
     let new_tag = target.reference.tag();
-    // A digest the user gave is written everywhere; one the registry gave is
-    // written only where the site already pins a digest, so unpinned sites
-    // stay unpinned.
-    let new_digest = target.reference.digest().or(current
-        .digest
-        .as_ref()
-        .and(target.resolved_digest.as_deref()));
+    let (new_digest, repin_failed) = new_digest(current, ti, target, pins);
+    let new_digest = new_digest.as_deref();
     let mut c = SitePlan {
         manifest: mi,
         site: si,
@@ -161,6 +260,9 @@ fn plan_site(
     };
     if new_digest.is_none() {
         c.stale_digest = current.digest.clone();
+    }
+    if let Some(why) = repin_failed {
+        c.unfit.get_or_insert(why);
     }
     let scalar = |n: usize| {
         if m.stream.is_null(n) {
@@ -403,6 +505,63 @@ mod tests {
             values(&c[0]),
             vec![(&*format!("v1@{D1}"), &*format!("v2@{D2}"))]
         );
+    }
+
+    // See: issue #12 §9 (refusals for references that need no change).
+    #[test]
+    fn issue_12_a_pin_that_already_has_the_target_tag_changes_nothing_offline() {
+        for text in [
+            format!("containers:\n- image: redis:7.1.4@{D1}\n"),
+            format!("image:\n  repository: redis\n  tag: 7.1.4@{D1}\n"),
+            format!("image:\n  repository: redis\n  tag: 7.1.4\n  digest: {D1}\n"),
+            format!("images:\n- name: redis\n  newTag: 7.1.4\n  digest: {D1}\n"),
+        ] {
+            let c = plan_one("kustomization.yaml", &text, "redis:7.1.4");
+            assert!(c[0].changes.is_empty(), "{text}: {:?}", c[0].changes);
+            assert_eq!(c[0].stale_digest, None, "{text}");
+        }
+        // A new tag still cannot keep the old digest.
+        let c = plan_one(
+            "p.yaml",
+            &format!("containers:\n- image: redis:7.1.4@{D1}\n"),
+            "redis:7.1.5",
+        );
+        assert_eq!(c[0].stale_digest.as_deref(), Some(D1));
+    }
+
+    // See: issue #12 §6 (the kind of digest pin is not kept).
+    #[test]
+    fn issue_12_pins_move_by_the_registrys_answer_for_their_kind() {
+        let m = Manifest::parse(
+            "p.yaml",
+            format!("containers:\n- image: app:v1@{D1}\n- image: app:v1\n"),
+        )
+        .expect("parses");
+        let mut t = target("app:v2");
+        t.resolved_digest = Some(D2.to_owned());
+        let ms = std::slice::from_ref(&m);
+        let intents = by_repository(ms, std::slice::from_ref(&t));
+        let pins = pins_to_resolve(ms, std::slice::from_ref(&t), &intents);
+        let pin = Pin {
+            desired: 0,
+            tag: Some("v1".into()),
+            pinned: D1.into(),
+        };
+        assert_eq!(pins, vec![pin.clone()], "unpinned sites ask nothing");
+        let child = format!("sha256:{}", "3".repeat(64));
+        let answer = Pins::from([(pin.clone(), Ok(child.clone()))]);
+        let c = plan_pinned(ms, std::slice::from_ref(&t), &intents, &answer);
+        assert_eq!(c[0].changes[0].value, format!("app:v2@{child}"));
+        assert_eq!(c[1].changes[0].value, "app:v2");
+        // Unknown kind: refused where it would change, left alone where
+        // the tag is already the target's.
+        let unknown = Pins::from([(pin, Err("the pin is unknown".to_owned()))]);
+        let c = plan_pinned(ms, std::slice::from_ref(&t), &intents, &unknown);
+        assert_eq!(c[0].unfit.as_deref(), Some("the pin is unknown"));
+        let mut same = target("app:v1");
+        same.resolved_digest = Some(D2.to_owned());
+        let c = plan_pinned(ms, std::slice::from_ref(&same), &intents, &unknown);
+        assert!(c[0].changes.is_empty() && c[1].changes.is_empty());
     }
 
     #[test]

@@ -9,25 +9,42 @@ use crate::gha::commands::{Annotation, Level, annotation};
 /// The runner shows at most this many annotations of each level per step.
 pub const ANNOTATION_LIMIT: usize = 10;
 
-/// Annotations for a `set` report: errors, then skipped files (warnings),
-/// then updates and pinned sites (notices).
+/// Annotations for a `set` report: errors, then skipped files and
+/// references that cannot be edited (warnings), then updates, skipped
+/// references and the chart-template count (notices).
 pub fn set(r: &SetReport) -> String {
     let errors: Vec<(String, Annotation)> = r
         .errors()
         .map(|e| (e.message.clone(), at("gitops-bump", e, None)))
         .collect();
+    let skipped = |s: &Finding| {
+        (
+            format!("{} {}", s.image.as_deref().unwrap_or_default(), s.message),
+            at("gitops-bump: skipped", s, None),
+        )
+    };
     let warnings: Vec<(String, Annotation)> = r
         .problems()
         .filter(|p| p.severity == Severity::Warning)
         .map(|p| (p.message.clone(), at("gitops-bump: file skipped", p, None)))
+        .chain(
+            r.skipped()
+                .filter(|s| s.severity == Severity::Warning)
+                .map(skipped),
+        )
         .collect();
-    let verb = if r.dry_run { "would update" } else { "updated" };
+    let (verb, caveat) = (r.verb(), r.caveat());
     let notices: Vec<(String, Annotation)> = r
         .updates
         .iter()
         .map(|u| {
             (
-                format!("{verb} {} {} → {}", u.image, show(&u.from), show(&u.to)),
+                format!(
+                    "{verb} {} {} → {}{caveat}",
+                    u.image,
+                    show(&u.from),
+                    show(&u.to)
+                ),
                 Annotation {
                     title: Some("gitops-bump: image".into()),
                     file: Some(u.file.clone()),
@@ -37,11 +54,17 @@ pub fn set(r: &SetReport) -> String {
                 },
             )
         })
-        .chain(r.skipped().map(|s| {
-            (
-                format!("{} {}", s.image.as_deref().unwrap_or_default(), s.message),
-                at("gitops-bump: skipped", s, None),
-            )
+        .chain(
+            r.skipped()
+                .filter(|s| s.severity == Severity::Notice)
+                .map(skipped),
+        )
+        .chain(r.chart_template_line().map(|line| {
+            let a = Annotation {
+                title: Some("gitops-bump: skipped".into()),
+                ..Annotation::default()
+            };
+            (line, a)
         }))
         .collect();
     capped([

@@ -21,9 +21,16 @@ pub struct SetV1<'a> {
     pub commit: Option<&'a str>,
     /// Nothing was written.
     pub dry_run: bool,
-    /// Changed values.
+    /// Values written. Empty in a dry run and in a refused run: only what
+    /// was written is here.
     pub updates: Vec<UpdateV1>,
-    /// Pinned sites left alone.
+    /// Values planned but not written: what a dry run would write, or what
+    /// a refused run would have written. Each value is in exactly one of
+    /// `updates` and `planned`.
+    pub planned: Vec<UpdateV1>,
+    /// References left alone, with the reason (pinned, another tag track,
+    /// YAML that cannot be edited, an absent image under `--allow-absent`,
+    /// a chart template).
     pub skipped: Vec<SkippedV1<'a>>,
     /// Files that could not be read (not fatal on their own).
     pub problems: Vec<ProblemV1<'a>>,
@@ -86,14 +93,14 @@ impl From<&Update> for UpdateV1 {
     }
 }
 
-/// A pinned site left alone.
+/// A reference (or file) left alone.
 #[derive(Debug, Serialize)]
 pub struct SkippedV1<'a> {
-    /// File path.
+    /// File path, or `""` for an absent image.
     pub file: &'a str,
     /// 1-based line.
     pub line: Option<usize>,
-    /// The image.
+    /// The image, or `""` for a chart template.
     pub image: &'a str,
     /// Why.
     pub reason: &'a str,
@@ -127,9 +134,11 @@ pub fn set(r: &SetReport) -> SetV1<'_> {
         changed: r.changed,
         commit: r.commit.as_deref(),
         dry_run: r.dry_run,
-        updates: r.updates.iter().map(Into::into).collect(),
+        updates: r.written_updates().iter().map(Into::into).collect(),
+        planned: r.planned_updates().iter().map(Into::into).collect(),
         skipped: r
             .skipped()
+            .chain(r.chart_templates())
             .map(|s| SkippedV1 {
                 file: s.file(),
                 line: s.line(),

@@ -42,7 +42,11 @@ pub struct SetReport {
     pub commit: Option<String>,
     /// Nothing was written.
     pub dry_run: bool,
-    /// Changed values.
+    /// True if and only if the write was made (it landed, whatever
+    /// verification said after it): `updates` were written.
+    pub written: bool,
+    /// The values the run changed when `written`, else the values it
+    /// planned (a dry run, or a refused run: not written).
     pub updates: Vec<Update>,
     /// Everything found on the way, in the order the steps found it.
     pub findings: Vec<Finding>,
@@ -71,9 +75,71 @@ impl SetReport {
         self.with_severity(Severity::Error)
     }
 
-    /// Sites left alone on purpose (`# gitops-bump:ignore`).
+    /// References left alone, with the reason: pinned by
+    /// `# gitops-bump:ignore`, on another tag track, in YAML that cannot be
+    /// edited (warnings), and IMAGE_REFs absent under `--allow-absent`.
     pub fn skipped(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.kind == Kind::Pinned)
+        self.findings.iter().filter(|f| {
+            matches!(
+                f.kind,
+                Kind::Pinned | Kind::NotSelected | Kind::BlockSkipped
+            ) || (f.kind == Kind::NoReference && f.severity != Severity::Error)
+        })
+    }
+
+    /// Helm chart templates not read (one notice per file; reports count
+    /// them in one line).
+    pub fn chart_templates(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.kind == Kind::ChartTemplate)
+    }
+
+    /// The values written: `updates` when the write was made, else none.
+    pub fn written_updates(&self) -> &[Update] {
+        if self.written { &self.updates } else { &[] }
+    }
+
+    /// The values planned but not written (a dry run, or a refused run).
+    pub fn planned_updates(&self) -> &[Update] {
+        if self.written { &[] } else { &self.updates }
+    }
+
+    /// How an update line starts: `updated` for what was written, `would
+    /// update` for a plan (a dry run, a refused run).
+    pub fn verb(&self) -> &'static str {
+        if self.written {
+            "updated"
+        } else {
+            "would update"
+        }
+    }
+
+    /// What an update line ends with when the run failed: `" (not
+    /// written)"` for the plan of a refused run, `" (not verified)"` for a
+    /// write that landed but failed verification; else `""`.
+    pub fn caveat(&self) -> &'static str {
+        match (self.written, self.errors().next().is_some()) {
+            (false, true) => " (not written)",
+            (true, true) => " (not verified)",
+            (_, false) => "",
+        }
+    }
+
+    /// One line saying how many chart templates were skipped, with the
+    /// first of them, when there were any.
+    pub fn chart_template_line(&self) -> Option<String> {
+        let first = self.chart_templates().next()?;
+        let n = self.chart_templates().count();
+        let (noun, them, their) = if n == 1 {
+            ("template", "it", "its")
+        } else {
+            ("templates", "them", "their")
+        };
+        Some(format!(
+            "{n} chart {noun} skipped (not YAML until Helm renders {them}; {their} images come from values files), e.g. {}",
+            first.file()
+        ))
     }
 
     /// Files skipped while reading.

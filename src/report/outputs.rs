@@ -20,26 +20,40 @@ pub const OUTPUT_LIMIT: usize = 1_000_000;
 /// Most characters of a one-line output such as `summary`.
 pub const LINE_LIMIT: usize = 4096;
 
-/// The outputs of a `set` run, as `(name, value)` pairs.
+/// The outputs of a `set` run, as `(name, value)` pairs: `updates` holds
+/// only what was written, `planned` what was not (a dry run, a refused
+/// run); `commit` and `pull-request-urls` repeat `commit-sha` and
+/// `pull-request-url` under the names `sync` fills, so a workflow reads
+/// either command the same way.
 pub fn set(r: &SetReport) -> Vec<(&'static str, String)> {
+    let url = r
+        .pull_request
+        .as_ref()
+        .map(|p| p.url.clone())
+        .unwrap_or_default();
+    let commit = r.commit.clone().unwrap_or_default();
     let mut out = vec![
         ("changed", r.changed.to_string()),
-        ("commit-sha", r.commit.clone().unwrap_or_default()),
-        (
-            "pull-request-url",
-            r.pull_request
-                .as_ref()
-                .map(|p| p.url.clone())
-                .unwrap_or_default(),
-        ),
+        ("commit-sha", commit.clone()),
+        ("pull-request-url", url.clone()),
         ("summary", one_line(&super::summary::headline(r))),
+        ("commit", commit),
+        ("pull-request-urls", url),
     ];
     let used: usize = out
         .iter()
         .map(|(n, v)| github_size(n) + github_size(v))
         .sum();
-    let room = OUTPUT_LIMIT.saturating_sub(used + github_size("updates"));
-    out.insert(3, ("updates", updates(r, room)));
+    let room = OUTPUT_LIMIT.saturating_sub(used + github_size("updates") + github_size("planned"));
+    // Each value is in exactly one of the two lists, so one of them is
+    // nearly always `[]`: the planned list takes what it needs first.
+    let planned = updates(r.planned_updates(), room);
+    let written = updates(
+        r.written_updates(),
+        room.saturating_sub(github_size(&planned)),
+    );
+    out.insert(3, ("updates", written));
+    out.insert(4, ("planned", planned));
     out
 }
 
@@ -58,8 +72,8 @@ pub fn explain(sel: &Selection, digest: Option<&str>) -> Vec<(&'static str, Stri
     ]
 }
 
-/// The outputs of a `sync` run: `changed`, `commit`, `pull-request-urls`
-/// (one per line), `drift` (references not up to date) and `report` (the
+/// The outputs of a `sync` run: `changed`, `commit` (and `commit-sha`,
+/// `set`'s name for it), `pull-request-urls` (one per line), `drift` (references not up to date) and `report` (the
 /// path of the JSON document, when it was written).
 pub fn sync(
     r: &super::sync::SyncReport,
@@ -68,6 +82,7 @@ pub fn sync(
     vec![
         ("changed", r.changed.to_string()),
         ("commit", r.commit.clone().unwrap_or_default()),
+        ("commit-sha", r.commit.clone().unwrap_or_default()),
         (
             "pull-request-urls",
             r.pull_requests
@@ -85,12 +100,11 @@ pub fn sync(
     ]
 }
 
-/// The `updates` output: a JSON array of the updates, within `room` bytes
-/// as GitHub counts them; when they do not all fit, the first ones that do
-/// and the marker `{"truncated": true, "shown": K, "total": N}`.
-pub fn updates(r: &SetReport, room: usize) -> String {
-    let all: Vec<String> = r
-        .updates
+/// The `updates` (or `planned`) output: a JSON array of `list`, within
+/// `room` bytes as GitHub counts them; when they do not all fit, the first
+/// ones that do and the marker `{"truncated": true, "shown": K, "total": N}`.
+pub fn updates(list: &[crate::plan::Update], room: usize) -> String {
+    let all: Vec<String> = list
         .iter()
         .map(|u| serde_json::to_string(&super::json_v1::UpdateV1::from(u)).unwrap_or_default())
         .collect();
@@ -152,7 +166,26 @@ mod tests {
         assert_eq!(o[3].0, "updates");
         let updates: serde_json::Value = serde_json::from_str(&o[3].1).expect("json");
         assert_eq!(updates[0]["to"], "v2");
-        assert_eq!(o[4].1, "committed 0123456789ab (1 value(s) in 1 file(s))");
+        assert_eq!(o[4], ("planned", "[]".to_owned()));
+        assert_eq!(o[5].1, "committed 0123456789ab (1 value(s) in 1 file(s))");
+    }
+
+    // See: issue #12 §4 (the action's `updates` reported bumps that never
+    // happened).
+    #[test]
+    fn issue_12_updates_hold_only_what_was_written() {
+        let mut r = super::super::summary::tests::report();
+        r.written = false;
+        r.commit = None;
+        r.findings.push(crate::finding::Finding::error(
+            crate::finding::Kind::Downgrade,
+            None,
+            "no",
+        ));
+        let o = set(&r);
+        assert_eq!(o[3], ("updates", "[]".to_owned()));
+        let planned: serde_json::Value = serde_json::from_str(&o[4].1).expect("json");
+        assert_eq!(planned[0]["to"], "v2");
     }
 
     #[test]
@@ -183,7 +216,11 @@ mod tests {
         );
         // Under the limit: no marker.
         assert!(
-            !updates(&super::super::summary::tests::report(), OUTPUT_LIMIT).contains("truncated")
+            !updates(
+                &super::super::summary::tests::report().updates,
+                OUTPUT_LIMIT
+            )
+            .contains("truncated")
         );
     }
 
@@ -195,7 +232,7 @@ mod tests {
             None,
             format!("a\nb{}", "x".repeat(3 * 1024 * 1024)),
         ));
-        let summary = set(&r)[4].1.clone();
+        let summary = set(&r)[5].1.clone();
         assert_eq!(summary.chars().count(), LINE_LIMIT);
         assert!(summary.starts_with("failed: a b") && summary.ends_with('…'));
     }

@@ -18,9 +18,15 @@ pub fn headline(r: &SetReport) -> String {
         .len();
     let n = r.updates.len();
     let first_error = r.errors().next();
+    let absent = r
+        .skipped()
+        .find(|f| f.kind == crate::finding::Kind::NoReference);
     match (first_error, r.changed, r.dry_run, &r.commit) {
         (Some(e), _, _, _) => format!("failed: {}", e.message),
-        (None, false, _, _) => "already up to date".to_owned(),
+        (None, false, _, _) => match absent {
+            Some(f) => format!("nothing to change: {}", f.message),
+            None => "already up to date".to_owned(),
+        },
         (None, true, true, _) => format!("dry run: {n} value(s) in {files} file(s) would change"),
         (None, true, false, Some(c)) => match &r.pull_request {
             Some(pr) => format!(
@@ -51,6 +57,7 @@ pub fn set(r: &SetReport, commit_url: Option<&str>) -> String {
         (Some(c), Some(url)) => format!("[`{}`]({url})", short_sha(c)),
         (Some(c), None) => format!("`{}`", short_sha(c)),
         (None, _) if r.dry_run => "dry run".to_owned(),
+        (None, _) if !r.written => "not written".to_owned(),
         (None, _) => String::new(),
     };
     let rows: Vec<String> = r
@@ -67,17 +74,26 @@ pub fn set(r: &SetReport, commit_url: Option<&str>) -> String {
             )
         })
         .collect();
-    let skipped: Vec<String> = r
+    let mut skipped: Vec<String> = r
         .skipped()
         .map(|s| {
+            let at = location(s);
+            let at = if at.is_empty() {
+                String::new()
+            } else {
+                format!("`{}` ", cell(&at))
+            };
             format!(
-                "\n- skipped `{}` ({}): {}",
-                cell(&location(s)),
+                "\n- skipped {at}({}): {}",
                 cell(s.image.as_deref().unwrap_or_default()),
                 cell(&s.message)
             )
         })
         .collect();
+    skipped.extend(
+        r.chart_template_line()
+            .map(|line| format!("\n- {}", cell(&line))),
+    );
     let errors: Vec<String> = r
         .errors()
         .map(|e| {
@@ -258,6 +274,7 @@ pub(crate) mod tests {
     pub(crate) fn report() -> SetReport {
         SetReport {
             changed: true,
+            written: true,
             commit: Some("0123456789abcdef0123".into()),
             updates: vec![Update {
                 file: "a|b.yaml".into(),

@@ -8,14 +8,16 @@ use std::io::Write;
 
 use super::safe::Lines;
 use super::{SetReport, join, short_sha, show};
-use crate::finding::Finding;
+use crate::finding::{Finding, Severity};
 use crate::gha::commands::command;
 use crate::policy::{Selection, Status};
 use crate::registry::RegistryStats;
 
-/// Writes a `set` report: skipped files as warnings, the diff (dry run),
-/// one line per update and per pinned site, the verification plan, the
-/// pull request, errors, and the closing headline.
+/// Writes a `set` report: skipped files and uneditable references as
+/// warnings, chart templates in one note, the diff (dry run), one line per
+/// update (`updated` only for what was written; `would update`, and `(not
+/// written)` in a refused run) and per skipped reference, the verification
+/// plan, the pull request, errors, and the closing headline.
 pub fn set(out: &mut dyn Write, err: &mut dyn Write, r: &SetReport, actions: bool) {
     let (out, err) = (&mut Lines::new(out), &mut Lines::new(err));
     if actions {
@@ -23,6 +25,13 @@ pub fn set(out: &mut dyn Write, err: &mut dyn Write, r: &SetReport, actions: boo
     }
     for p in r.problems() {
         let _ = writeln!(err, "warning: {}: {}", location(p), p.message);
+    }
+    for s in r.skipped().filter(|s| s.severity == Severity::Warning) {
+        let image = s.image.as_deref().unwrap_or_default();
+        let _ = writeln!(err, "warning: {}: {image}: {}", location(s), s.message);
+    }
+    if let Some(line) = r.chart_template_line() {
+        let _ = writeln!(err, "note: {line}");
     }
     if let Some(diff) = &r.diff {
         // A long diff folds into a log group on the run page. Its lines are
@@ -43,23 +52,29 @@ pub fn set(out: &mut dyn Write, err: &mut dyn Write, r: &SetReport, actions: boo
         } else {
             format!(" (also via alias at line {})", join(&u.aliases))
         };
-        let verb = if r.dry_run { "would update" } else { "updated" };
         let _ = writeln!(
             out,
-            "{verb} {}:{}  {}  {} → {}  [{}]{aliases}",
+            "{} {}:{}  {}  {} → {}  [{}]{aliases}{}",
+            r.verb(),
             u.file,
             u.line,
             u.image,
             show(&u.from),
             show(&u.to),
-            u.dialect.as_str()
+            u.dialect.as_str(),
+            r.caveat()
         );
     }
-    for s in r.skipped() {
+    for s in r.skipped().filter(|s| s.severity == Severity::Notice) {
+        let at = location(s);
+        let at = if at.is_empty() {
+            String::new()
+        } else {
+            format!("{at}  ")
+        };
         let _ = writeln!(
             out,
-            "skipped {}  {}  {}",
-            location(s),
+            "skipped {at}{}  {}",
             s.image.as_deref().unwrap_or_default(),
             s.message
         );
@@ -101,6 +116,13 @@ pub fn set(out: &mut dyn Write, err: &mut dyn Write, r: &SetReport, actions: boo
             ""
         };
         let _ = writeln!(out, "{}{note}", super::summary::headline(r));
+    } else if r.written {
+        // The write was made; what failed is the check after it.
+        let _ = writeln!(
+            err,
+            "error: the write was sent and acknowledged, but verification failed ({} problem(s))",
+            errors.len()
+        );
     } else {
         let _ = writeln!(err, "error: nothing written ({} problem(s))", errors.len());
     }

@@ -1,10 +1,12 @@
 //! Verification of the references `set` writes: each target's tag (or
 //! digest) exists in its registry and provides every `--platform`, and the
-//! index digest that `tag@digest` pins must receive.
+//! digest each `tag@digest` pin must receive: of the same kind as the pin
+//! ([`repin_all`]): the new index for an index pin, the same platform's
+//! image for a child-manifest pin.
 
 use crate::finding::{Finding, Kind};
-use crate::plan::Desired;
-use crate::registry::{Client, Platform, RegistryError, RegistryStats};
+use crate::plan::{Desired, Pin, Pins};
+use crate::registry::{Client, OciManifest, PinKind, Platform, RegistryError, RegistryStats};
 
 /// The targets after the registry checks.
 #[derive(Debug, Default)]
@@ -102,6 +104,104 @@ async fn check(
         }
     }
     Ok(digest)
+}
+
+/// What each of `pins` becomes under its target (see [`Pins`]), asked
+/// concurrently on the command's runtime. Each pin costs at most a HEAD of
+/// its current tag and a GET of that tag's index (both cached for the run),
+/// and the new tag's index is usually cached by [`verify_all`] already.
+pub async fn repin_all(client: &Client, desired: &[Desired], pins: Vec<Pin>) -> Pins {
+    let mut tasks = tokio::task::JoinSet::new();
+    for pin in pins.iter().cloned() {
+        let Some(target) = desired.get(pin.desired).cloned() else {
+            continue;
+        };
+        let client = client.clone();
+        tasks.spawn(async move {
+            let answer = repin(&client, &target, &pin).await;
+            (pin, answer)
+        });
+    }
+    let mut out = Pins::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((pin, answer)) = joined {
+            out.insert(pin, answer);
+        }
+    }
+    // A task that failed to finish leaves no answer: say so rather than
+    // fall back to a digest of another kind.
+    for pin in pins {
+        out.entry(pin)
+            .or_insert_with(|| Err("the registry check of this pin did not finish".to_owned()));
+    }
+    out
+}
+
+/// The digest `pin` gets under `target`'s tag, keeping its kind: the pin
+/// is asked about relative to its current tag ([`Client::pin_kind`]); when
+/// that does not tell (no tag, or the tag moved since the pin was written),
+/// the pinned manifest itself is read: an index is an index pin, an image
+/// is the pin of its config's platform. Err is one line saying why the new
+/// digest cannot be told.
+pub async fn repin(client: &Client, target: &Desired, pin: &Pin) -> Result<String, String> {
+    let repo = target.reference.repository();
+    let shown = target.reference.name_as_written();
+    let new_tag = target.reference.tag().unwrap_or_default();
+    let Some(new) = target.resolved_digest.as_deref() else {
+        return Err(format!(
+            "{shown}:{new_tag} was not resolved in the registry"
+        ));
+    };
+    let short = pin.pinned.get(..19).unwrap_or(&pin.pinned);
+    let failed =
+        |e: RegistryError| format!("cannot tell what the pinned digest {short}… becomes: {e}");
+    let by_tag = match &pin.tag {
+        Some(tag) => match client.digest_of(&repo, tag).await {
+            Ok(r) => client
+                .pin_kind(&repo, &r.digest, &pin.pinned)
+                .await
+                .map_err(failed)?,
+            Err(RegistryError::TagNotFound { .. }) => PinKind::Unrelated,
+            Err(e) => return Err(failed(e)),
+        },
+        None => PinKind::Unrelated,
+    };
+    let kind = match by_tag {
+        PinKind::Unrelated => match client.manifest(&repo, &pin.pinned).await {
+            Ok(m) => match &*m {
+                OciManifest::Index { .. } => PinKind::Tag,
+                OciManifest::Image { config } => match client.config(&repo, config).await {
+                    Ok(c) => c
+                        .platform
+                        .clone()
+                        .filter(|p| !p.is_unknown())
+                        .map_or(PinKind::Unrelated, PinKind::Child),
+                    Err(e) => return Err(failed(e)),
+                },
+            },
+            Err(
+                RegistryError::DigestNotFound { .. }
+                | RegistryError::TagNotFound { .. }
+                | RegistryError::NameUnknown { .. },
+            ) => PinKind::Unrelated,
+            Err(e) => return Err(failed(e)),
+        },
+        known => known,
+    };
+    let old = pin.tag.as_deref().unwrap_or("the old tag");
+    match kind {
+        PinKind::Tag => Ok(new.to_owned()),
+        PinKind::Child(platform) => match client.platform_child(&repo, new, &platform).await {
+            Ok(Some(child)) => Ok(child),
+            Ok(None) => Err(format!(
+                "the pin {short}… is the {platform} image of {old}, and {shown}:{new_tag} has no {platform} image; pin it yourself with {shown}:{new_tag}@sha256:…"
+            )),
+            Err(e) => Err(failed(e)),
+        },
+        PinKind::Unrelated => Err(format!(
+            "the pin {short}… is neither {old}'s digest nor one of its platform images, and the registry cannot say what it is; pin it yourself with {shown}:{new_tag}@sha256:…"
+        )),
+    }
 }
 
 /// The error finding for a registry failure: a missing tag or digest is

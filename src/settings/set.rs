@@ -9,6 +9,7 @@ use crate::commit::message::Template;
 use crate::commit::retry::RetrySettings;
 use crate::guard::Downgrades;
 use crate::plan::Desired;
+use crate::plan::select::TagRule;
 use crate::policy::Policy;
 use crate::reference::Reference;
 use crate::registry::{Platform, RegistryOptions};
@@ -42,6 +43,11 @@ pub struct Settings {
     pub registry: RegistryOptions,
     /// The no-downgrade check.
     pub downgrades: Downgrades,
+    /// Which references of a target's repository move (`--match-tag`, or
+    /// the new tag's track).
+    pub tags: TagRule,
+    /// An IMAGE_REF that matches no reference is a notice, not an error.
+    pub allow_absent: bool,
 }
 
 impl Settings {
@@ -104,7 +110,22 @@ impl Settings {
                 "--platform needs the registry check; drop --no-verify or drop --platform".into(),
             ));
         }
-        let files = super::files(&args.source)?;
+        let files = super::files(&args.source)?
+            .excluding(&args.select.exclude)
+            .map_err(|e| UsageError(e.to_string()))?;
+        let tags = match &args.select.match_tag {
+            None => TagRule::Track,
+            Some(re) => TagRule::Matches(regex::Regex::new(re).map_err(|e| {
+                // The parser's message spans lines (a caret diagram);
+                // its last line says what is wrong.
+                let text = e.to_string();
+                let why = text.lines().last().unwrap_or_default();
+                UsageError(format!(
+                    "--match-tag {re:?}: {}",
+                    why.trim_start_matches("error: ")
+                ))
+            })?),
+        };
         let message = super::template(&args.write)?;
         let retry = super::retry(&args.write)?;
         if args.write.commit && matches!(store, Store::GitHub(_)) {
@@ -126,6 +147,8 @@ impl Settings {
             platforms,
             registry,
             downgrades,
+            tags,
+            allow_absent: args.select.allow_absent,
         })
     }
 }

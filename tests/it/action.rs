@@ -283,8 +283,10 @@ fn dry_run_on_the_example_sets_outputs_summary_and_annotations() {
         r.outputs["summary"],
         "dry run: 5 value(s) in 4 file(s) would change"
     );
-    let updates: Value = serde_json::from_str(&r.outputs["updates"]).expect("updates is JSON");
-    assert_eq!(updates.as_array().map(Vec::len), Some(5));
+    // A dry run writes nothing: its values are `planned` (issue #12 §4).
+    assert_eq!(r.outputs["updates"], "[]");
+    let planned: Value = serde_json::from_str(&r.outputs["planned"]).expect("planned is JSON");
+    assert_eq!(planned.as_array().map(Vec::len), Some(5));
     assert!(r.summary.contains("| `ghcr.io/acme/backend` | `overlays/dev/kustomization.yaml:8` | `v1.3.0` → `v1.4.0` | dry run |"), "{}", r.summary);
     assert!(
         r.summary.contains("<details><summary>Diff</summary>"),

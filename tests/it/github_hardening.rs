@@ -449,9 +449,10 @@ fn issue_13_max_file_size_applies_to_exact_paths() {
     let lv = json(&local);
     assert_eq!(r.code, local.code, "{r:?}\n{local:?}");
     assert_eq!(v["problems"], lv["problems"], "{v}\n{lv}");
+    // The write's values are `updates`; the dry run's are `planned`.
     assert_eq!(
         v["updates"].as_array().map(Vec::len),
-        lv["updates"].as_array().map(Vec::len)
+        lv["planned"].as_array().map(Vec::len)
     );
 }
 

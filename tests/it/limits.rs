@@ -95,7 +95,12 @@ fn issue_13_outputs_and_summary_stay_under_githubs_limits() {
     );
 
     let outputs = std::fs::read_to_string(&output).expect("outputs");
-    let updates = heredoc(&outputs, "updates");
+    assert_eq!(
+        heredoc(&outputs, "updates"),
+        "[]",
+        "a dry run writes nothing"
+    );
+    let updates = heredoc(&outputs, "planned");
     let utf16_bytes = 2 * updates.encode_utf16().count();
     assert!(utf16_bytes <= 1_000_000, "{utf16_bytes}");
     let v: serde_json::Value = serde_json::from_str(&updates).expect("a JSON value");

@@ -129,9 +129,9 @@ fn would_update(repo: &Path, home: &Path) -> Vec<String> {
     let r = set_in(repo, home, &["--dry-run", "--output", "json"]);
     assert_eq!(r.code, 0, "{r:?}");
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    let mut files: Vec<String> = v["updates"]
+    let mut files: Vec<String> = v["planned"]
         .as_array()
-        .expect("updates")
+        .expect("planned")
         .iter()
         .map(|u| u["file"].as_str().expect("file").to_owned())
         .collect();

@@ -67,6 +67,8 @@ mod registry_set;
 mod registry_support;
 /// `set --dir` end to end through the real binary.
 mod set_cli;
+/// Issue #12's `set`-path kinds through the real binary (and the real registry).
+mod set_issue12;
 /// Pinned output of `set` and `explain` in every format.
 mod snapshots;
 /// `sync` against the real registry: verdicts, incidents, --apply.

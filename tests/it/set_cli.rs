@@ -93,7 +93,9 @@ fn json_output_follows_the_contract() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
     assert_eq!(v["changed"], true);
     assert_eq!(v["commit"], serde_json::Value::Null);
-    let updates = v["updates"].as_array().expect("updates");
+    // A dry run writes nothing: its values are `planned`, never `updates`.
+    assert_eq!(v["updates"], serde_json::json!([]));
+    let updates = v["planned"].as_array().expect("planned");
     assert_eq!(updates.len(), 6);
     let worker = updates
         .iter()
@@ -282,8 +284,15 @@ fn files_glob_star_does_not_cross_slash() {
             BACKEND,
         ],
     );
-    assert_eq!(r.code, 0, "{r:?}");
+    // No file selected holds the image: that is a failed run, not "up to date".
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stdout.contains("\"changed\": false"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("no reference to ghcr.io/acme/backend found in 0 file(s)"),
+        "{}",
+        r.stdout
+    );
     let r = set(
         tmp.path(),
         &[
@@ -296,7 +305,7 @@ fn files_glob_star_does_not_cross_slash() {
         ],
     );
     let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    assert_eq!(v["updates"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["planned"].as_array().map(Vec::len), Some(1));
 }
 
 #[test]
@@ -311,12 +320,13 @@ fn unrelated_broken_files_warn_but_do_not_fail() {
     fs::write(tmp.path().join("latin1.yaml"), b"name: caf\xe9\n").expect("write");
     let r = set(tmp.path(), &[BACKEND]);
     assert_eq!(r.code, 0, "{r:?}");
+    // A chart template is not a broken file: one note counts them.
     assert!(
-        r.stderr
-            .contains("warning: charts/backend/templates/svc.yaml:"),
+        r.stderr.contains("note: 1 chart template skipped (not YAML until Helm renders it; its images come from values files), e.g. charts/backend/templates/svc.yaml\n"),
         "{}",
         r.stderr
     );
+    assert!(!r.stderr.contains("warning: charts/"), "{}", r.stderr);
     assert!(
         r.stderr.contains("warning: latin1.yaml:1: not UTF-8"),
         "{}",
@@ -351,9 +361,16 @@ fn large_files_are_skipped_unless_the_limit_is_raised() {
         tmp.path(),
         &["--max-file-size", "100", "--dry-run", BACKEND],
     );
-    assert_eq!(r.code, 0, "{r:?}");
+    // Every file holding the image was skipped: nothing was looked at.
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr.contains("base/deployment.yaml: ") && r.stderr.contains("over the 100 byte limit"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("error: no reference to ghcr.io/acme/backend found in "),
         "{}",
         r.stderr
     );
@@ -517,8 +534,25 @@ fn issue_3_downgrades_are_refused_naming_the_site_unless_allowed() {
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("v1.3.0 → 1.3.0"), "{}", r.stdout);
 
-    // Tags that do not read as versions are not comparable, so allowed.
+    // Tags that do not read as versions are not comparable, so allowed;
+    // `main` is on another tag track than `v1.3.0`, so it takes --match-tag.
     let r = set(tmp.path(), &["--dry-run", "ghcr.io/acme/backend:main"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("no reference to ghcr.io/acme/backend is on the tag track of main"),
+        "{}",
+        r.stderr
+    );
+    let r = set(
+        tmp.path(),
+        &[
+            "--dry-run",
+            "--match-tag",
+            "^v",
+            "ghcr.io/acme/backend:main",
+        ],
+    );
     assert_eq!(r.code, 0, "{r:?}");
 
     // --policy supplies the order: byte-wise, `v1.2.9` sorts after `v1.10.0`.
@@ -538,7 +572,16 @@ fn issue_3_downgrades_are_refused_naming_the_site_unless_allowed() {
         "{}",
         r.stderr
     );
-    let r = set(tmp.path(), &["--policy", "semver:~1", "--dry-run", "x:1"]);
+    let r = set(
+        tmp.path(),
+        &[
+            "--policy",
+            "semver:~1",
+            "--allow-absent",
+            "--dry-run",
+            "x:1",
+        ],
+    );
     assert_eq!(r.code, 0, "{r:?}");
     let r = set(tmp.path(), &["--policy", "semver:1.x.y", "x:1"]);
     assert_eq!(r.code, 2, "{r:?}");

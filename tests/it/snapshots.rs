@@ -167,7 +167,8 @@ fn set_dry_run_json() {
           "changed": true,
           "commit": null,
           "dry_run": true,
-          "updates": [
+          "updates": [],
+          "planned": [
             {
               "file": "base/deployment.yaml",
               "line": 20,
@@ -296,6 +297,7 @@ fn set_write_text_then_up_to_date_json() {
           "commit": null,
           "dry_run": false,
           "updates": [],
+          "planned": [],
           "skipped": [
             {
               "file": "overlays/prod/kustomization.yaml",
@@ -347,8 +349,17 @@ fn set_write_inside_actions() {
         updates<<ghadelimiter_[UUID]
         [{"file":"base/deployment.yaml","line":20,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"base/deployment.yaml","line":24,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"charts/backend/values.yaml","line":7,"column":8,"dialect":"helm_values","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"jobs/cronjob.yaml","line":17,"column":22,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"overlays/dev/kustomization.yaml","line":8,"column":13,"dialect":"kustomize","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"}]
         ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
         summary<<ghadelimiter_[UUID]
         wrote 5 value(s) in 4 file(s)
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+
         ghadelimiter_[UUID]
         --- $GITHUB_STEP_SUMMARY
         ### gitops-bump: wrote 5 value(s) in 4 file(s)
@@ -400,10 +411,19 @@ fn set_dry_run_inside_actions() {
 
         ghadelimiter_[UUID]
         updates<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
         [{"file":"charts/backend/values.yaml","line":13,"column":10,"dialect":"helm_values","image":"ghcr.io/acme/worker","from":"2.4","to":"2.10"}]
         ghadelimiter_[UUID]
         summary<<ghadelimiter_[UUID]
         dry run: 1 value(s) in 1 file(s) would change
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+
         ghadelimiter_[UUID]
         --- $GITHUB_STEP_SUMMARY
         ### gitops-bump: dry run: 1 value(s) in 1 file(s) would change
@@ -501,6 +521,7 @@ fn set_refused_text_json_and_actions() {
           "commit": null,
           "dry_run": false,
           "updates": [],
+          "planned": [],
           "skipped": [
             {
               "file": "overlays/prod/kustomization.yaml",
@@ -595,8 +616,17 @@ fn set_refused_text_json_and_actions() {
         updates<<ghadelimiter_[UUID]
         []
         ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
         summary<<ghadelimiter_[UUID]
         failed: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+
         ghadelimiter_[UUID]
         --- $GITHUB_STEP_SUMMARY
         ### gitops-bump: failed: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
@@ -628,11 +658,11 @@ fn set_refuses_stale_digests_and_unfit_entries() {
         insta::assert_snapshot!(t, @"
         exit: 1
         --- stdout
-        updated base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
-        updated base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
-        updated charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
-        updated jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload]
-        updated overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
+        would update base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload] (not written)
+        would update base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload] (not written)
+        would update charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values] (not written)
+        would update jobs/cronjob.yaml:17  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload] (not written)
+        would update overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize] (not written)
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         --- stderr
         error: pinned.yaml:2: ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
@@ -980,6 +1010,7 @@ fn explain_and_set_against_the_registry() {
           "commit": null,
           "dry_run": false,
           "updates": [],
+          "planned": [],
           "skipped": [],
           "problems": [],
           "errors": [
@@ -1025,8 +1056,17 @@ fn explain_and_set_against_the_registry() {
         updates<<ghadelimiter_[UUID]
         []
         ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
         summary<<ghadelimiter_[UUID]
         failed: [HOST]/acme/app:v9.9.9: tag not found in the registry
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+
         ghadelimiter_[UUID]
         --- $GITHUB_STEP_SUMMARY
         ### gitops-bump: failed: [HOST]/acme/app:v9.9.9: tag not found in the registry
@@ -1159,8 +1199,17 @@ fn set_through_github_commit_and_pull_request() {
         updates<<ghadelimiter_[UUID]
         [{"file":"base/deployment.yaml","line":20,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"base/deployment.yaml","line":24,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"charts/backend/values.yaml","line":7,"column":8,"dialect":"helm_values","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"jobs/cronjob.yaml","line":17,"column":22,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"overlays/dev/kustomization.yaml","line":8,"column":13,"dialect":"kustomize","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"}]
         ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
         summary<<ghadelimiter_[UUID]
         committed [SHORT] (5 value(s) in 4 file(s))
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+        [SHA]
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+
         ghadelimiter_[UUID]
         --- $GITHUB_STEP_SUMMARY
         ### gitops-bump: committed [SHORT] (5 value(s) in 4 file(s))
@@ -1197,6 +1246,7 @@ fn set_through_github_commit_and_pull_request() {
               "to": "2.10"
             }
           ],
+          "planned": [],
           "skipped": [],
           "problems": [],
           "errors": [],
@@ -1236,8 +1286,17 @@ fn set_through_github_commit_and_pull_request() {
         updates<<ghadelimiter_[UUID]
         [{"file":"charts/backend/values.yaml","line":13,"column":10,"dialect":"helm_values","image":"ghcr.io/acme/worker","from":"2.4","to":"2.11"}]
         ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
         summary<<ghadelimiter_[UUID]
         pull request #1 updated with [SHORT] (1 value(s) in 1 file(s))
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+        [SHA]
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+        https://github.com/acme/gitops/pull/1
         ghadelimiter_[UUID]
         --- $GITHUB_STEP_SUMMARY
         ### gitops-bump: pull request #1 updated with [SHORT] (1 value(s) in 1 file(s))
@@ -1245,6 +1304,340 @@ fn set_through_github_commit_and_pull_request() {
         | image | file:line | from → to | commit |
         |---|---|---|---|
         | `ghcr.io/acme/worker` | `charts/backend/values.yaml:13` | `2.4` → `2.11` | [`[SHORT]`](https://github.com/acme/gitops/commit/[SHA]) |
+        "#);
+    });
+}
+
+/// What a run leaves alone (another tag track, YAML in a folded block, a
+/// chart template, an absent image under `--allow-absent`) and a refused
+/// run's plan, in every format. See: issue #12 §3, §4, §5, §7.
+fn issue_12_fixture() -> tempfile::TempDir {
+    let tmp = example();
+    let write = |rel: &str, text: &str| {
+        let p = tmp.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    };
+    write(
+        "agents/pod.yaml",
+        "spec:\n  containers:\n  - image: ghcr.io/acme/agent-image:agent-0.0.1\n  - image: ghcr.io/acme/agent-image:client-0.0.1\n",
+    );
+    write(
+        "apps/backend.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  source:\n    helm:\n      values: >\n        image:\n          repository: ghcr.io/acme/backend\n          tag: v1.3.0\n",
+    );
+    write(
+        "charts/backend/templates/deployment.yaml",
+        "{{- if .Values.enabled }}\nspec:\n  containers:\n  - image: \"{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n{{- end }}\n",
+    );
+    tmp
+}
+
+#[test]
+fn set_issue_12_skipped_references_in_every_format() {
+    let tmp = issue_12_fixture();
+    let args = dir_args(
+        tmp.path(),
+        &[
+            "--dry-run",
+            "--allow-absent",
+            "--files",
+            "agents/*.yaml",
+            "--files",
+            "apps/*.yaml",
+            "--files",
+            "charts/**/*.yaml",
+            BACKEND,
+            "ghcr.io/acme/agent-image:agent-0.0.2",
+            "ghcr.io/acme/gone:v1",
+        ],
+    );
+    run(&args, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        --- a/agents/pod.yaml
+        +++ b/agents/pod.yaml
+        @@ -1,4 +1,4 @@
+         spec:
+           containers:
+        -  - image: ghcr.io/acme/agent-image:agent-0.0.1
+        +  - image: ghcr.io/acme/agent-image:agent-0.0.2
+           - image: ghcr.io/acme/agent-image:client-0.0.1
+        --- a/charts/backend/values.yaml
+        +++ b/charts/backend/values.yaml
+        @@ -4,7 +4,7 @@
+         image:
+           registry: ghcr.io
+           repository: acme/backend
+        -  tag: "v1.3.0"
+        +  tag: "v1.4.0"
+           pullPolicy: IfNotPresent
+         
+         worker:
+        would update agents/pod.yaml:3  ghcr.io/acme/agent-image  agent-0.0.1 → agent-0.0.2  [workload]
+        would update charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
+        skipped agents/pod.yaml:4  ghcr.io/acme/agent-image  current tag client-0.0.1 (track client-<version>) is on another tag track than agent-0.0.2 (track agent-<version>); not moved (select it with --match-tag)
+        skipped ghcr.io/acme/gone  no reference to ghcr.io/acme/gone found in 4 file(s) (allowed by --allow-absent)
+        would verify dir [TMP] after writing:
+          agents/pod.yaml:3 holds "- image: ghcr.io/acme/agent-image:agent-0.0.2"
+          charts/backend/values.yaml:7 holds "tag: \"v1.4.0\""
+        dry run: 2 value(s) in 2 file(s) would change; nothing written
+        --- stderr
+        warning: apps/backend.yaml:6: ghcr.io/acme/backend: YAML in a folded block scalar (`>`): its line breaks are folded, so an edit cannot be mapped to the file's bytes; use `|`; not updated, edit it by hand
+        note: 1 chart template skipped (not YAML until Helm renders it; its images come from values files), e.g. charts/backend/templates/deployment.yaml
+        "#);
+    });
+    let mut json = args.clone();
+    json.extend(["--output", "json"]);
+    run(&json, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        {
+          "changed": true,
+          "commit": null,
+          "dry_run": true,
+          "updates": [],
+          "planned": [
+            {
+              "file": "agents/pod.yaml",
+              "line": 3,
+              "column": 12,
+              "dialect": "workload",
+              "image": "ghcr.io/acme/agent-image",
+              "from": "agent-0.0.1",
+              "to": "agent-0.0.2"
+            },
+            {
+              "file": "charts/backend/values.yaml",
+              "line": 7,
+              "column": 8,
+              "dialect": "helm_values",
+              "image": "ghcr.io/acme/backend",
+              "from": "v1.3.0",
+              "to": "v1.4.0"
+            }
+          ],
+          "skipped": [
+            {
+              "file": "agents/pod.yaml",
+              "line": 4,
+              "image": "ghcr.io/acme/agent-image",
+              "reason": "current tag client-0.0.1 (track client-<version>) is on another tag track than agent-0.0.2 (track agent-<version>); not moved (select it with --match-tag)"
+            },
+            {
+              "file": "apps/backend.yaml",
+              "line": 6,
+              "image": "ghcr.io/acme/backend",
+              "reason": "YAML in a folded block scalar (`>`): its line breaks are folded, so an edit cannot be mapped to the file's bytes; use `|`; not updated, edit it by hand"
+            },
+            {
+              "file": "",
+              "line": null,
+              "image": "ghcr.io/acme/gone",
+              "reason": "no reference to ghcr.io/acme/gone found in 4 file(s) (allowed by --allow-absent)"
+            },
+            {
+              "file": "charts/backend/templates/deployment.yaml",
+              "line": null,
+              "image": "",
+              "reason": "a Helm chart template (not YAML until Helm renders it); skipped"
+            }
+          ],
+          "problems": [],
+          "errors": [],
+          "attempts": 1,
+          "diff": "--- a/agents/pod.yaml\n+++ b/agents/pod.yaml\n@@ -1,4 +1,4 @@\n spec:\n   containers:\n-  - image: ghcr.io/acme/agent-image:agent-0.0.1\n+  - image: ghcr.io/acme/agent-image:agent-0.0.2\n   - image: ghcr.io/acme/agent-image:client-0.0.1\n--- a/charts/backend/values.yaml\n+++ b/charts/backend/values.yaml\n@@ -4,7 +4,7 @@\n image:\n   registry: ghcr.io\n   repository: acme/backend\n-  tag: \"v1.3.0\"\n+  tag: \"v1.4.0\"\n   pullPolicy: IfNotPresent\n \n worker:\n",
+          "verify": {
+            "target": "dir [TMP]",
+            "head": null,
+            "checks": [
+              {
+                "file": "agents/pod.yaml",
+                "line": 3,
+                "text": "  - image: ghcr.io/acme/agent-image:agent-0.0.2"
+              },
+              {
+                "file": "charts/backend/values.yaml",
+                "line": 7,
+                "text": "  tag: \"v1.4.0\""
+              }
+            ],
+            "conditions": []
+          }
+        }
+        --- stderr
+        "#);
+    });
+    run(&args, true, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 0
+        --- stdout
+        ::warning title=gitops-bump%3A skipped,file=apps/backend.yaml,line=6::ghcr.io/acme/backend YAML in a folded block scalar (`>`): its line breaks are folded, so an edit cannot be mapped to the file's bytes; use `|`; not updated, edit it by hand
+        ::notice title=gitops-bump%3A image,file=agents/pod.yaml,line=3,col=12::would update ghcr.io/acme/agent-image agent-0.0.1 → agent-0.0.2
+        ::notice title=gitops-bump%3A image,file=charts/backend/values.yaml,line=7,col=8::would update ghcr.io/acme/backend v1.3.0 → v1.4.0
+        ::notice title=gitops-bump%3A skipped,file=agents/pod.yaml,line=4::ghcr.io/acme/agent-image current tag client-0.0.1 (track client-<version>) is on another tag track than agent-0.0.2 (track agent-<version>); not moved (select it with --match-tag)
+        ::notice title=gitops-bump%3A skipped::ghcr.io/acme/gone no reference to ghcr.io/acme/gone found in 4 file(s) (allowed by --allow-absent)
+        ::notice title=gitops-bump%3A skipped::1 chart template skipped (not YAML until Helm renders it; its images come from values files), e.g. charts/backend/templates/deployment.yaml
+        ::group::diff
+        --- a/agents/pod.yaml
+        +++ b/agents/pod.yaml
+        @@ -1,4 +1,4 @@
+         spec:
+           containers:
+        -  - image: ghcr.io/acme/agent-image:agent-0.0.1
+        +  - image: ghcr.io/acme/agent-image:agent-0.0.2
+           - image: ghcr.io/acme/agent-image:client-0.0.1
+        --- a/charts/backend/values.yaml
+        +++ b/charts/backend/values.yaml
+        @@ -4,7 +4,7 @@
+         image:
+           registry: ghcr.io
+           repository: acme/backend
+        -  tag: "v1.3.0"
+        +  tag: "v1.4.0"
+           pullPolicy: IfNotPresent
+         
+         worker:
+        ::endgroup::
+        would update agents/pod.yaml:3  ghcr.io/acme/agent-image  agent-0.0.1 → agent-0.0.2  [workload]
+        would update charts/backend/values.yaml:7  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [helm_values]
+        skipped agents/pod.yaml:4  ghcr.io/acme/agent-image  current tag client-0.0.1 (track client-<version>) is on another tag track than agent-0.0.2 (track agent-<version>); not moved (select it with --match-tag)
+        skipped ghcr.io/acme/gone  no reference to ghcr.io/acme/gone found in 4 file(s) (allowed by --allow-absent)
+        would verify dir [TMP] after writing:
+          agents/pod.yaml:3 holds "- image: ghcr.io/acme/agent-image:agent-0.0.2"
+          charts/backend/values.yaml:7 holds "tag: \"v1.4.0\""
+        dry run: 2 value(s) in 2 file(s) would change; nothing written
+        --- stderr
+        warning: apps/backend.yaml:6: ghcr.io/acme/backend: YAML in a folded block scalar (`>`): its line breaks are folded, so an edit cannot be mapped to the file's bytes; use `|`; not updated, edit it by hand
+        note: 1 chart template skipped (not YAML until Helm renders it; its images come from values files), e.g. charts/backend/templates/deployment.yaml
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        true
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        [{"file":"agents/pod.yaml","line":3,"column":12,"dialect":"workload","image":"ghcr.io/acme/agent-image","from":"agent-0.0.1","to":"agent-0.0.2"},{"file":"charts/backend/values.yaml","line":7,"column":8,"dialect":"helm_values","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"}]
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        dry run: 2 value(s) in 2 file(s) would change
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: dry run: 2 value(s) in 2 file(s) would change
+
+        | image | file:line | from → to | commit |
+        |---|---|---|---|
+        | `ghcr.io/acme/agent-image` | `agents/pod.yaml:3` | `agent-0.0.1` → `agent-0.0.2` | dry run |
+        | `ghcr.io/acme/backend` | `charts/backend/values.yaml:7` | `v1.3.0` → `v1.4.0` | dry run |
+
+        - skipped `agents/pod.yaml:4` (ghcr.io/acme/agent-image): current tag client-0.0.1 (track client-<version>) is on another tag track than agent-0.0.2 (track agent-<version>); not moved (select it with --match-tag)
+        - skipped `apps/backend.yaml:6` (ghcr.io/acme/backend): YAML in a folded block scalar ('>'): its line breaks are folded, so an edit cannot be mapped to the file's bytes; use '\|'; not updated, edit it by hand
+        - skipped (ghcr.io/acme/gone): no reference to ghcr.io/acme/gone found in 4 file(s) (allowed by --allow-absent)
+        - 1 chart template skipped (not YAML until Helm renders it; its images come from values files), e.g. charts/backend/templates/deployment.yaml
+
+        <details><summary>Diff</summary>
+
+        ```diff
+        --- a/agents/pod.yaml
+        +++ b/agents/pod.yaml
+        @@ -1,4 +1,4 @@
+         spec:
+           containers:
+        -  - image: ghcr.io/acme/agent-image:agent-0.0.1
+        +  - image: ghcr.io/acme/agent-image:agent-0.0.2
+           - image: ghcr.io/acme/agent-image:client-0.0.1
+        --- a/charts/backend/values.yaml
+        +++ b/charts/backend/values.yaml
+        @@ -4,7 +4,7 @@
+         image:
+           registry: ghcr.io
+           repository: acme/backend
+        -  tag: "v1.3.0"
+        +  tag: "v1.4.0"
+           pullPolicy: IfNotPresent
+         
+         worker:
+        ```
+        </details>
+        "#);
+    });
+}
+
+#[test]
+fn set_issue_12_a_refused_run_inside_actions() {
+    let tmp = example();
+    let digest = format!("sha256:{}", "1".repeat(64));
+    std::fs::write(
+        tmp.path().join("pinned.yaml"),
+        format!("containers:\n- image: ghcr.io/acme/backend:v1.3.0@{digest}\n"),
+    )
+    .expect("write");
+    run(
+        &dir_args(tmp.path(), &["--files", "*.yaml", "--files", "base/*.yaml", BACKEND]),
+        true,
+        &[],
+    )
+    .assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 1
+        --- stdout
+        ::error title=gitops-bump,file=pinned.yaml,line=2::ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
+        ::notice title=gitops-bump%3A image,file=base/deployment.yaml,line=20,col=18::would update ghcr.io/acme/backend v1.3.0 → v1.4.0 (not written)
+        ::notice title=gitops-bump%3A image,file=base/deployment.yaml,line=24,col=18::would update ghcr.io/acme/backend v1.3.0 → v1.4.0 (not written)
+        would update base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload] (not written)
+        would update base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload] (not written)
+        --- stderr
+        error: pinned.yaml:2: ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
+        error: nothing written (1 problem(s))
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        false
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        [{"file":"base/deployment.yaml","line":20,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"},{"file":"base/deployment.yaml","line":24,"column":18,"dialect":"workload","image":"ghcr.io/acme/backend","from":"v1.3.0","to":"v1.4.0"}]
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        failed: ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: failed: ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
+
+        | image | file:line | from → to | commit |
+        |---|---|---|---|
+        | `ghcr.io/acme/backend` | `base/deployment.yaml:20` | `v1.3.0` → `v1.4.0` | not written |
+        | `ghcr.io/acme/backend` | `base/deployment.yaml:24` | `v1.3.0` → `v1.4.0` | not written |
+
+        - **error** `pinned.yaml:2`: ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
         "#);
     });
 }
