@@ -126,6 +126,11 @@ pub struct SyncArgs {
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_candidates: usize,
 
+    /// Skip files this glob matches, relative to the root (repeatable; `*`
+    /// never crosses `/`), even when `--files` selects them.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
     /// Where the manifests are.
     #[command(flatten)]
     pub source: SourceArgs,

@@ -38,11 +38,15 @@ pub const INPUTS: &[&str] = &[
     "skip-ci",
     "insecure-registries",
     "working-directory",
+    "config",
+    "apply",
+    "fail-on",
+    "default-policy",
     "extra-args",
 ];
 
 /// Commands the action can run.
-const COMMANDS: &[&str] = &["set", "explain"];
+const COMMANDS: &[&str] = &["set", "explain", "sync"];
 
 /// The trimmed value of input `name`, or `None` when unset or empty
 /// (@actions/core `getInput`: `INPUT_` + name uppercased, spaces as `_`).
@@ -90,9 +94,38 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
             format!("{command:?} is not one of {}", COMMANDS.join(", ")),
         ));
     }
+    // An input the command does not read is a mistake worth stopping for:
+    // ignoring `apply: true` on `set` would report success for nothing.
+    let only = |input: &str, commands: &[&str], given: bool| -> Result<(), InputError> {
+        if given && !commands.contains(&command.as_str()) {
+            return Err(err(
+                input,
+                format!(
+                    "is not read by {command} (only by {})",
+                    commands.join(" and ")
+                ),
+            ));
+        }
+        Ok(())
+    };
+    only("images", &["set", "explain"], get("images").is_some())?;
+    only("policy", &["set", "explain"], get("policy").is_some())?;
+    only("config", &["sync"], get("config").is_some())?;
+    only("apply", &["sync"], flag("apply")?)?;
+    only("default-policy", &["sync"], get("default-policy").is_some())?;
+    let fail_on = get("fail-on");
+    only(
+        "fail-on",
+        &["sync"],
+        fail_on.as_deref().is_some_and(|f| f != "error"),
+    )?;
+    only("allow-absent", &["set"], flag("allow-absent")?)?;
+    only("pull-request", &["set", "sync"], flag("pull-request")?)?;
+    only("dry-run", &["set", "sync"], flag("dry-run")?)?;
+
     let mut args = vec![command.clone()];
     let images = list("images");
-    if images.is_empty() {
+    if images.is_empty() && command != "sync" {
         return Err(err(
             "images",
             "is required: one or more IMAGE_REFs, one per line or comma-separated".into(),
@@ -107,7 +140,7 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
     for pattern in list("files") {
         args.extend(["--files".to_owned(), pattern]);
     }
-    if command == "set" {
+    if command == "set" || command == "sync" {
         match get("working-directory") {
             Some(dir) => args.extend(["--dir".to_owned(), dir]),
             None => {
@@ -132,6 +165,20 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
                 }
             }
         }
+        if command == "sync" {
+            if let Some(config) = get("config") {
+                args.extend(["--config".to_owned(), config]);
+            }
+            if flag("apply")? {
+                args.push("--apply".into());
+            }
+            if let Some(level) = fail_on {
+                args.extend(["--fail-on".to_owned(), level]);
+            }
+            if let Some(policy) = get("default-policy") {
+                args.extend(["--default-policy".to_owned(), policy]);
+            }
+        }
         if flag("dry-run")? {
             args.push("--dry-run".into());
         }
@@ -148,8 +195,8 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
             args.extend(["--writer-id".to_owned(), writer]);
         }
     }
-    // Both commands check platforms: set verifies the new tag, explain
-    // tries ranked tags until one provides them.
+    // Every command checks platforms: set verifies the new tag, explain
+    // and sync try ranked tags until one provides them.
     for platform in list("platforms") {
         args.extend(["--platform".to_owned(), platform]);
     }
@@ -162,8 +209,10 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
     if let Some(extra) = get("extra-args") {
         args.extend(split_words(&extra).map_err(|m| err("extra-args", m))?);
     }
-    args.push("--".into());
-    args.extend(images);
+    if command != "sync" {
+        args.push("--".into());
+        args.extend(images);
+    }
     Ok(args)
 }
 
@@ -307,6 +356,99 @@ mod tests {
         assert_eq!(translate(&e).expect_err("bad").input, "repository");
         let e = env(&[("INPUT_IMAGES", "x:1"), ("INPUT_COMMAND", "deploy")]);
         assert_eq!(translate(&e).expect_err("bad").input, "command");
+    }
+
+    #[test]
+    fn sync_reads_its_inputs_and_no_images() {
+        let e = env(&[
+            ("INPUT_COMMAND", "sync"),
+            ("INPUT_REPOSITORY", "acme/gitops"),
+            ("INPUT_CONFIG", "deploy/.gitops-bump.yaml"),
+            ("INPUT_APPLY", "true"),
+            ("INPUT_DRY-RUN", "true"),
+            ("INPUT_FAIL-ON", "warning"),
+            ("INPUT_DEFAULT-POLICY", "none"),
+            ("INPUT_PLATFORMS", "linux/arm64"),
+        ]);
+        assert_eq!(
+            translate(&e).expect("valid").join(" "),
+            "sync --repo acme/gitops --config deploy/.gitops-bump.yaml --apply --fail-on warning \
+             --default-policy none --dry-run --platform linux/arm64"
+        );
+        // The action's default `fail-on: error` reaches every command unasked.
+        let e = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+            ("INPUT_FAIL-ON", "error"),
+        ]);
+        assert_eq!(
+            translate(&e).expect("valid").join(" "),
+            "set --dir d -- x:1"
+        );
+    }
+
+    #[test]
+    fn an_input_the_command_does_not_read_names_itself() {
+        for (command, input, value, message) in [
+            (
+                "sync",
+                "INPUT_IMAGES",
+                "x:1",
+                "input images: is not read by sync (only by set and explain)",
+            ),
+            (
+                "sync",
+                "INPUT_POLICY",
+                "numerical",
+                "input policy: is not read by sync (only by set and explain)",
+            ),
+            (
+                "set",
+                "INPUT_APPLY",
+                "true",
+                "input apply: is not read by set (only by sync)",
+            ),
+            (
+                "set",
+                "INPUT_CONFIG",
+                "c.yaml",
+                "input config: is not read by set (only by sync)",
+            ),
+            (
+                "explain",
+                "INPUT_DEFAULT-POLICY",
+                "none",
+                "input default-policy: is not read by explain (only by sync)",
+            ),
+            (
+                "set",
+                "INPUT_FAIL-ON",
+                "never",
+                "input fail-on: is not read by set (only by sync)",
+            ),
+            (
+                "sync",
+                "INPUT_ALLOW-ABSENT",
+                "true",
+                "input allow-absent: is not read by sync (only by set)",
+            ),
+            (
+                "explain",
+                "INPUT_DRY-RUN",
+                "true",
+                "input dry-run: is not read by explain (only by set and sync)",
+            ),
+        ] {
+            let mut e = env(&[
+                ("INPUT_COMMAND", command),
+                ("INPUT_WORKING-DIRECTORY", "d"),
+                (input, value),
+            ]);
+            if command != "sync" && input != "INPUT_IMAGES" {
+                e.insert("INPUT_IMAGES".into(), "x:1".into());
+            }
+            assert_eq!(translate(&e).expect_err(input).to_string(), message);
+        }
     }
 
     #[test]

@@ -114,8 +114,14 @@ impl SyncSettings {
         if !patterns.contains(&config) {
             patterns.push(config.clone());
         }
-        let files =
-            FileSelection::new(&patterns, max_size).map_err(|e| UsageError(e.to_string()))?;
+        let files = FileSelection::new(&patterns, max_size)
+            .and_then(|f| f.excluding(&args.exclude))
+            .map_err(|e| UsageError(e.to_string()))?;
+        if !files.matches(&config) {
+            return Err(UsageError(format!(
+                "--exclude: excludes the configuration file {config}; pass --config elsewhere or narrow the pattern"
+            )));
+        }
         let (default_policy, default_explicit) = match args.default_policy.as_deref() {
             None => (DefaultPolicy::SameTrack, false),
             Some("none") => (DefaultPolicy::None, true),

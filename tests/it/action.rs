@@ -28,6 +28,9 @@ struct ActionRun {
     stderr: String,
     outputs: BTreeMap<String, String>,
     summary: String,
+    /// The file the `report` output names, read before the runner's
+    /// temporary directory goes.
+    report: Option<String>,
 }
 
 /// A copy of the action with `dist/` filled; `tamper` corrupts the binary after checksumming.
@@ -128,6 +131,17 @@ fn parse_outputs(text: &str) -> BTreeMap<String, String> {
 }
 
 fn run_action(given: &[(&str, &str)], workspace: &Path, action: &Path) -> ActionRun {
+    run_action_with(given, workspace, action, &[])
+}
+
+/// [`run_action`] with more environment for every step (the runner's own,
+/// such as `DOCKER_CONFIG` set by a login action).
+fn run_action_with(
+    given: &[(&str, &str)],
+    workspace: &Path,
+    action: &Path,
+    env: &[(&str, &str)],
+) -> ActionRun {
     let spec: Value =
         serde_saphyr::from_str(&std::fs::read_to_string(action.join("action.yml")).expect("read"))
             .expect("action.yml parses");
@@ -188,7 +202,8 @@ fn run_action(given: &[(&str, &str)], workspace: &Path, action: &Path) -> Action
             .env("GITHUB_WORKSPACE", workspace)
             .env("GITHUB_OUTPUT", &output_file)
             .env("GITHUB_STEP_SUMMARY", &summary)
-            .env("RUNNER_TEMP", tmp.path());
+            .env("RUNNER_TEMP", tmp.path())
+            .envs(env.iter().copied());
         for (k, v) in step["env"].as_object().into_iter().flatten() {
             cmd.env(
                 k,
@@ -222,13 +237,18 @@ fn run_action(given: &[(&str, &str)], workspace: &Path, action: &Path) -> Action
                 ),
             )
         })
-        .collect();
+        .collect::<BTreeMap<String, String>>();
+    let report = outputs
+        .get("report")
+        .filter(|p| !p.is_empty())
+        .map(|p| std::fs::read_to_string(p).expect("the report output names a file"));
     ActionRun {
         code,
         stdout,
         stderr,
         outputs,
         summary: std::fs::read_to_string(&summary).expect("summary"),
+        report,
     }
 }
 
@@ -424,6 +444,146 @@ fn a_tampered_binary_fails_before_it_runs() {
         crate::common::snapshot(ws.path()),
         crate::common::snapshot(example().path())
     );
+}
+
+/// `command: sync` on a checkout: drift is counted, annotated at
+/// file:line, tabled in the job summary and written as the JSON report;
+/// `apply` with `dry-run` shows the diff and writes nothing; `apply` fixes
+/// it. See: issue #9 ("The GitHub Action and the example workflow").
+#[test]
+fn issue_9_sync_through_the_action() {
+    use crate::registry_support::{Registry, block_on, empty_docker_config, write};
+    let reg = Registry::start();
+    let host = reg.host();
+    let pusher = reg.pusher();
+    block_on(async {
+        for tag in ["v1.0.0", "v1.1.0"] {
+            pusher
+                .index("acme/app", tag, &["linux/amd64"], "2024-01-01T00:00:00Z")
+                .await;
+        }
+    });
+    let ws = tempfile::tempdir().expect("tempdir");
+    let manifest = format!(
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: {host}/acme/app:v1.0.0\n"
+    );
+    write(ws.path(), "apps/app.yaml", &manifest);
+    write(
+        ws.path(),
+        ".gitops-bump.yaml",
+        &format!("images:\n  - name: {host}/acme/app\n    policy: semver:^1\n"),
+    );
+    let action = action_dir(false);
+    let docker = empty_docker_config();
+    let env = [("DOCKER_CONFIG", docker.path().to_str().expect("utf-8"))];
+    let insecure = host.as_str();
+    let check = [
+        ("command", "sync"),
+        ("working-directory", "."),
+        ("insecure-registries", insecure),
+    ];
+
+    let r = run_action_with(&check, ws.path(), action.path(), &env);
+    assert_eq!(
+        r.code, 1,
+        "a configured image behind is an error: {}",
+        r.stderr
+    );
+    assert_only_known_commands(&r.stdout);
+    assert_eq!(r.outputs["drift"], "1");
+    assert_eq!(r.outputs["changed"], "false");
+    assert_eq!(r.outputs["commit"], "");
+    assert!(
+        r.stdout
+            .contains("::error title=gitops-bump%3A drift,file=apps/app.yaml,line=6,"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.summary.contains("### gitops-bump sync:"), "{}", r.summary);
+    assert!(r.summary.contains("| behind |"), "{}", r.summary);
+    let doc: Value = serde_json::from_str(r.report.as_deref().expect("report")).expect("json");
+    assert_eq!(doc["references"][0]["verdict"], "behind");
+    assert_eq!(doc["references"][0]["selected"], "v1.1.0");
+
+    let mut dry = check.to_vec();
+    dry.extend([("apply", "true"), ("dry-run", "true")]);
+    let r = run_action_with(&dry, ws.path(), action.path(), &env);
+    assert!(r.summary.contains("<details>"), "the diff: {}", r.summary);
+    assert!(r.summary.contains("+    image: "), "{}", r.summary);
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("apps/app.yaml")).expect("read"),
+        manifest,
+        "a dry run writes nothing"
+    );
+
+    let mut apply = check.to_vec();
+    apply.push(("apply", "true"));
+    let r = run_action_with(&apply, ws.path(), action.path(), &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.outputs["changed"], "true");
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("apps/app.yaml")).expect("read"),
+        manifest.replace("v1.0.0", "v1.1.0")
+    );
+}
+
+/// Every `with:` of this action in the example workflows names a declared
+/// input, every `steps.<id>.outputs.<name>` of it a declared output, and
+/// each step passes what its command reads: a typo there is a silent no-op
+/// on GitHub, which ignores undeclared inputs with only a warning.
+#[test]
+fn example_workflows_use_only_declared_inputs_and_outputs() {
+    let spec: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("action.yml")).expect("read"),
+    )
+    .expect("parses");
+    let inputs = spec["inputs"].as_object().expect("inputs");
+    let outputs = spec["outputs"].as_object().expect("outputs");
+    let dir = Path::new(ROOT).join("examples/workflows");
+    let mut steps_seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/workflows") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let workflow: Value = serde_saphyr::from_str(&text).expect("workflow parses");
+        let mut ours = Vec::new();
+        for job in workflow["jobs"].as_object().expect("jobs").values() {
+            for step in job["steps"].as_array().into_iter().flatten() {
+                if !step["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("gitops-bump/gitops-bump@"))
+                {
+                    continue;
+                }
+                steps_seen += 1;
+                for name in step["with"].as_object().expect("with").keys() {
+                    assert!(
+                        inputs.contains_key(name),
+                        "{}: input {name}",
+                        path.display()
+                    );
+                }
+                if let Some(id) = step["id"].as_str() {
+                    ours.push(id.to_owned());
+                }
+                let command = step["with"]["command"].as_str().unwrap_or("set");
+                let has_images = step["with"].get("images").is_some();
+                assert_eq!(has_images, command != "sync", "{}: images", path.display());
+            }
+        }
+        let re = regex::Regex::new(r"steps\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_-]+)")
+            .expect("regex");
+        for c in re.captures_iter(&text) {
+            if ours.contains(&c[1].to_owned()) {
+                assert!(
+                    outputs.contains_key(&c[2]),
+                    "{}: output {}",
+                    path.display(),
+                    &c[2]
+                );
+            }
+        }
+    }
+    assert!(steps_seen >= 3, "the examples use the action");
 }
 
 /// The README's inputs/outputs tables are generated from action.yml and must not drift.
