@@ -540,6 +540,8 @@ fn example_workflows_use_only_declared_inputs_and_outputs() {
     let inputs = spec["inputs"].as_object().expect("inputs");
     let outputs = spec["outputs"].as_object().expect("outputs");
     let dir = Path::new(ROOT).join("examples/workflows");
+    let outputs_used =
+        regex::Regex::new(r"steps\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_-]+)").expect("regex");
     let mut steps_seen = 0;
     for entry in std::fs::read_dir(&dir).expect("examples/workflows") {
         let path = entry.expect("entry").path();
@@ -570,9 +572,7 @@ fn example_workflows_use_only_declared_inputs_and_outputs() {
                 assert_eq!(has_images, command != "sync", "{}: images", path.display());
             }
         }
-        let re = regex::Regex::new(r"steps\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_-]+)")
-            .expect("regex");
-        for c in re.captures_iter(&text) {
+        for c in outputs_used.captures_iter(&text) {
             if ours.contains(&c[1].to_owned()) {
                 assert!(
                     outputs.contains_key(&c[2]),
