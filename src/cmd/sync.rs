@@ -334,12 +334,22 @@ impl Checker<'_> {
             keys.push(Some(key));
         }
         let client = self.client()?.clone();
+        let bar = progress_bar(self.cx, settings);
         self.cx.runtime.block_on(survey::survey(
             &client,
             asks,
             settings.max_candidates,
             &mut self.answers,
+            &mut |done, total| {
+                if let Some(bar) = &bar {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                }
+            },
         ));
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         // Classify; learn build times only for what is behind under a grace.
         let mut facts: Vec<Option<Facts>> = tracking
             .refs
@@ -789,6 +799,22 @@ fn file_hints(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// A progress line on stderr while the registry is asked, only where a
+/// person watches it: stderr is a terminal, not inside Actions (whose log
+/// is not one), and not with `--output json` (kept for machines).
+fn progress_bar(cx: &Context, settings: &SyncSettings) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if cx.actions || settings.output == OutputFormat::Json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("sync: asking registries {pos}/{len} {wide_bar}")
+            .expect("impossible: the template is valid"),
+    );
+    Some(bar)
 }
 
 fn now() -> i64 {

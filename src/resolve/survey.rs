@@ -52,7 +52,16 @@ pub struct Answers {
 
 /// Asks every question in `asks` not answered yet, concurrently (the
 /// client caps requests per host), and adds the answers to `answers`.
-pub async fn survey(client: &Client, asks: Vec<Ask>, max_candidates: usize, answers: &mut Answers) {
+/// `progress(done, total)` is called once before the first answer and
+/// after each one (questions, not requests), so a caller can show how far
+/// the survey is.
+pub async fn survey(
+    client: &Client,
+    asks: Vec<Ask>,
+    max_candidates: usize,
+    answers: &mut Answers,
+    progress: &mut dyn FnMut(usize, usize),
+) {
     // Several references ask the same question; the digest is wanted when
     // any of them wants it.
     let mut merged: HashMap<Key, Ask> = HashMap::new();
@@ -65,6 +74,8 @@ pub async fn survey(client: &Client, asks: Vec<Ask>, max_candidates: usize, answ
             .and_modify(|a| a.digest |= ask.digest)
             .or_insert(ask);
     }
+    let total = merged.len();
+    progress(0, total);
     let mut tasks = tokio::task::JoinSet::new();
     for ask in merged.into_values() {
         let client = client.clone();
@@ -81,7 +92,10 @@ pub async fn survey(client: &Client, asks: Vec<Ask>, max_candidates: usize, answ
             (ask.key, listed, selected)
         });
     }
+    let mut done = 0;
     while let Some(joined) = tasks.join_next().await {
+        done += 1;
+        progress(done, total);
         let Ok((key, listed, selected)) = joined else {
             continue;
         };
