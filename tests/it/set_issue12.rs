@@ -40,8 +40,8 @@ fn issue_12_an_image_ref_that_matches_nothing_fails_naming_the_files_read() {
     let before = snapshot(tmp.path());
     // A typo in the repository, a wrong registry, an empty directory.
     for (image, files) in [
-        ("ghcr.io/acme/backedn:v1.4.0", "7"),
-        ("docker.io/acme/backend:v1.4.0", "7"),
+        ("ghcr.io/acme/backedn:v1.4.0", "8"),
+        ("docker.io/acme/backend:v1.4.0", "8"),
     ] {
         let r = set(tmp.path(), &[image]);
         assert_eq!(r.code, 1, "{r:?}");
@@ -85,7 +85,7 @@ fn issue_12_allow_absent_turns_it_into_a_skipped_line_and_still_writes_the_rest(
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         r.stdout.contains(
-            "skipped ghcr.io/acme/backedn  no reference to ghcr.io/acme/backedn found in 7 file(s) (allowed by --allow-absent)\n"
+            "skipped ghcr.io/acme/backedn  no reference to ghcr.io/acme/backedn found in 8 file(s) (allowed by --allow-absent)\n"
         ),
         "{}",
         r.stdout
@@ -112,7 +112,7 @@ fn issue_12_allow_absent_turns_it_into_a_skipped_line_and_still_writes_the_rest(
     let r = set(tmp.path(), &["--allow-absent", "ghcr.io/acme/backedn:v2"]);
     assert!(
         r.stdout.ends_with(
-            "nothing to change: no reference to ghcr.io/acme/backedn found in 7 file(s) (allowed by --allow-absent)\n"
+            "nothing to change: no reference to ghcr.io/acme/backedn found in 8 file(s) (allowed by --allow-absent)\n"
         ),
         "{}",
         r.stdout
