@@ -273,7 +273,7 @@ impl Checker<'_> {
         let mut asks = Vec::new();
         let mut keys: Vec<Option<Key>> = Vec::with_capacity(tracking.refs.len());
         for t in &tracking.refs {
-            let Some(ri) = t.rule else {
+            let Some(ri) = t.rule.filter(|_| t.unchecked.is_none()) else {
                 keys.push(None);
                 continue;
             };
@@ -295,7 +295,7 @@ impl Checker<'_> {
                 policy: rule.policy.clone(),
                 filter: rule.filter.clone(),
                 digest: image.digest.is_some()
-                    || rule.digest
+                    || rule.writes_digest(site)
                     || matches!(rule.policy, crate::policy::Policy::Digest { .. }),
             });
             keys.push(Some(key));
@@ -307,6 +307,15 @@ impl Checker<'_> {
             settings.max_candidates,
             &mut self.answers,
         ));
+        // What the selections warn about, once per rule at its origin.
+        let policy_warnings = tracked::policy_warnings(
+            &tracking,
+            manifests,
+            keys.iter().flatten().filter_map(|k| {
+                let s = self.answers.selections.get(k)?.as_ref().ok()?;
+                Some((k.rule, s.selection.warnings.as_slice()))
+            }),
+        );
         // Classify; learn build times only for what is behind under a grace.
         let mut facts: Vec<Option<Facts>> = tracking
             .refs
@@ -381,7 +390,7 @@ impl Checker<'_> {
                 && let Some(tag) = &f.selected.tag
             {
                 let mut written = format!("{}:{tag}", image.name);
-                if (image.digest.is_some() || rule.digest)
+                if (image.digest.is_some() || rule.writes_digest(site))
                     && let Some(d) = &f.selected.digest
                 {
                     written.push('@');
@@ -420,6 +429,7 @@ impl Checker<'_> {
             });
         }
         report.findings.extend(tracking.findings.iter().cloned());
+        report.findings.extend(policy_warnings);
         report
             .findings
             .extend(discovery.unreadable.iter().map(|u| u.finding.clone()));
@@ -527,7 +537,27 @@ impl Checker<'_> {
         {
             f.current_lacks = vec![lacks.clone()];
         }
+        // A selection a policy warning questions is not written unless told.
+        if !self.settings.allow_downgrade
+            && let Some(w) = selection
+                .selection
+                .warnings
+                .iter()
+                .find(|w| w.code.questions_selection())
+        {
+            f.blocked.get_or_insert(format!(
+                "policy {} probably does not select what its author meant ({}: {}); write it with --allow-downgrade",
+                rule.policy, w.code, w.message
+            ));
+        }
         if let crate::policy::Policy::Digest { .. } = rule.policy {
+            f.followed_digest = selection.digest.clone();
+        } else if f.selected.tag == f.current
+            && rule.writes_digest(site)
+            && (f.current_digest.is_none() || rule.follow_digest)
+        {
+            // Flux digestReflectionPolicy: the digest is written with the
+            // tag; with `Always`, a tag pushed again moves it too.
             f.followed_digest = selection.digest.clone();
         } else if let (Some(current), Some(winner)) = (&f.current, &f.selected.tag) {
             f.current_excluded = !matches!(

@@ -63,3 +63,5 @@ mod registry_support;
 mod set_cli;
 /// Pinned output of `set` and `explain` in every format.
 mod snapshots;
+/// `sync` over Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects.
+mod sync_flux;
