@@ -19,9 +19,9 @@ use crate::backend::{Backend, PullRequestSpec, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
 use crate::commit::{self, Planned, Written, message};
 use crate::discover::config::{self, Mode};
-use crate::discover::flux;
 use crate::discover::tracked::{self, Rule, Tracking};
 use crate::discover::{self, Discovery};
+use crate::discover::{argocd, flux};
 use crate::drift::{self, Facts, Selected, Verdict};
 use crate::finding::{Finding, Kind, Severity};
 use crate::guard;
@@ -249,6 +249,7 @@ impl Checker<'_> {
                 || !m.markers.is_empty()
                 || !m.skipped.is_empty()
                 || m.text.contains("toolkit.fluxcd.io/")
+                || m.text.contains("argoproj.io/")
         };
         let mut discovery = discover::discover(snapshot, &keep);
         let config = read_config(settings, snapshot)?;
@@ -259,10 +260,15 @@ impl Checker<'_> {
             objects: &objects,
             mode: settings.mode,
         };
+        let argo_objects = argocd::Objects::read(&discovery.manifests);
+        let argo = argocd::ArgoReader {
+            objects: &argo_objects,
+            mode: settings.mode,
+        };
         let tracking = tracked::track(
             &discovery.manifests,
             config.as_ref(),
-            &[&reader],
+            &[&reader, &argo],
             &settings.default_policy,
             settings.default_explicit,
             settings.mode,

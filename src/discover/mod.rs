@@ -2,6 +2,7 @@
 //! every file that cannot be read as YAML into a problem with its line.
 //! Pure: the backend already did the reading.
 
+pub mod argocd;
 pub mod config;
 pub mod flux;
 pub mod tracked;

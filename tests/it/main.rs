@@ -63,5 +63,7 @@ mod registry_support;
 mod set_cli;
 /// Pinned output of `set` and `explain` in every format.
 mod snapshots;
+/// `sync` over Argo CD Image Updater annotations and `ImageUpdater` objects.
+mod sync_argo;
 /// `sync` over Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects.
 mod sync_flux;
