@@ -17,6 +17,8 @@ mod engine_cli;
 mod engine_fixtures;
 /// `explain` end to end (offline tag lists).
 mod explain_cli;
+/// `explain --from`: an ImagePolicy, an Application alias, a configuration entry.
+mod explain_from;
 /// `explain` against the real registry: platforms, newest-build, pagination, errors.
 mod explain_registry;
 /// A fake GitHub (axum over a real Git repository) for the GitHub backend.

@@ -204,6 +204,37 @@ spec:
     // --fail-on warning makes it fail the run.
     assert_eq!(sync(dir, &host, &["--fail-on", "warning"]).code, 1);
 
+    // explain --from names the cause: desc selects the oldest; asc the newest.
+    let config = empty_docker_config();
+    let explain = |file: &Path| {
+        gitops_bump()
+            .env("DOCKER_CONFIG", &config.path().to_string_lossy())
+            .args(["explain", "--insecure-registry", &host, "--output", "json"])
+            .args(["--from"])
+            .args([file])
+            .run()
+    };
+    let from = dir.join("clusters/prod/flux-system/image-automation.yaml");
+    let e = explain(&from);
+    assert_eq!(e.code, 0, "{e:?}");
+    let doc = json(&e);
+    assert_eq!(doc["selected"]["tag"], STAMPS[0], "{doc:#}");
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("desc-selects-oldest") && warnings.contains("use order asc"),
+        "{warnings}"
+    );
+    let asc = dir.join("asc/image-automation.yaml");
+    write(
+        dir,
+        "asc/image-automation.yaml",
+        &automation.replace("order: desc", "order: asc"),
+    );
+    let doc = json(&explain(&asc));
+    assert_eq!(doc["selected"]["tag"], STAMPS[2], "asc follows the newest");
+    assert_eq!(doc["warnings"], serde_json::json!([]), "{doc:#}");
+    std::fs::remove_dir_all(dir.join("asc")).unwrap();
+
     // Told explicitly, --apply writes what the policy selects.
     let r = sync(dir, &host, &["--apply", "--allow-downgrade"]);
     let doc = json(&r);
