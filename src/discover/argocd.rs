@@ -364,6 +364,140 @@ impl Image {
     }
 }
 
+/// An image as declared (by annotations or an `ImageUpdater` entry), its
+/// settings merged, before its write-back is resolved for an Application.
+struct Declared {
+    alias: Option<String>,
+    spec: ImageSpec,
+    settings: Settings,
+    helm: Helm,
+    kustomize_name: Option<String>,
+    origin: Location,
+    by: String,
+}
+
+impl Declared {
+    /// An `ImageUpdater` entry under `settings` (the spec's and its
+    /// `applicationRefs` entry's), declared `by`.
+    fn entry(e: &ImageEntry, settings: &Settings, by: &str) -> Declared {
+        Declared {
+            alias: Some(e.alias.clone()),
+            // As Image Updater does: `alias=imageName`, so a constraint may
+            // hold `=` (`>=1.0`).
+            spec: ImageSpec::parse(&format!("{}={}", e.alias, e.image_name)),
+            settings: settings.under(&e.settings),
+            helm: e.helm.clone(),
+            kustomize_name: e.kustomize_name.clone(),
+            origin: e.at.clone(),
+            by: by.to_owned(),
+        }
+    }
+
+    /// The image in Application `ai` whose first source path is `base`,
+    /// its write-back `wb` resolved (targets relative to `base`).
+    fn resolve(self, ai: usize, base: Option<&String>, wb: &WriteBackSpec) -> Image {
+        let base = base.map_or("", String::as_str);
+        let method = match wb.method.as_deref().map(str::trim) {
+            Some(m) if m == "git" || m.starts_with("git:") => Method::Git,
+            _ => Method::Argocd,
+        };
+        let target = match wb.target.as_deref().map(str::trim) {
+            None | Some("") => Target::Default,
+            Some(t) if t.starts_with("kustomization") => Target::Kustomization(
+                t.strip_prefix("kustomization:")
+                    .map_or_else(|| base.to_owned(), |d| join(base, d)),
+            ),
+            Some(t) if t.starts_with("helmvalues") => Target::HelmValues(
+                t.strip_prefix("helmvalues:")
+                    .map_or_else(|| join(base, "values.yaml"), |f| join(base, f)),
+            ),
+            Some(t) => Target::Override(join("", t)),
+        };
+        let branch = match wb.branch.as_deref() {
+            Some(b) => match b.split_once(':') {
+                Some((base, target)) => (
+                    Some(base.to_owned()).filter(|s| !s.is_empty()),
+                    Some(target.to_owned()).filter(|s| !s.is_empty()),
+                ),
+                None => (Some(b.to_owned()), None),
+            },
+            None => (None, None),
+        };
+        Image {
+            app: ai,
+            alias: self.alias,
+            repository: Repository::parse(&self.spec.name).ok(),
+            name: self.spec.name,
+            constraint: self.spec.constraint,
+            settings: self.settings,
+            helm: self.helm,
+            kustomize_name: self.kustomize_name,
+            method,
+            target,
+            branch,
+            write_back_at: wb.at.clone().unwrap_or_else(|| self.origin.clone()),
+            origin: self.origin,
+            by: self.by,
+        }
+    }
+}
+
+impl Image {
+    /// The rule Image Updater's settings for this image make, or why they make
+    /// none (named after the annotation or field).
+    pub fn rule(&self, mode: Mode) -> Result<Rule, String> {
+        let ignore = self.settings.ignore_tags.as_ref().map(|l| l.join(","));
+        let alias = self.alias.as_deref();
+        let settings = ImageSettings {
+            alias,
+            constraint: self.constraint.as_deref(),
+            update_strategy: self.settings.strategy.as_ref().map(|(s, _)| s.as_str()),
+            allow_tags: self.settings.allow_tags.as_deref(),
+            ignore_tags: ignore.as_deref(),
+        };
+        let (policy, filter) = Policy::from_argocd_image(&settings).map_err(|e| e.to_string())?;
+        let mut platforms = Vec::new();
+        for p in self.settings.platforms.iter().flatten() {
+            platforms.push(Platform::parse(p).map_err(|e| {
+                format!(
+                    "{ANNOTATION_PREFIX}/{}.platforms: {p:?}: {e}",
+                    alias.unwrap_or("<alias>")
+                )
+            })?);
+        }
+        let label = format!(
+            "{} {} ({}:{})",
+            self.by,
+            self.shown(),
+            self.origin.file,
+            self.origin.line.unwrap_or(1)
+        );
+        let digest = matches!(policy, Policy::Digest { .. });
+        Ok(Rule {
+            source: Source::Argo,
+            label: label.clone(),
+            origin: Some(self.origin.clone()),
+            policy,
+            filter,
+            platforms,
+            mode,
+            grace: None,
+            writer: Some(WRITER.to_owned()),
+            applicable: true,
+            key: label,
+            digest,
+            follow_digest: digest,
+            unchecked: (self.method == Method::Argocd).then(|| {
+                format!(
+                    "{} writes {} with write-back-method argocd: Argo CD Image Updater sets it in the live Application, not in Git, so Git is not where its state lives",
+                    self.by,
+                    self.shown()
+                )
+            }),
+        })
+    }
+}
+
 /// An Argo CD image spec, `[ALIAS=]IMAGE[:CONSTRAINT][@DIGEST]`, split the
 /// way Image Updater's `NewFromIdentifier` splits it: the alias ends at the
 /// first `=`, the digest starts at `@`, and the constraint is what follows
@@ -420,142 +554,22 @@ impl Objects {
                 let Some(root) = *root else { continue };
                 let api = s.get_str(root, "apiVersion").unwrap_or_default();
                 let kind = s.get_str(root, "kind").unwrap_or_default();
-                let at = Location::line(&m.path, s.line(root));
-                let meta = s.get(root, "metadata");
-                let name = meta
-                    .and_then(|x| s.get_str(x, "name"))
-                    .unwrap_or_default()
-                    .to_owned();
-                let namespace = meta
-                    .and_then(|x| s.get_str(x, "namespace"))
-                    .map(str::to_owned);
-                let labels = meta
-                    .and_then(|x| s.get(x, "labels"))
-                    .map(|l| string_map(s, l))
-                    .unwrap_or_default();
-                let spec = s.get(root, "spec");
+                let head = Head::of(m, root);
                 if api.starts_with("argoproj.io/") && kind == "Application" {
-                    let annotations = meta
-                        .and_then(|x| s.get(x, "annotations"))
-                        .map(|a| {
-                            s.entries(a)
-                                .iter()
-                                .filter_map(|&(k, v)| {
-                                    let value = s.scalar(v)?.trim().to_owned();
-                                    let at = Location::line(&m.path, s.line(v));
-                                    Some((s.scalar(k)?.to_owned(), Annotation { value, at }))
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let mut paths = Vec::new();
-                    let mut value_files = Vec::new();
-                    let sources: Vec<NodeId> = spec
-                        .map(|sp| {
-                            let mut v: Vec<NodeId> = s.get(sp, "source").into_iter().collect();
-                            if let Some(list) = s.get(sp, "sources") {
-                                v.extend(s.items(list).iter().copied());
-                            }
-                            v
-                        })
-                        .unwrap_or_default();
-                    for source in sources {
-                        let path = s.get_str(source, "path").map(|p| join("", p));
-                        if let Some(p) = &path {
-                            paths.push(p.clone());
-                        }
-                        let files = s
-                            .get(source, "helm")
-                            .and_then(|h| s.get(h, "valueFiles"))
-                            .map(|l| strings(s, l))
-                            .unwrap_or_default();
-                        for f in files {
-                            let file = match f.strip_prefix('$') {
-                                // `$ref/rest`: a file of the source named `ref`.
-                                Some(r) => r
-                                    .split_once('/')
-                                    .map_or(String::new(), |(_, p)| join("", p)),
-                                None => join(path.as_deref().unwrap_or(""), &f),
-                            };
-                            if !file.is_empty() {
-                                value_files.push(file);
-                            }
-                        }
-                    }
-                    let destination = spec
-                        .and_then(|sp| s.get(sp, "destination"))
-                        .map(|d| {
-                            (
-                                s.get_str(d, "name").map(str::to_owned),
-                                s.get_str(d, "server").map(str::to_owned),
-                            )
-                        })
-                        .unwrap_or_default();
-                    out.applications.push(Application {
-                        name,
-                        namespace,
-                        labels,
-                        annotations,
-                        paths,
-                        value_files,
-                        destination,
-                        manifest: mi,
-                        doc,
-                        at,
-                    });
+                    out.applications.push(application(m, mi, doc, root, head));
                 } else if api.starts_with("argocd-image-updater.argoproj.io/")
                     && kind == "ImageUpdater"
                 {
-                    let Some(spec) = spec else { continue };
-                    let refs = s
-                        .get(spec, "applicationRefs")
-                        .map(|l| {
-                            s.items(l)
-                                .iter()
-                                .map(|&r| app_ref(m, r))
-                                .collect::<Vec<_>>()
-                        })
-                        .unwrap_or_default();
-                    out.updaters.push(ImageUpdater {
-                        name,
-                        namespace: s
-                            .get_str(spec, "namespace")
-                            .map(str::to_owned)
-                            .or(namespace),
-                        settings: settings(m, spec),
-                        write_back: write_back(m, spec),
-                        refs,
-                        at,
-                    });
+                    out.updaters.extend(updater(m, root, head));
                 } else if api == "v1"
                     && kind == "Secret"
-                    && labels
+                    && head
+                        .labels
                         .get("argocd.argoproj.io/secret-type")
                         .map(String::as_str)
                         == Some("cluster")
                 {
-                    let data = s.get(root, "stringData");
-                    let annotations = meta
-                        .and_then(|x| s.get(x, "annotations"))
-                        .map(|a| string_map(s, a))
-                        .unwrap_or_default();
-                    let arm64 = labels
-                        .iter()
-                        .chain(&annotations)
-                        .find(|(k, v)| {
-                            let last = k.rsplit('/').next().unwrap_or(k);
-                            (last == "arch" || last == "architecture" || last.ends_with("-arch"))
-                                && v.split([',', ' ']).any(|a| a == "arm64" || a == "aarch64")
-                        })
-                        .map(|(k, v)| format!("{k}: {v}"));
-                    out.clusters.push(Cluster {
-                        name: data
-                            .and_then(|d| s.get_str(d, "name"))
-                            .map_or(name, str::to_owned),
-                        server: data.and_then(|d| s.get_str(d, "server")).map(str::to_owned),
-                        arm64,
-                        at,
-                    });
+                    out.clusters.push(cluster(m, root, head));
                 }
             }
         }
@@ -592,20 +606,8 @@ impl Objects {
                     let settings = u.settings.under(&r.settings);
                     let wb = u.write_back.under(&r.write_back);
                     for e in &r.images {
-                        // As Image Updater does: `alias=imageName`, so a
-                        // constraint may hold `=` (`>=1.0`).
-                        let spec = ImageSpec::parse(&format!("{}={}", e.alias, e.image_name));
-                        out.push(self.image(
-                            ai,
-                            Some(e.alias.clone()),
-                            &spec,
-                            settings.under(&e.settings),
-                            e.helm.clone(),
-                            e.kustomize_name.clone(),
-                            &wb,
-                            e.at.clone(),
-                            by.clone(),
-                        ));
+                        let declared = Declared::entry(e, &settings, &by);
+                        out.push(declared.resolve(ai, app.paths.first(), &wb));
                     }
                 }
                 chosen => {
@@ -677,17 +679,16 @@ impl Objects {
                 }
                 None => (common.clone(), Helm::default(), None),
             };
-            out.push(self.image(
-                ai,
-                spec.alias.clone(),
-                &spec,
+            let declared = Declared {
+                alias: spec.alias.clone(),
+                spec,
                 settings,
                 helm,
                 kustomize_name,
-                &wb,
-                list.at.clone(),
-                by.clone(),
-            ));
+                origin: list.at.clone(),
+                by: by.clone(),
+            };
+            out.push(declared.resolve(ai, app.paths.first(), &wb));
         }
         let errors = if out.is_empty() {
             vec![Finding::error(
@@ -699,120 +700,6 @@ impl Objects {
             Vec::new()
         };
         (out, errors)
-    }
-
-    /// One image of Application `ai`, its write-back resolved.
-    #[allow(clippy::too_many_arguments)]
-    fn image(
-        &self,
-        ai: usize,
-        alias: Option<String>,
-        spec: &ImageSpec,
-        settings: Settings,
-        helm: Helm,
-        kustomize_name: Option<String>,
-        wb: &WriteBackSpec,
-        origin: Location,
-        by: String,
-    ) -> Image {
-        let app = &self.applications[ai];
-        let base = app.paths.first().cloned().unwrap_or_default();
-        let method = match wb.method.as_deref().map(str::trim) {
-            Some(m) if m == "git" || m.starts_with("git:") => Method::Git,
-            _ => Method::Argocd,
-        };
-        let target = match wb.target.as_deref().map(str::trim) {
-            None | Some("") => Target::Default,
-            Some(t) if t.starts_with("kustomization") => Target::Kustomization(
-                t.strip_prefix("kustomization:")
-                    .map_or_else(|| base.clone(), |d| join(&base, d)),
-            ),
-            Some(t) if t.starts_with("helmvalues") => Target::HelmValues(
-                t.strip_prefix("helmvalues:")
-                    .map_or_else(|| join(&base, "values.yaml"), |f| join(&base, f)),
-            ),
-            Some(t) => Target::Override(join("", t)),
-        };
-        let branch = match wb.branch.as_deref() {
-            Some(b) => match b.split_once(':') {
-                Some((base, target)) => (
-                    Some(base.to_owned()).filter(|s| !s.is_empty()),
-                    Some(target.to_owned()).filter(|s| !s.is_empty()),
-                ),
-                None => (Some(b.to_owned()), None),
-            },
-            None => (None, None),
-        };
-        Image {
-            app: ai,
-            alias,
-            repository: Repository::parse(&spec.name).ok(),
-            name: spec.name.clone(),
-            constraint: spec.constraint.clone(),
-            settings,
-            helm,
-            kustomize_name,
-            method,
-            target,
-            branch,
-            write_back_at: wb.at.clone().unwrap_or_else(|| origin.clone()),
-            origin,
-            by,
-        }
-    }
-
-    /// The rule Image Updater's settings for `image` make, or why they make
-    /// none (named after the annotation or field).
-    pub fn rule(&self, image: &Image, mode: Mode) -> Result<Rule, String> {
-        let ignore = image.settings.ignore_tags.as_ref().map(|l| l.join(","));
-        let alias = image.alias.as_deref();
-        let settings = ImageSettings {
-            alias,
-            constraint: image.constraint.as_deref(),
-            update_strategy: image.settings.strategy.as_ref().map(|(s, _)| s.as_str()),
-            allow_tags: image.settings.allow_tags.as_deref(),
-            ignore_tags: ignore.as_deref(),
-        };
-        let (policy, filter) = Policy::from_argocd_image(&settings).map_err(|e| e.to_string())?;
-        let mut platforms = Vec::new();
-        for p in image.settings.platforms.iter().flatten() {
-            platforms.push(Platform::parse(p).map_err(|e| {
-                format!(
-                    "{ANNOTATION_PREFIX}/{}.platforms: {p:?}: {e}",
-                    alias.unwrap_or("<alias>")
-                )
-            })?);
-        }
-        let label = format!(
-            "{} {} ({}:{})",
-            image.by,
-            image.shown(),
-            image.origin.file,
-            image.origin.line.unwrap_or(1)
-        );
-        let digest = matches!(policy, Policy::Digest { .. });
-        Ok(Rule {
-            source: Source::Argo,
-            label: label.clone(),
-            origin: Some(image.origin.clone()),
-            policy,
-            filter,
-            platforms,
-            mode,
-            grace: None,
-            writer: Some(WRITER.to_owned()),
-            applicable: true,
-            key: label,
-            digest,
-            follow_digest: digest,
-            unchecked: (image.method == Method::Argocd).then(|| {
-                format!(
-                    "{} writes {} with write-back-method argocd: Argo CD Image Updater sets it in the live Application, not in Git, so Git is not where its state lives",
-                    image.by,
-                    image.shown()
-                )
-            }),
-        })
     }
 
     /// The files `image`'s updater writes, repository paths.
@@ -925,38 +812,13 @@ impl Objects {
             found.extend(self.annotated(ai).0);
         }
         // An ImageUpdater alone in its file: its images without an Application.
-        let bare = Objects {
-            applications: vec![Application {
-                name: String::new(),
-                namespace: None,
-                labels: BTreeMap::new(),
-                annotations: BTreeMap::new(),
-                paths: Vec::new(),
-                value_files: Vec::new(),
-                destination: (None, None),
-                manifest: 0,
-                doc: 0,
-                at: Location::file(""),
-            }],
-            ..Objects::default()
-        };
         for u in &self.updaters {
             let by = format!("ImageUpdater {}", u.name);
             for r in &u.refs {
                 let settings = u.settings.under(&r.settings);
                 let wb = u.write_back.under(&r.write_back);
                 for e in &r.images {
-                    found.push(bare.image(
-                        0,
-                        Some(e.alias.clone()),
-                        &ImageSpec::parse(&format!("{}={}", e.alias, e.image_name)),
-                        settings.under(&e.settings),
-                        e.helm.clone(),
-                        e.kustomize_name.clone(),
-                        &wb,
-                        e.at.clone(),
-                        by.clone(),
-                    ));
+                    found.push(Declared::entry(e, &settings, &by).resolve(0, None, &wb));
                 }
             }
         }
@@ -989,7 +851,7 @@ impl Objects {
                 ));
             }
         };
-        let mut rule = bare.rule(image, Mode::Report)?;
+        let mut rule = image.rule(Mode::Report)?;
         rule.unchecked = None;
         Ok((image.name.clone(), rule))
     }
@@ -1012,7 +874,7 @@ impl PolicyReader for ArgoReader<'_> {
         let mut writers: BTreeMap<String, Vec<(usize, Location)>> = BTreeMap::new();
         for image in &images {
             let app = &objects.applications[image.app];
-            let made = objects.rule(image, self.mode);
+            let made = image.rule(self.mode);
             let rule = match made {
                 Ok(rule) => rule,
                 Err(why) => {
@@ -1255,6 +1117,152 @@ fn arm64_evidence(objects: &Objects, app: &Application, manifests: &[Manifest]) 
         }
     }
     None
+}
+
+/// An object's `metadata` and where it starts.
+struct Head {
+    name: String,
+    namespace: Option<String>,
+    labels: BTreeMap<String, String>,
+    annotations: Option<NodeId>,
+    at: Location,
+}
+
+impl Head {
+    fn of(m: &Manifest, root: NodeId) -> Head {
+        let s = &m.stream;
+        let meta = s.get(root, "metadata");
+        let get = |k: &str| meta.and_then(|x| s.get_str(x, k)).map(str::to_owned);
+        Head {
+            name: get("name").unwrap_or_default(),
+            namespace: get("namespace"),
+            labels: meta
+                .and_then(|x| s.get(x, "labels"))
+                .map(|l| string_map(s, l))
+                .unwrap_or_default(),
+            annotations: meta.and_then(|x| s.get(x, "annotations")),
+            at: Location::line(&m.path, s.line(root)),
+        }
+    }
+}
+
+/// An `Application`: its annotations with their lines, every source's path
+/// and Helm value files, its destination.
+fn application(m: &Manifest, mi: usize, doc: usize, root: NodeId, head: Head) -> Application {
+    let s = &m.stream;
+    let annotations = head
+        .annotations
+        .map(|a| {
+            s.entries(a)
+                .iter()
+                .filter_map(|&(k, v)| {
+                    let value = s.scalar(v)?.trim().to_owned();
+                    let at = Location::line(&m.path, s.line(v));
+                    Some((s.scalar(k)?.to_owned(), Annotation { value, at }))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let spec = s.get(root, "spec");
+    let mut sources: Vec<NodeId> = spec
+        .and_then(|sp| s.get(sp, "source"))
+        .into_iter()
+        .collect();
+    if let Some(list) = spec.and_then(|sp| s.get(sp, "sources")) {
+        sources.extend(s.items(list).iter().copied());
+    }
+    let (mut paths, mut value_files) = (Vec::new(), Vec::new());
+    for source in sources {
+        let path = s.get_str(source, "path").map(|p| join("", p));
+        let files = s
+            .get(source, "helm")
+            .and_then(|h| s.get(h, "valueFiles"))
+            .map(|l| strings(s, l))
+            .unwrap_or_default();
+        for f in files {
+            let file = match f.strip_prefix('$') {
+                // `$ref/rest`: a file of the source named `ref`.
+                Some(r) => r
+                    .split_once('/')
+                    .map_or(String::new(), |(_, p)| join("", p)),
+                None => join(path.as_deref().unwrap_or(""), &f),
+            };
+            if !file.is_empty() {
+                value_files.push(file);
+            }
+        }
+        paths.extend(path);
+    }
+    let destination = spec
+        .and_then(|sp| s.get(sp, "destination"))
+        .map(|d| {
+            let get = |k: &str| s.get_str(d, k).map(str::to_owned);
+            (get("name"), get("server"))
+        })
+        .unwrap_or_default();
+    Application {
+        name: head.name,
+        namespace: head.namespace,
+        labels: head.labels,
+        annotations,
+        paths,
+        value_files,
+        destination,
+        manifest: mi,
+        doc,
+        at: head.at,
+    }
+}
+
+/// An `ImageUpdater` (`None` without a spec).
+fn updater(m: &Manifest, root: NodeId, head: Head) -> Option<ImageUpdater> {
+    let s = &m.stream;
+    let spec = s.get(root, "spec")?;
+    let refs = s
+        .get(spec, "applicationRefs")
+        .map(|l| s.items(l).iter().map(|&r| app_ref(m, r)).collect())
+        .unwrap_or_default();
+    Some(ImageUpdater {
+        name: head.name,
+        namespace: s
+            .get_str(spec, "namespace")
+            .map(str::to_owned)
+            .or(head.namespace),
+        settings: settings(m, spec),
+        write_back: write_back(m, spec),
+        refs,
+        at: head.at,
+    })
+}
+
+/// An Argo CD cluster `Secret`: its name and server, and whether a label
+/// or annotation (`kubernetes.io/arch`, `…/arch`, `…-arch`,
+/// `…/architecture`) names arm64.
+fn cluster(m: &Manifest, root: NodeId, head: Head) -> Cluster {
+    let s = &m.stream;
+    let data = s.get(root, "stringData");
+    let annotations = head
+        .annotations
+        .map(|a| string_map(s, a))
+        .unwrap_or_default();
+    let arm64 = head
+        .labels
+        .iter()
+        .chain(&annotations)
+        .find(|(k, v)| {
+            let last = k.rsplit('/').next().unwrap_or(k);
+            (last == "arch" || last == "architecture" || last.ends_with("-arch"))
+                && v.split([',', ' ']).any(|a| a == "arm64" || a == "aarch64")
+        })
+        .map(|(k, v)| format!("{k}: {v}"));
+    Cluster {
+        name: data
+            .and_then(|d| s.get_str(d, "name"))
+            .map_or(head.name, str::to_owned),
+        server: data.and_then(|d| s.get_str(d, "server")).map(str::to_owned),
+        arm64,
+        at: head.at,
+    }
 }
 
 /// Settings from `<alias>.KEY` annotations, or the Application-wide `KEY`
@@ -1528,7 +1536,7 @@ spec:
             Target::Kustomization("apps/api/overlays/base".into())
         );
         assert_eq!(api.branch, (Some("main".into()), Some("updates".into())));
-        let rule = objects.rule(api, Mode::Commit).expect("valid");
+        let rule = api.rule(Mode::Commit).expect("valid");
         assert_eq!(
             rule.policy.to_string(),
             "semver:~1.2",
@@ -1538,7 +1546,7 @@ spec:
         assert_eq!(rule.writer.as_deref(), Some(WRITER));
         assert_eq!(rule.origin.as_ref().and_then(|o| o.line), Some(9));
         // Without an alias, the Application-wide strategy applies.
-        let sidecar = objects.rule(&images[1], Mode::Commit).expect("valid");
+        let sidecar = images[1].rule(Mode::Commit).expect("valid");
         assert_eq!(sidecar.policy.to_string(), "newest-build");
         assert!(sidecar.platforms.is_empty());
     }
