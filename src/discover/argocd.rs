@@ -32,7 +32,7 @@
 //! (`pkg/argocd/annotations.go`, `api/v1alpha1/imageupdater_types.go`,
 //! `pkg/common/constants.go`). Pure: reads the parsed manifests only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use globset::GlobBuilder;
 
@@ -58,6 +58,9 @@ pub struct Objects {
     pub updaters: Vec<ImageUpdater>,
     /// Argo CD cluster `Secret`s (`argocd.argoproj.io/secret-type: cluster`).
     pub clusters: Vec<Cluster>,
+    /// Each path of the manifests it was read from, with its index (the
+    /// reader is given the same manifests).
+    pub paths: HashMap<String, usize>,
 }
 
 /// An annotation's value and where it is written.
@@ -549,6 +552,7 @@ impl Objects {
     pub fn read(manifests: &[Manifest]) -> Objects {
         let mut out = Objects::default();
         for (mi, m) in manifests.iter().enumerate() {
+            out.paths.insert(m.path.clone(), mi);
             let s = &m.stream;
             for (doc, root) in s.docs.iter().enumerate() {
                 let Some(root) = *root else { continue };
@@ -702,8 +706,17 @@ impl Objects {
         (out, errors)
     }
 
+    /// The kustomization files of directory `dir` among the manifests read.
+    fn kustomizations(&self, dir: &str) -> Vec<String> {
+        ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+            .iter()
+            .map(|f| join(dir, f))
+            .filter(|f| self.paths.contains_key(f))
+            .collect()
+    }
+
     /// The files `image`'s updater writes, repository paths.
-    pub fn target_files(&self, image: &Image, manifests: &[Manifest]) -> Vec<String> {
+    pub fn target_files(&self, image: &Image) -> Vec<String> {
         let app = &self.applications[image.app];
         match &image.target {
             Target::Default => app
@@ -718,7 +731,15 @@ impl Objects {
                 })
                 .collect(),
             Target::Override(f) | Target::HelmValues(f) => vec![f.clone()],
-            Target::Kustomization(dir) => kustomizations(dir, manifests),
+            Target::Kustomization(dir) => {
+                let found = self.kustomizations(dir);
+                if found.is_empty() {
+                    // Not read (no images in it), or not there yet: still the file it writes.
+                    vec![join(dir, "kustomization.yaml")]
+                } else {
+                    found
+                }
+            }
         }
     }
 
@@ -728,10 +749,14 @@ impl Objects {
         let app = &self.applications[image.app];
         let in_files = |files: &[String]| -> Vec<(usize, usize)> {
             let mut out = Vec::new();
-            for (mi, m) in manifests.iter().enumerate() {
-                if !files.iter().any(|f| f == &m.path) {
-                    continue;
-                }
+            let mut found: Vec<usize> = files
+                .iter()
+                .filter_map(|f| self.paths.get(f).copied())
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            for mi in found {
+                let Some(m) = manifests.get(mi) else { continue };
                 for (si, site) in m.sites.iter().enumerate() {
                     if self.matches(image, m, site) {
                         out.push((mi, si));
@@ -740,7 +765,7 @@ impl Objects {
             }
             out
         };
-        let targets = self.target_files(image, manifests);
+        let targets = self.target_files(image);
         match &image.target {
             Target::Default | Target::Override(_) => {
                 let own: Vec<(usize, usize)> = manifests
@@ -757,7 +782,7 @@ impl Objects {
                 let kust: Vec<String> = app
                     .paths
                     .iter()
-                    .flat_map(|p| kustomizations(p, manifests))
+                    .flat_map(|p| self.kustomizations(p))
                     .collect();
                 let mut values = app.value_files.clone();
                 values.extend(app.paths.iter().map(|p| join(p, "values.yaml")));
@@ -872,6 +897,8 @@ impl PolicyReader for ArgoReader<'_> {
         let (images, mut findings) = objects.images();
         let mut claims = Vec::new();
         let mut writers: BTreeMap<String, Vec<(usize, Location)>> = BTreeMap::new();
+        // Per Application: what says its cluster runs arm64 nodes (a scan of its files).
+        let mut evidence: BTreeMap<usize, Option<String>> = BTreeMap::new();
         for image in &images {
             let app = &objects.applications[image.app];
             let made = image.rule(self.mode);
@@ -896,7 +923,10 @@ impl PolicyReader for ArgoReader<'_> {
             let groups = objects.groups(image, manifests);
             let first = groups.iter().position(|g| !g.is_empty());
             let mine: &[(usize, usize)] = first.map_or(&[], |f| &groups[f]);
-            findings.extend(warnings(objects, image, manifests, mine));
+            let arm64 = evidence
+                .entry(image.app)
+                .or_insert_with(|| arm64_evidence(objects, app, manifests));
+            findings.extend(warnings(image, manifests, mine, arm64.as_deref()));
             rules.push(rule);
             let index = rules.len() - 1;
             if let Some(first) = first {
@@ -927,7 +957,7 @@ impl PolicyReader for ArgoReader<'_> {
                     }
                 }
             } else {
-                let files = objects.target_files(image, manifests);
+                let files = objects.target_files(image);
                 let why = if image.settings.force_update == Some(true) {
                     format!(
                         "{} {}: force-update is set, so Argo CD Image Updater would add it to {}; no file of the Application names it, and gitops-bump only checks references that exist",
@@ -954,7 +984,7 @@ impl PolicyReader for ArgoReader<'_> {
                 ));
             }
             if image.method == Method::Git {
-                for f in objects.target_files(image, manifests) {
+                for f in objects.target_files(image) {
                     let list = writers.entry(f).or_default();
                     if !list.iter().any(|(a, _)| *a == image.app) {
                         list.push((image.app, image.write_back_at.clone()));
@@ -1008,13 +1038,12 @@ impl PolicyReader for ArgoReader<'_> {
 /// strategy over a mutable tag, and platforms missing where the cluster
 /// runs arm64 nodes.
 fn warnings(
-    objects: &Objects,
     image: &Image,
     manifests: &[Manifest],
     sites: &[(usize, usize)],
+    arm64: Option<&str>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let app = &objects.applications[image.app];
     // The tags its references hold now.
     let held: Vec<String> = sites
         .iter()
@@ -1057,7 +1086,7 @@ fn warnings(
         .iter()
         .flatten()
         .any(|p| p.contains("arm64") || p.contains("aarch64"));
-    if !has_arm64 && let Some(evidence) = arm64_evidence(objects, app, manifests) {
+    if !has_arm64 && let Some(evidence) = arm64 {
         out.push(Finding::warning(
             Kind::Configuration,
             Some(image.origin.clone()),
@@ -1417,15 +1446,6 @@ fn helm_key(s: &Stream, node: NodeId) -> String {
     }
     keys.reverse();
     keys.join(".")
-}
-
-/// The kustomization files of directory `dir` among `manifests`.
-fn kustomizations(dir: &str, manifests: &[Manifest]) -> Vec<String> {
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"]
-        .iter()
-        .map(|f| join(dir, f))
-        .filter(|f| manifests.iter().any(|m| &m.path == f))
-        .collect()
 }
 
 /// Returns true if and only if `file` is inside directory `dir` (`""`: the root).
