@@ -38,9 +38,28 @@ pub enum Command {
 /// Arguments of `explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The image repository (with `--tags-from`, only a label).
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
+    /// The image repository (with `--tags-from`, only a label). Not with `--from`.
+    #[arg(value_name = "IMAGE", required_unless_present = "from")]
+    pub image: Option<String>,
+
+    /// Explain what an object in the repository selects: a Flux ImagePolicy
+    /// file (its ImageRepository in the same file or directory), an Argo CD
+    /// Application annotated for Image Updater or an `ImageUpdater`, or a
+    /// `.gitops-bump.yaml`. The image, policy, filter and platforms come from
+    /// it, so IMAGE, `--policy`, `--filter`, `--extract`, `--exclude` and
+    /// `--semver-parse` cannot be given.
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with_all = ["image", "policy", "filter", "extract", "exclude", "semver_parse"]
+    )]
+    pub from: Option<PathBuf>,
+
+    /// With `--from`, which one: the ImagePolicy's name, the image alias of
+    /// the Application or `ImageUpdater`, or the configuration entry's image
+    /// name (needed only when the file holds several).
+    #[arg(long, value_name = "NAME", requires = "from")]
+    pub alias: Option<String>,
 
     /// Tag policy: `semver:RANGE`, `alphabetical[:asc|desc]`, `numerical[:asc|desc]`,
     /// `newest-build` or `digest[:TAG]`.

@@ -1,13 +1,22 @@
 //! `explain`: which tag a policy selects, and why. Tags come from a file
 //! (`--tags-from`, offline) or from the registry (`resolve::select`); the
 //! report shows every candidate, the step that dropped it, the ordering,
-//! the winner and the warnings.
+//! the winner and the warnings. With `--from`, the image and policy come
+//! from an object in a file (a Flux ImagePolicy, an Argo CD Application or
+//! `ImageUpdater`, a `.gitops-bump.yaml` entry), read here and handed to
+//! the readers `sync` uses, so both read an object the same way.
 
 use std::io::Read;
+use std::path::Path;
 
 use anyhow::Result;
 
 use super::Context;
+use crate::discover::config::{self, Mode};
+use crate::discover::tracked::{Rule, Source};
+use crate::discover::{argocd, flux};
+use crate::finding::Location;
+use crate::manifest::Manifest;
 use crate::policy::{self, Selection};
 use crate::registry::{Client, RegistryStats};
 use crate::report::{self, Outcome};
@@ -59,6 +68,12 @@ pub fn run(settings: &ExplainSettings, cx: &Context) -> Result<Outcome> {
 /// Selects offline on `--tags-from`, otherwise against the registry.
 pub fn explain(settings: &ExplainSettings, cx: &Context) -> Result<Explained> {
     match &settings.source {
+        TagSource::Object { path, alias, .. } => {
+            let (label, settings) = from_object(settings, path, alias.as_deref())?;
+            let mut e = explain(&settings, cx)?;
+            e.image = format!("{}  from {label}", e.image);
+            Ok(e)
+        }
         TagSource::File(path) => offline(settings, path),
         TagSource::Registry(repo) => {
             let client = Client::new(settings.registry.clone())?;
@@ -108,6 +123,128 @@ pub fn duration(d: std::time::Duration) -> String {
         (s, 0) => format!("{s}s"),
         (s, ms) => format!("{}ms", s * 1000 + u64::from(ms)),
     }
+}
+
+/// Reads the object `--from` names and returns how to name it and the
+/// settings for what it selects. A Flux ImagePolicy's ImageRepository may
+/// be in the same file or in another YAML file of its directory.
+fn from_object(
+    settings: &ExplainSettings,
+    path: &Path,
+    alias: Option<&str>,
+) -> Result<(String, ExplainSettings)> {
+    let shown = path.display().to_string();
+    let usage = |why: String| UsageError(format!("--from {shown}: {why}"));
+    let text = std::fs::read_to_string(path).map_err(|e| usage(e.to_string()))?;
+    let manifest = Manifest::parse(&shown, text.clone()).map_err(|e| usage(e.to_string()))?;
+    let is_config = manifest.stream.docs.iter().flatten().all(|&root| {
+        manifest.stream.get(root, "apiVersion").is_none()
+            && manifest.stream.get(root, "images").is_some()
+    }) && manifest.stream.docs.iter().flatten().next().is_some();
+    let (image, rule) = if is_config {
+        config_entry(&shown, &text, alias).map_err(usage)?
+    } else {
+        let flux = flux::Objects::read(std::slice::from_ref(&manifest));
+        let argo = argocd::Objects::read(std::slice::from_ref(&manifest));
+        if !flux.policies.is_empty() {
+            let mut all = vec![manifest];
+            all.extend(siblings(path));
+            let mut objects = flux::Objects::read(&all);
+            objects.policies.retain(|p| p.at.file == shown);
+            objects.explain(alias).map_err(usage)?
+        } else if !argo.applications.is_empty() || !argo.updaters.is_empty() {
+            argo.explain(alias).map_err(usage)?
+        } else {
+            return Err(usage(
+                "no Flux ImagePolicy, Argo CD Image Updater Application or ImageUpdater, and not a .gitops-bump.yaml".into(),
+            )
+            .into());
+        }
+    };
+    let label = rule.label.clone();
+    let settings = settings.for_object(&shown, &image, rule.policy, rule.filter, rule.platforms)?;
+    Ok((label, settings))
+}
+
+/// The entry of the configuration `text` named `alias` (its image name;
+/// any when `None` and there is one), as an image and a rule.
+fn config_entry(
+    path: &str,
+    text: &str,
+    alias: Option<&str>,
+) -> std::result::Result<(String, Rule), String> {
+    let config = config::parse(path, text).map_err(|e| e.to_string())?;
+    let names = || {
+        config
+            .entries
+            .iter()
+            .map(|e| e.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let found: Vec<&config::Entry> = config
+        .entries
+        .iter()
+        .filter(|e| alias.is_none_or(|a| e.name == a))
+        .collect();
+    let entry = match (found.as_slice(), alias) {
+        ([one], _) => *one,
+        ([], Some(a)) => return Err(format!("no entry named {a:?} (it has: {})", names())),
+        ([], None) => return Err("it has no images: entries".into()),
+        (_, _) => {
+            return Err(format!(
+                "it has several entries ({}); name one with --alias NAME",
+                names()
+            ));
+        }
+    };
+    let label = format!("{path}:{} {}", entry.line, entry.name);
+    Ok((
+        entry.name.clone(),
+        Rule {
+            source: Source::Config,
+            label: label.clone(),
+            origin: Some(Location::line(path, entry.line)),
+            policy: entry.policy.clone(),
+            filter: entry.filter.clone(),
+            platforms: entry.platforms.clone(),
+            mode: Mode::Report,
+            grace: entry.grace,
+            writer: entry.writer.clone(),
+            applicable: true,
+            key: label,
+            digest: false,
+            follow_digest: false,
+            unchecked: None,
+        },
+    ))
+}
+
+/// The other YAML files of `path`'s directory that parse (where an
+/// ImagePolicy's ImageRepository usually is).
+fn siblings(path: &Path) -> Vec<Manifest> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let p = entry.path();
+        let yaml = p.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        if !yaml || p == path || !p.is_file() {
+            continue;
+        }
+        if let Ok(text) = std::fs::read_to_string(&p)
+            && let Ok(m) = Manifest::parse(&p.display().to_string(), text)
+        {
+            out.push(m);
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
 }
 
 /// One tag per line; blank lines and `#` comments are skipped. Returns the

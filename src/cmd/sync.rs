@@ -19,9 +19,9 @@ use crate::backend::{Backend, PullRequestSpec, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
 use crate::commit::{self, Written, message};
 use crate::discover::config::{self, Mode};
-use crate::discover::flux;
 use crate::discover::tracked::{self, Rule, Tracking};
 use crate::discover::{self, Discovery};
+use crate::discover::{argocd, flux};
 use crate::drift::{self, Facts, Selected, Verdict};
 use crate::finding::{Finding, Kind, Severity};
 use crate::guard;
@@ -282,6 +282,7 @@ impl Checker<'_> {
                 || !m.markers.is_empty()
                 || !m.skipped.is_empty()
                 || m.text.contains("toolkit.fluxcd.io/")
+                || m.text.contains("argoproj.io/")
         };
         let mut discovery = discover::discover(snapshot, &keep);
         let config = read_config(settings, snapshot)?;
@@ -292,10 +293,15 @@ impl Checker<'_> {
             objects: &objects,
             mode: settings.mode,
         };
+        let argo_objects = argocd::Objects::read(&discovery.manifests);
+        let argo = argocd::ArgoReader {
+            objects: &argo_objects,
+            mode: settings.mode,
+        };
         let tracking = tracked::track(
             &discovery.manifests,
             config.as_ref(),
-            &[&reader],
+            &[&reader, &argo],
             &settings.default_policy,
             settings.default_explicit,
             settings.mode,
@@ -306,7 +312,7 @@ impl Checker<'_> {
         let mut asks = Vec::new();
         let mut keys: Vec<Option<Key>> = Vec::with_capacity(tracking.refs.len());
         for t in &tracking.refs {
-            let Some(ri) = t.rule else {
+            let Some(ri) = t.rule.filter(|_| t.unchecked.is_none()) else {
                 keys.push(None);
                 continue;
             };
@@ -328,7 +334,7 @@ impl Checker<'_> {
                 policy: rule.policy.clone(),
                 filter: rule.filter.clone(),
                 digest: image.digest.is_some()
-                    || rule.digest
+                    || rule.writes_digest(site)
                     || matches!(rule.policy, crate::policy::Policy::Digest { .. }),
             });
             keys.push(Some(key));
@@ -350,6 +356,15 @@ impl Checker<'_> {
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
+        // What the selections warn about, once per rule at its origin.
+        let policy_warnings = tracked::policy_warnings(
+            &tracking,
+            manifests,
+            keys.iter().flatten().filter_map(|k| {
+                let s = self.answers.selections.get(k)?.as_ref().ok()?;
+                Some((k.rule, s.selection.warnings.as_slice()))
+            }),
+        );
         // Classify; learn build times only for what is behind under a grace.
         let mut facts: Vec<Option<Facts>> = tracking
             .refs
@@ -424,7 +439,7 @@ impl Checker<'_> {
                 && let Some(tag) = &f.selected.tag
             {
                 let mut written = format!("{}:{tag}", image.name);
-                if (image.digest.is_some() || rule.digest)
+                if (image.digest.is_some() || rule.writes_digest(site))
                     && let Some(d) = &f.selected.digest
                 {
                     written.push('@');
@@ -463,6 +478,7 @@ impl Checker<'_> {
             });
         }
         report.findings.extend(tracking.findings.iter().cloned());
+        report.findings.extend(policy_warnings);
         report
             .findings
             .extend(discovery.unreadable.iter().map(|u| u.finding.clone()));
@@ -571,7 +587,27 @@ impl Checker<'_> {
         {
             f.current_lacks = vec![lacks.clone()];
         }
+        // A selection a policy warning questions is not written unless told.
+        if !self.settings.allow_downgrade
+            && let Some(w) = selection
+                .selection
+                .warnings
+                .iter()
+                .find(|w| w.code.questions_selection())
+        {
+            f.blocked.get_or_insert(format!(
+                "policy {} probably does not select what its author meant ({}: {}); write it with --allow-downgrade",
+                rule.policy, w.code, w.message
+            ));
+        }
         if let crate::policy::Policy::Digest { .. } = rule.policy {
+            f.followed_digest = selection.digest.clone();
+        } else if f.selected.tag == f.current
+            && rule.writes_digest(site)
+            && (f.current_digest.is_none() || rule.follow_digest)
+        {
+            // Flux digestReflectionPolicy: the digest is written with the
+            // tag; with `Always`, a tag pushed again moves it too.
             f.followed_digest = selection.digest.clone();
         } else if let (Some(current), Some(winner)) = (&f.current, &f.selected.tag) {
             f.current_excluded = !matches!(

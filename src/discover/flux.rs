@@ -53,8 +53,10 @@ pub struct ImageRepository {
     pub name: String,
     /// `spec.image`.
     pub image: String,
-    /// `spec.exclusionList` (empty: Flux's default).
-    pub exclusions: Vec<String>,
+    /// `spec.exclusionList`; `None` when absent (then Flux's default,
+    /// `^.*\.sig$`, applies), `Some(vec![])` when written empty (the API
+    /// server defaults only absent fields, so nothing is excluded).
+    pub exclusions: Option<Vec<String>>,
     /// `spec.insecure`.
     pub insecure: bool,
     /// `spec.provider`, `spec.secretRef.name`, `spec.certSecretRef.name`,
@@ -81,10 +83,25 @@ pub struct ImagePolicy {
     pub spec: ImagePolicySpec,
     /// `spec.digestReflectionPolicy` is `IfNotPresent` or `Always`.
     pub reflects_digest: bool,
+    /// `spec.digestReflectionPolicy` as written (`Never` when absent).
+    pub reflection: Reflection,
     /// Where it is written.
     pub at: Location,
     /// Its cluster directory, or `""`.
     pub cluster: String,
+}
+
+/// `ImagePolicy.spec.digestReflectionPolicy`: whether the selected tag's
+/// digest is written with it, and when it is looked up again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reflection {
+    /// No digest (the default).
+    #[default]
+    Never,
+    /// The digest is written once for a tag and kept while the tag stays.
+    IfNotPresent,
+    /// The digest is looked up at every interval: a tag pushed again moves.
+    Always,
 }
 
 /// An `ImageUpdateAutomation`.
@@ -152,8 +169,8 @@ impl Objects {
                             image: field(&["image"]).unwrap_or_default(),
                             exclusions: spec
                                 .and_then(|sp| s.get(sp, "exclusionList"))
-                                .map(|l| strings(s, l))
-                                .unwrap_or_default(),
+                                .filter(|&l| !s.is_null(l))
+                                .map(|l| strings(s, l)),
                             insecure: field(&["insecure"]).as_deref() == Some("true"),
                             credentials: [
                                 field(&["provider"])
@@ -207,6 +224,11 @@ impl Objects {
                                 field(&["digestReflectionPolicy"]).as_deref(),
                                 Some("IfNotPresent" | "Always")
                             ),
+                            reflection: match field(&["digestReflectionPolicy"]).as_deref() {
+                                Some("IfNotPresent") => Reflection::IfNotPresent,
+                                Some("Always") => Reflection::Always,
+                                _ => Reflection::Never,
+                            },
                             at,
                             cluster,
                         }),
@@ -355,6 +377,15 @@ pub fn name_markers(objects: &Objects, manifests: &mut [Manifest]) {
 
 /// Flux's objects as a [`PolicyReader`]: every marked site is claimed by
 /// its `ImagePolicy`.
+///
+/// `ImageUpdateAutomation.spec.update.path` is the scope of the markers:
+/// image-automation-controller writes only the files under the path of an
+/// automation. When the repository holds automations, a marker outside
+/// every automation's path is still checked against its policy, but its
+/// rule is `report` only (never written, since Flux would never write it)
+/// and a notice at the marker says so. When the repository holds no
+/// automation at all (it may live in another repository), every marker is
+/// in scope.
 pub struct FluxReader<'a> {
     /// The objects read from the repository.
     pub objects: &'a Objects,
@@ -362,11 +393,120 @@ pub struct FluxReader<'a> {
     pub mode: Mode,
 }
 
+impl Objects {
+    /// The rule `policy` makes (`mode` for how it writes; `in_scope` when an
+    /// automation writes the files it governs, `writer` the automation's
+    /// writer then), or the finding that says why it makes none.
+    pub fn rule(&self, policy: &ImagePolicy, mode: Mode, in_scope: bool) -> Result<Rule, Finding> {
+        let repository = self.repository(policy);
+        let exclusions = repository.and_then(|r| r.exclusions.clone());
+        let made = Policy::from_flux(&policy.spec, exclusions.as_deref().unwrap_or(&[])).and_then(
+            |(p, f)| match &exclusions {
+                // Written empty: nothing is excluded, not even signatures.
+                Some(list) if list.is_empty() => Ok((p, f.with_exclusions(&[])?)),
+                _ => Ok((p, f)),
+            },
+        );
+        let (p, filter) = made.map_err(|e| {
+            Finding::error(
+                Kind::Configuration,
+                Some(policy.at.clone()),
+                format!("ImagePolicy {}: {e}", policy.name),
+            )
+        })?;
+        let label = format!(
+            "ImagePolicy {}/{} ({}:{})",
+            policy.namespace.as_deref().unwrap_or("default"),
+            policy.name,
+            policy.at.file,
+            policy.at.line.unwrap_or(1)
+        );
+        Ok(Rule {
+            source: Source::Flux,
+            label: label.clone(),
+            origin: Some(policy.at.clone()),
+            policy: p,
+            filter,
+            platforms: Vec::new(),
+            mode: if in_scope { mode } else { Mode::Report },
+            grace: None,
+            writer: (in_scope && !self.automations.is_empty()).then(|| "flux".to_owned()),
+            applicable: true,
+            key: if in_scope {
+                label
+            } else {
+                format!("{label} outside every update.path")
+            },
+            digest: policy.reflects_digest,
+            follow_digest: policy.reflection == Reflection::Always,
+            unchecked: None,
+        })
+    }
+
+    /// Returns true if and only if image-automation-controller writes
+    /// `file`: an automation's `spec.update.path` holds it, or the
+    /// repository holds no automation (then it is somewhere else).
+    pub fn in_scope(&self, file: &str) -> bool {
+        self.automations.is_empty() || self.automation_of(file).is_some()
+    }
+
+    /// The `ImagePolicy` named `name` (`NAME` or `NAMESPACE/NAME`; any when
+    /// `None` and there is exactly one), its rule and its image
+    /// (`ImageRepository.spec.image`), for `explain --from`.
+    pub fn explain(&self, name: Option<&str>) -> Result<(String, Rule), String> {
+        let found: Vec<&ImagePolicy> = self
+            .policies
+            .iter()
+            .filter(|p| match name {
+                None => true,
+                Some(n) => match n.split_once('/') {
+                    Some((ns, n)) => p.name == n && p.namespace.as_deref() == Some(ns),
+                    None => p.name == n,
+                },
+            })
+            .collect();
+        let names = || {
+            self.policies
+                .iter()
+                .map(|p| p.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let policy = match (found.as_slice(), name) {
+            ([one], _) => *one,
+            ([], Some(n)) => {
+                return Err(format!(
+                    "no ImagePolicy named {n:?} (it holds: {})",
+                    names()
+                ));
+            }
+            ([], None) => return Err("no ImagePolicy in it".into()),
+            (_, _) => {
+                return Err(format!(
+                    "it holds several ImagePolicies ({}); name one with --alias NAME",
+                    names()
+                ));
+            }
+        };
+        let repository = self.repository(policy).ok_or_else(|| {
+            format!(
+                "ImagePolicy {} names ImageRepository {:?}, which is neither in the file nor in its directory",
+                policy.name, policy.repository
+            )
+        })?;
+        let rule = self
+            .rule(policy, Mode::Report, true)
+            .map_err(|f| f.message)?;
+        Ok((repository.image.clone(), rule))
+    }
+}
+
 impl PolicyReader for FluxReader<'_> {
     fn read(&self, manifests: &[Manifest], rules: &mut Vec<Rule>) -> (Vec<Claim>, Vec<Finding>) {
         let mut claims = Vec::new();
         let mut findings = Vec::new();
-        let mut made: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+        // (cluster, namespace, name, in scope) → rule.
+        let mut made: BTreeMap<(String, String, String, bool), usize> = BTreeMap::new();
         for repo in &self.objects.repositories {
             if !repo.credentials.is_empty() {
                 findings.push(Finding::notice(
@@ -397,17 +537,42 @@ impl PolicyReader for FluxReader<'_> {
         }
         for (mi, m) in manifests.iter().enumerate() {
             let mut reported: BTreeSet<String> = BTreeSet::new();
+            let in_scope = self.objects.in_scope(&m.path);
             for marker in &m.markers {
-                if self.objects.policy(&marker.policy, &m.path).is_none()
-                    && reported.insert(marker.policy.clone())
-                {
-                    let line = m.stream.line(marker.node);
+                let exists = self.objects.policy(&marker.policy, &m.path).is_some();
+                if !reported.insert(marker.policy.clone()) {
+                    continue;
+                }
+                let line = m.stream.line(marker.node);
+                if !exists {
                     findings.push(Finding::error(
                         Kind::Configuration,
                         Some(Location::line(&m.path, line)),
                         format!(
                             "the setter marker names ImagePolicy {}, and the repository holds no ImagePolicy of that name",
                             marker.policy
+                        ),
+                    ));
+                } else if !in_scope {
+                    let paths: Vec<String> = self
+                        .objects
+                        .automations
+                        .iter()
+                        .map(|a| {
+                            format!(
+                                "{} ({})",
+                                a.name,
+                                if a.path.is_empty() { "." } else { &a.path }
+                            )
+                        })
+                        .collect();
+                    findings.push(Finding::notice(
+                        Kind::Configuration,
+                        Some(Location::line(&m.path, line)),
+                        format!(
+                            "the setter marker for ImagePolicy {} is outside the spec.update.path of every ImageUpdateAutomation ({}), so Flux never writes it; it is checked but not written",
+                            marker.policy,
+                            paths.join(", ")
                         ),
                     ));
                 }
@@ -421,54 +586,37 @@ impl PolicyReader for FluxReader<'_> {
                     policy.cluster.clone(),
                     policy.namespace.clone().unwrap_or_default(),
                     policy.name.clone(),
+                    in_scope,
                 );
-                let index = match made.get(&key) {
-                    Some(&i) => i,
-                    None => {
-                        let exclusions = self
-                            .objects
-                            .repository(policy)
-                            .map(|r| r.exclusions.clone())
-                            .unwrap_or_default();
-                        let (p, filter) = match Policy::from_flux(&policy.spec, &exclusions) {
-                            Ok(x) => x,
-                            Err(e) => {
-                                findings.push(Finding::error(
-                                    Kind::Configuration,
-                                    Some(policy.at.clone()),
-                                    format!("ImagePolicy {}: {e}", policy.name),
-                                ));
-                                continue;
-                            }
-                        };
-                        let label = format!(
-                            "{}/{} ({}:{})",
-                            policy.namespace.as_deref().unwrap_or("default"),
-                            policy.name,
-                            policy.at.file,
-                            policy.at.line.unwrap_or(1)
-                        );
-                        rules.push(Rule {
-                            source: Source::Flux,
-                            label: label.clone(),
-                            origin: Some(policy.at.clone()),
-                            policy: p,
-                            filter,
-                            platforms: Vec::new(),
-                            mode: self.mode,
-                            grace: None,
-                            writer: self
-                                .objects
-                                .automation_of(&m.path)
-                                .map(|_| "flux".to_owned()),
-                            applicable: true,
-                            key: label,
-                            digest: policy.reflects_digest,
-                        });
-                        made.insert(key, rules.len() - 1);
-                        rules.len() - 1
+                let index = *made.entry(key).or_insert_with(|| {
+                    if self.objects.repository(policy).is_none() {
+                        findings.push(Finding::notice(
+                            Kind::Configuration,
+                            Some(policy.at.clone()),
+                            format!(
+                                "ImagePolicy {} names ImageRepository {:?}, which the repository does not hold; the image is read from the marked field and Flux's default exclusionList (^.*\\.sig$) is assumed",
+                                policy.name, policy.repository
+                            ),
+                        ));
                     }
-                };
+                    let rule = self
+                        .objects
+                        .rule(policy, self.mode, in_scope)
+                        .unwrap_or_else(|f| {
+                            // Its markers are unchecked, not left to the default policy.
+                            let why = f.message.clone();
+                            findings.push(f);
+                            Rule::unchecking(
+                                Source::Flux,
+                                format!("ImagePolicy {}", policy.name),
+                                policy.at.clone(),
+                                Mode::Report,
+                                why,
+                            )
+                        });
+                    rules.push(rule);
+                    rules.len() - 1
+                });
                 claims.push(Claim {
                     manifest: mi,
                     site: si,
@@ -640,5 +788,72 @@ spec:
         };
         assert_eq!(range_of(4), "semver:>=1.0.0");
         assert_eq!(range_of(5), "semver:~1.0");
+    }
+
+    #[test]
+    fn exclusion_lists_reflection_and_the_update_path_shape_the_rules() {
+        let objects = |exclusions: &str, reflection: &str| {
+            format!(
+                "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata:\n  name: app\n  namespace: flux-system\nspec:\n  image: ghcr.io/acme/app\n{exclusions}---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata:\n  name: app\n  namespace: flux-system\nspec:\n  imageRepositoryRef:\n    name: app\n  policy:\n    alphabetical: {{}}\n{reflection}---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\nmetadata:\n  name: a\nspec:\n  update:\n    path: ./apps\n"
+            )
+        };
+        let marked =
+            "containers:\n- image: ghcr.io/acme/app:1 # {\"$imagepolicy\": \"flux-system:app\"}\n";
+        let rules_of = |text: &str| {
+            let ms = manifests(&[
+                ("f.yaml", text),
+                ("apps/a.yaml", marked),
+                ("old/b.yaml", marked),
+            ]);
+            let objects = Objects::read(&ms);
+            let mut rules = Vec::new();
+            let (claims, findings) = FluxReader {
+                objects: &objects,
+                mode: Mode::Commit,
+            }
+            .read(&ms, &mut rules);
+            (claims, findings, rules)
+        };
+        let (claims, findings, rules) = rules_of(&objects("", ""));
+        assert_eq!(
+            rules[0].filter.exclusions().collect::<Vec<_>>(),
+            [r"^.*\.sig$"],
+            "absent: Flux's default"
+        );
+        assert!(!rules[0].digest && !rules[0].follow_digest);
+        // In apps/: written by the automation; in old/: checked, never written.
+        let mode_of = |mi: usize| {
+            rules[claims
+                .iter()
+                .find(|c| c.manifest == mi)
+                .expect("claimed")
+                .rule]
+                .mode
+        };
+        assert_eq!((mode_of(1), mode_of(2)), (Mode::Commit, Mode::Report));
+        assert_eq!(rules[0].writer.as_deref(), Some("flux"));
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.at().as_deref() == Some("old/b.yaml:2")
+                    && f.message.contains("spec.update.path")),
+            "{findings:?}"
+        );
+        let (_, _, rules) = rules_of(&objects(
+            "  exclusionList: []\n",
+            "  digestReflectionPolicy: IfNotPresent\n",
+        ));
+        assert_eq!(
+            rules[0].filter.exclusions().count(),
+            0,
+            "written empty: nothing excluded"
+        );
+        assert!(rules[0].digest && !rules[0].follow_digest);
+        let (_, _, rules) = rules_of(&objects(
+            "  exclusionList: ['^dev-']\n",
+            "  digestReflectionPolicy: Always\n",
+        ));
+        assert_eq!(rules[0].filter.exclusions().collect::<Vec<_>>(), ["^dev-"]);
+        assert!(rules[0].digest && rules[0].follow_digest);
     }
 }

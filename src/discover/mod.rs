@@ -5,6 +5,7 @@
 //! [`Kind::ChartTemplate`] notice, which reports count in one line.
 //! Pure: the backend already did the reading.
 
+pub mod argocd;
 pub mod config;
 pub mod flux;
 pub mod tracked;

@@ -5,15 +5,16 @@
 //! claimed by two configuration entries is a configuration error naming
 //! both. Pure: everything is read from the manifests of one snapshot.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::config::{Config, Mode};
-use crate::finding::{Finding, Location};
-use crate::manifest::Manifest;
+use crate::finding::{Finding, Kind, Location};
+use crate::manifest::{Manifest, Shape, Site};
 use crate::policy::{Policy, TagFilter};
+use crate::policy::{Warning, WarningCode};
 use crate::registry::Platform;
 
 /// Where a reference's policy comes from (JSON `policy_source`).
@@ -58,8 +59,66 @@ pub struct Rule {
     /// The pull-request key of the references it governs: its entry.
     pub key: String,
     /// Write the index digest with the tag (`tag@sha256:…`) even where the
-    /// reference pins none (Flux `digestReflectionPolicy`).
+    /// reference pins none, wherever the site has a place for one (Flux
+    /// `digestReflectionPolicy: IfNotPresent` or `Always`; Argo CD's
+    /// `digest` strategy). See [`Rule::writes_digest`].
     pub digest: bool,
+    /// Returns true if and only if a tag pushed again is drift: the digest
+    /// of the selected tag is compared even when the tag is the one in Git
+    /// (Flux `digestReflectionPolicy: Always`). With `IfNotPresent` a digest
+    /// is written once and kept while the tag stays.
+    pub follow_digest: bool,
+    /// Why the references the rule claims cannot be checked, when they
+    /// cannot (Argo CD Image Updater's `argocd` write-back keeps their state
+    /// in the cluster, not in Git): they are reported `unchecked` with this
+    /// reason and the registry is not asked about them.
+    pub unchecked: Option<String>,
+}
+
+impl Rule {
+    /// A rule that claims references it cannot check, for `why` (an
+    /// object whose policy is invalid, a write-back Git does not see): they
+    /// are reported `unchecked` instead of falling to the default policy.
+    pub fn unchecking(
+        source: Source,
+        label: String,
+        origin: Location,
+        mode: Mode,
+        why: String,
+    ) -> Rule {
+        Rule {
+            source,
+            key: label.clone(),
+            label,
+            origin: Some(origin),
+            policy: Policy::NewestBuild,
+            filter: TagFilter::pass_all(),
+            platforms: Vec::new(),
+            mode,
+            grace: None,
+            writer: None,
+            applicable: false,
+            digest: false,
+            follow_digest: false,
+            unchecked: Some(why),
+        }
+    }
+
+    /// Returns true if and only if the rule pins the index digest in
+    /// `site`: it writes digests ([`Rule::digest`]) and the site has a
+    /// place for one (a whole reference, a digest field, or a kustomize or
+    /// Helm map a digest field can be added to). A Flux `:tag` marker alone
+    /// has none, so only its tag is written, as image-automation-controller
+    /// does.
+    pub fn writes_digest(&self, site: &Site) -> bool {
+        self.digest
+            && match &site.shape {
+                Shape::Full { .. } => true,
+                Shape::Split { digest, fill, .. } => {
+                    digest.is_some() || fill.as_ref().is_some_and(|f| f.digest_key.is_some())
+                }
+            }
+    }
 }
 
 /// A reference and what governs it.
@@ -71,7 +130,8 @@ pub struct Tracked {
     pub site: usize,
     /// The rule that governs it; `None` when nothing can be checked.
     pub rule: Option<usize>,
-    /// Why it cannot be checked, when `rule` is `None`.
+    /// Why it cannot be checked: when `rule` is `None`, or when its rule
+    /// cannot check what it governs ([`Rule::unchecked`]).
     pub unchecked: Option<String>,
 }
 
@@ -179,11 +239,13 @@ pub fn track(
     for (mi, m) in manifests.iter().enumerate() {
         for (si, site) in m.sites.iter().enumerate() {
             let image = m.image_of(site);
+            let rule = owner.get(&(mi, si)).copied();
             let mut tracked = Tracked {
                 manifest: mi,
                 site: si,
-                rule: owner.get(&(mi, si)).copied(),
-                unchecked: None,
+                rule,
+                // A rule that cannot check what it governs says why.
+                unchecked: rule.and_then(|r| t.rules[r].unchecked.clone()),
             };
             if tracked.rule.is_none() {
                 if image.repository.is_none() {
@@ -209,6 +271,60 @@ pub fn track(
         }
     }
     Ok(t)
+}
+
+/// The warnings of the selections made for a snapshot's rules, as
+/// findings at each rule's origin (the ImagePolicy, the Application's
+/// annotation, the configuration entry): once per rule and warning code,
+/// in rule order. `selections` pairs a rule index with the warnings one of
+/// its selections gave. Rules written nowhere (the default policy) are
+/// skipped, and so are warnings about the run rather than the policy
+/// (`candidate-cap`, `rate-limit-low`); `mutable-tag-ignored` is reported
+/// only when a reference the rule governs holds that mutable tag, since
+/// most registries push `latest` next to the versions a policy follows.
+pub fn policy_warnings<'a>(
+    tracking: &Tracking,
+    manifests: &[Manifest],
+    selections: impl IntoIterator<Item = (usize, &'a [Warning])>,
+) -> Vec<Finding> {
+    let holds_mutable = |rule: usize| {
+        tracking.refs.iter().any(|t| {
+            t.rule == Some(rule)
+                && manifests
+                    .get(t.manifest)
+                    .and_then(|m| m.sites.get(t.site).map(|s| m.image_of(s)))
+                    .and_then(|i| i.tag)
+                    .is_some_and(|tag| crate::policy::order::is_mutable_tag(&tag))
+        })
+    };
+    let mut seen: BTreeMap<(usize, &'static str), ()> = BTreeMap::new();
+    let mut found: Vec<(usize, Finding)> = Vec::new();
+    for (rule_index, warnings) in selections {
+        let Some(rule) = tracking.rules.get(rule_index) else {
+            continue;
+        };
+        let Some(origin) = &rule.origin else { continue };
+        for w in warnings {
+            let skip = match w.code {
+                WarningCode::CandidateCap | WarningCode::RateLimitLow => true,
+                WarningCode::MutableTagIgnored => !holds_mutable(rule_index),
+                _ => false,
+            };
+            if skip || seen.insert((rule_index, w.code.as_str()), ()).is_some() {
+                continue;
+            }
+            found.push((
+                rule_index,
+                Finding::warning(
+                    Kind::Configuration,
+                    Some(origin.clone()),
+                    format!("{}: {w}", rule.label),
+                ),
+            ));
+        }
+    }
+    found.sort_by_key(|(r, _)| *r);
+    found.into_iter().map(|(_, f)| f).collect()
 }
 
 /// The configuration file as a policy reader: an entry claims every
@@ -247,6 +363,8 @@ impl PolicyReader for ConfigReader<'_> {
                             applicable: true,
                             key: label.clone(),
                             digest: false,
+                            follow_digest: false,
+                            unchecked: None,
                         });
                         rules.len() - 1
                     });
@@ -298,6 +416,8 @@ fn default_rule(
         applicable: explicit,
         key: "default".into(),
         digest: false,
+        follow_digest: false,
+        unchecked: None,
     })
 }
 
@@ -413,5 +533,93 @@ mod tests {
                 .as_deref()
                 .is_some_and(|u| u.contains("\"latest\" is not a semver tag"))
         );
+    }
+
+    /// A reader whose rule cannot check what it claims.
+    struct Unchecking;
+
+    impl PolicyReader for Unchecking {
+        fn read(
+            &self,
+            manifests: &[Manifest],
+            rules: &mut Vec<Rule>,
+        ) -> (Vec<Claim>, Vec<Finding>) {
+            let mut rule = default_rule(
+                &DefaultPolicy::SameTrack,
+                Some("v1.0.0"),
+                true,
+                Mode::Commit,
+            )
+            .expect("a semver tag");
+            rule.origin = Some(Location::line("app.yaml", 7));
+            rule.label = "Application argocd/app".into();
+            rule.unchecked = Some("the live Application holds it".into());
+            rules.push(rule);
+            let claims = (0..manifests[0].sites.len())
+                .map(|site| Claim {
+                    manifest: 0,
+                    site,
+                    rule: rules.len() - 1,
+                })
+                .collect();
+            (claims, Vec::new())
+        }
+    }
+
+    #[test]
+    fn an_unchecking_rule_keeps_its_references_and_says_why() {
+        let ms = manifests(&[("dev/a.yaml", DEV)]);
+        let t = track(
+            &ms,
+            None,
+            &[&Unchecking],
+            &DefaultPolicy::SameTrack,
+            false,
+            Mode::Commit,
+        )
+        .expect("ok");
+        assert!(t.refs.iter().all(|r| r.rule == Some(0)
+            && r.unchecked.as_deref() == Some("the live Application holds it")));
+    }
+
+    #[test]
+    fn policy_warnings_are_reported_once_per_rule_at_its_origin() {
+        let ms = manifests(&[("dev/a.yaml", DEV)]);
+        let mut t = track(
+            &ms,
+            None,
+            &[&Unchecking],
+            &DefaultPolicy::SameTrack,
+            false,
+            Mode::Commit,
+        )
+        .expect("ok");
+        t.rules[0].unchecked = None;
+        let w = |code, message: &str| Warning {
+            code,
+            message: message.into(),
+        };
+        let desc = [
+            w(WarningCode::DescSelectsOldest, "oldest"),
+            w(WarningCode::CandidateCap, "cap"),
+        ];
+        let mutable = [w(WarningCode::MutableTagIgnored, "latest ignored")];
+        let found = policy_warnings(&t, &ms, [(0, &desc[..]), (0, &desc[..]), (0, &mutable[..])]);
+        let messages: Vec<String> = found
+            .iter()
+            .map(|f| format!("{:?} {}", f.at(), f.message))
+            .collect();
+        // One desc warning (not two), no run-level cap; `latest` is held by
+        // a reference of the rule, so the mutable-tag warning is kept.
+        assert_eq!(
+            messages,
+            [
+                "Some(\"app.yaml:7\") Application argocd/app: oldest [desc-selects-oldest]",
+                "Some(\"app.yaml:7\") Application argocd/app: latest ignored [mutable-tag-ignored]",
+            ]
+        );
+        // Rules written nowhere say nothing.
+        t.rules[0].origin = None;
+        assert!(policy_warnings(&t, &ms, [(0, &desc[..])]).is_empty());
     }
 }

@@ -618,6 +618,24 @@ impl WarningCode {
             WarningCode::NoVersions => "no-versions",
         }
     }
+
+    /// Returns true if and only if the warning says the selected tag is
+    /// probably not the one the policy's author meant (the oldest build, a
+    /// number compared as text, values collapsed by an extract template, a
+    /// choice made by list position), so a checker should not write it
+    /// without being told to.
+    pub fn questions_selection(self) -> bool {
+        matches!(
+            self,
+            WarningCode::DescSelectsOldest
+                | WarningCode::NumbersComparedAsText
+                | WarningCode::ConcatenatedNumbers
+                | WarningCode::BareNumberWins
+                | WarningCode::ExtractGroupUndefined
+                | WarningCode::EmptyExtract
+                | WarningCode::NotANumberValue
+        )
+    }
 }
 
 impl fmt::Display for WarningCode {

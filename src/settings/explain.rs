@@ -1,5 +1,6 @@
 //! Settings for `explain`: the policy and filter, and where the tags come
-//! from (a file, or the registry).
+//! from (a file, or the registry); or, with `--from`, the object that says
+//! both (read by the command: settings do no file I/O).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,17 @@ pub enum TagSource {
     File(PathBuf),
     /// The registry, for this repository.
     Registry(Repository),
+    /// `--from PATH [--alias NAME]`: the image, policy and filter come from
+    /// an object in a file; [`ExplainSettings::for_object`] completes the
+    /// settings once the command has read it.
+    Object {
+        /// The file.
+        path: PathBuf,
+        /// Which policy, alias or entry in it.
+        alias: Option<String>,
+        /// `--tags-from`, when given.
+        tags_from: Option<PathBuf>,
+    },
 }
 
 /// Checked settings for `explain`.
@@ -63,45 +75,34 @@ impl ExplainSettings {
                 args.deadline
             )));
         }
-        let source = match &args.tags_from {
-            Some(path) => {
-                if matches!(policy, Policy::NewestBuild) {
-                    return Err(UsageError("--policy newest-build orders by image build time, which only the registry knows; it cannot work with --tags-from".into()));
-                }
-                if !platforms.is_empty() {
-                    return Err(UsageError(
-                        "--platform needs the registry; drop --tags-from or drop --platform".into(),
-                    ));
-                }
-                TagSource::File(path.clone())
-            }
-            None => {
-                let reference = Reference::parse(&args.image)
-                    .map_err(|e| UsageError(format!("IMAGE {:?}: {e}", args.image)))?;
-                if reference.digest().is_some() {
-                    return Err(UsageError(format!(
-                        "IMAGE {:?}: give the repository without a digest; explain selects the tag",
-                        args.image
-                    )));
-                }
-                // A bare `digest` policy follows the tag written on the image
-                // (`explain app:latest --policy digest`); any other policy
-                // selects the tag, so a tag given there would be ignored.
-                match (&mut policy, reference.tag()) {
-                    (Policy::Digest { tag: tag @ None }, Some(t)) => *tag = Some(t.to_owned()),
-                    (_, Some(t)) => {
-                        return Err(UsageError(format!(
-                            "IMAGE {:?}: give the repository without the tag {t:?}; the policy selects the tag (only --policy digest follows a tag written there)",
-                            args.image
-                        )));
-                    }
-                    (_, None) => {}
-                }
-                TagSource::Registry(reference.repository())
-            }
-        };
+        // clap does not enforce `requires` when the required flag conflicts
+        // with one that is present (IMAGE), so it is checked here.
+        if args.alias.is_some() && args.from.is_none() {
+            return Err(UsageError(
+                "--alias names what to explain in the --from file; give --from PATH".into(),
+            ));
+        }
+        if let Some(path) = &args.from {
+            return Ok(ExplainSettings {
+                image: String::new(),
+                policy,
+                filter,
+                source: TagSource::Object {
+                    path: path.clone(),
+                    alias: args.alias.clone(),
+                    tags_from: args.tags_from.clone(),
+                },
+                platforms,
+                registry,
+                max_candidates: args.max_candidates,
+                deadline,
+                output: args.output.output,
+            });
+        }
+        let image = args.image.clone().unwrap_or_default();
+        let source = source(&image, &mut policy, args.tags_from.as_ref(), &platforms)?;
         Ok(ExplainSettings {
-            image: args.image.clone(),
+            image,
             policy,
             filter,
             source,
@@ -112,6 +113,91 @@ impl ExplainSettings {
             output: args.output.output,
         })
     }
+
+    /// The settings for what the object named by `--from` says: its image
+    /// (`name:tag` only for a digest policy, which follows that tag), policy,
+    /// filter and platforms (`--platform` when it names none). `from` names
+    /// the object in errors.
+    pub fn for_object(
+        &self,
+        from: &str,
+        image: &str,
+        mut policy: Policy,
+        filter: TagFilter,
+        platforms: Vec<Platform>,
+    ) -> Result<ExplainSettings, UsageError> {
+        let TagSource::Object { tags_from, .. } = &self.source else {
+            return Err(UsageError(
+                "impossible: --from settings without --from".into(),
+            ));
+        };
+        let platforms = if platforms.is_empty() {
+            self.platforms.clone()
+        } else {
+            platforms
+        };
+        let source = source(image, &mut policy, tags_from.as_ref(), &platforms)
+            .map_err(|e| UsageError(format!("--from {from}: {}", e.0)))?;
+        Ok(ExplainSettings {
+            image: image.to_owned(),
+            policy,
+            filter,
+            source,
+            platforms,
+            registry: self.registry.clone(),
+            max_candidates: self.max_candidates,
+            deadline: self.deadline,
+            output: self.output,
+        })
+    }
+}
+
+/// Where the tags for `image` come from, checking that `policy` and
+/// `platforms` can work with it (a digest policy without a tag takes the
+/// tag written on the image).
+fn source(
+    image: &str,
+    policy: &mut Policy,
+    tags_from: Option<&PathBuf>,
+    platforms: &[Platform],
+) -> Result<TagSource, UsageError> {
+    let args_image = image;
+    let source = match tags_from {
+        Some(path) => {
+            if matches!(*policy, Policy::NewestBuild) {
+                return Err(UsageError("--policy newest-build orders by image build time, which only the registry knows; it cannot work with --tags-from".into()));
+            }
+            if !platforms.is_empty() {
+                return Err(UsageError(
+                    "--platform needs the registry; drop --tags-from or drop --platform".into(),
+                ));
+            }
+            TagSource::File(path.clone())
+        }
+        None => {
+            let reference = Reference::parse(args_image)
+                .map_err(|e| UsageError(format!("IMAGE {args_image:?}: {e}")))?;
+            if reference.digest().is_some() {
+                return Err(UsageError(format!(
+                    "IMAGE {args_image:?}: give the repository without a digest; explain selects the tag"
+                )));
+            }
+            // A bare `digest` policy follows the tag written on the image
+            // (`explain app:latest --policy digest`); any other policy
+            // selects the tag, so a tag given there would be ignored.
+            match (&mut *policy, reference.tag()) {
+                (Policy::Digest { tag: tag @ None }, Some(t)) => *tag = Some(t.to_owned()),
+                (_, Some(t)) => {
+                    return Err(UsageError(format!(
+                        "IMAGE {args_image:?}: give the repository without the tag {t:?}; the policy selects the tag (only --policy digest follows a tag written there)"
+                    )));
+                }
+                (_, None) => {}
+            }
+            TagSource::Registry(reference.repository())
+        }
+    };
+    Ok(source)
 }
 
 /// Builds the policy and filter from `explain` arguments (no I/O), naming
@@ -180,5 +266,54 @@ mod tests {
         // Offline, IMAGE is only a label.
         let s = explain_settings(&["not a reference", "--tags-from", "-"]).expect("valid");
         assert!(matches!(s.source, TagSource::File(_)));
+    }
+
+    #[test]
+    fn from_defers_to_the_object_and_then_checks_it_like_image() {
+        let s = explain_settings(&["--from", "p.yaml", "--alias", "app", "--tags-from", "t"])
+            .expect("valid");
+        assert!(matches!(
+            &s.source,
+            TagSource::Object { alias: Some(a), tags_from: Some(_), .. } if a == "app"
+        ));
+        // What the object says goes through the same checks as IMAGE.
+        let digest = Policy::parse("digest:latest").expect("valid");
+        let done = s
+            .for_object(
+                "p.yaml",
+                "ghcr.io/acme/app",
+                digest,
+                TagFilter::default(),
+                Vec::new(),
+            )
+            .expect("valid");
+        assert!(matches!(done.source, TagSource::File(_)));
+        let e = s
+            .for_object(
+                "p.yaml",
+                "ghcr.io/acme/app",
+                Policy::NewestBuild,
+                TagFilter::default(),
+                Vec::new(),
+            )
+            .expect_err("newest-build needs the registry");
+        assert!(
+            e.0.starts_with("--from p.yaml: --policy newest-build"),
+            "{e}"
+        );
+        let s = explain_settings(&["--from", "p.yaml"]).expect("valid");
+        let e = s
+            .for_object(
+                "p.yaml",
+                "ghcr.io/acme/app:v1",
+                Policy::NewestBuild,
+                TagFilter::default(),
+                Vec::new(),
+            )
+            .expect_err("a tag on a non-digest policy");
+        assert!(e.0.contains("without the tag"), "{e}");
+        // --alias without --from (clap lets it through when IMAGE is given).
+        let e = explain_settings(&["--alias", "app", "ghcr.io/acme/app"]).expect_err("no --from");
+        assert!(e.0.contains("--from"), "{e}");
     }
 }

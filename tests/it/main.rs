@@ -19,6 +19,8 @@ mod engine_cli;
 mod engine_fixtures;
 /// `explain` end to end (offline tag lists).
 mod explain_cli;
+/// `explain --from`: an ImagePolicy, an Application alias, a configuration entry.
+mod explain_from;
 /// `explain` against the real registry: platforms, newest-build, pagination, errors.
 mod explain_registry;
 /// A fake GitHub (axum over a real Git repository) for the GitHub backend.
@@ -73,5 +75,9 @@ mod set_issue12;
 mod snapshots;
 /// `sync` against the real registry: verdicts, incidents, --apply.
 mod sync;
+/// `sync` over Argo CD Image Updater annotations and `ImageUpdater` objects.
+mod sync_argo;
+/// `sync` over Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects.
+mod sync_flux;
 /// `--verbose`, `GITOPS_BUMP_LOG` and `RUNNER_DEBUG` logs through the binary, never a secret.
 mod verbose;
