@@ -20,7 +20,9 @@ pub const OUTPUT_LIMIT: usize = 1_000_000;
 /// Most characters of a one-line output such as `summary`.
 pub const LINE_LIMIT: usize = 4096;
 
-/// The outputs of a `set` run, as `(name, value)` pairs.
+/// The outputs of a `set` run, as `(name, value)` pairs. `pull-request-url`
+/// is the pull request that carries the bump (opened, updated or already up
+/// to date); it is empty when the run closed it (the `summary` says so).
 pub fn set(r: &SetReport) -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("changed", r.changed.to_string()),
@@ -29,6 +31,7 @@ pub fn set(r: &SetReport) -> Vec<(&'static str, String)> {
             "pull-request-url",
             r.pull_request
                 .as_ref()
+                .filter(|p| p.action != crate::backend::PullRequestAction::Closed)
                 .map(|p| p.url.clone())
                 .unwrap_or_default(),
         ),
@@ -72,6 +75,7 @@ pub fn sync(
             "pull-request-urls",
             r.pull_requests
                 .iter()
+                .filter(|p| p.action != crate::backend::PullRequestAction::Closed)
                 .map(|p| p.url.as_str())
                 .collect::<Vec<_>>()
                 .join("\n"),
