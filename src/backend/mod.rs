@@ -93,17 +93,84 @@ impl FileChange {
     }
 }
 
-/// A pull request opened or updated for a write (pull-request mode).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// A pull request a run opened, updated, found up to date or closed
+/// (pull-request mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PullRequest {
     /// Its page on GitHub.
     pub url: String,
     /// Its number.
     pub number: u64,
-    /// True if and only if this run opened it (false: an open one was updated).
-    pub created: bool,
     /// The head branch (`gitops-bump/…`).
     pub branch: String,
+    /// What this run did to it.
+    pub action: PullRequestAction,
+    /// [`PullRequestAction::Closed`] only: why, in one line (the comment
+    /// posted on it says the same at more length).
+    pub reason: Option<String>,
+    /// [`PullRequestAction::Closed`] only: true if and only if its branch
+    /// was deleted (it is kept when it moved while the run closed it).
+    pub branch_deleted: bool,
+}
+
+impl PullRequest {
+    /// Returns true if and only if this run opened it.
+    pub fn created(&self) -> bool {
+        self.action == PullRequestAction::Opened
+    }
+
+    /// Returns true if and only if this run changed what it proposes: it
+    /// opened it, or moved its branch to a new commit.
+    pub fn wrote(&self) -> bool {
+        matches!(
+            self.action,
+            PullRequestAction::Opened | PullRequestAction::Updated
+        )
+    }
+}
+
+/// What a run did to a pull request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PullRequestAction {
+    /// Opened it (its branch was created or already held the change).
+    Opened,
+    /// Moved its branch to a new commit (and its title and body, when they
+    /// differed).
+    Updated,
+    /// Its branch already held the change; only its title or body was
+    /// rewritten.
+    Retitled,
+    /// Its branch already held exactly this change: nothing was written.
+    UpToDate,
+    /// The base branch already held the target state: it was closed with a
+    /// comment saying so.
+    Closed,
+}
+
+impl PullRequestAction {
+    /// `opened`, `updated`, `retitled`, `up_to_date` or `closed`: the JSON
+    /// value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullRequestAction::Opened => "opened",
+            PullRequestAction::Updated => "updated",
+            PullRequestAction::Retitled => "retitled",
+            PullRequestAction::UpToDate => "up_to_date",
+            PullRequestAction::Closed => "closed",
+        }
+    }
+}
+
+/// A pull request that a run with nothing to write may close: the base
+/// branch already holds what the run asked for, so an open pull request
+/// for the same key has nothing left to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retire {
+    /// The key of the pull request (as in [`PullRequestSpec::key`]).
+    pub key: Vec<String>,
+    /// What the base branch already holds, in a few words for the comment
+    /// (`ghcr.io/acme/backend:v1.4.0`).
+    pub held: String,
 }
 
 /// Where a write goes.
@@ -284,6 +351,16 @@ pub trait Backend {
     /// [`Target::PullRequest`]. `None` otherwise.
     fn publish(&mut self, write: &Write) -> Result<Option<PullRequest>, BackendError> {
         let _ = write;
+        Ok(None)
+    }
+
+    /// When a run has nothing to write: closes the open pull request for
+    /// `retire`'s key, with a comment saying why, and deletes its branch.
+    /// `None` when there is none, or the backend has no pull requests.
+    /// Refuses (an error, nothing changed) when the branch holds work the
+    /// backend did not make.
+    fn retire(&mut self, retire: &Retire) -> Result<Option<PullRequest>, BackendError> {
+        let _ = retire;
         Ok(None)
     }
 

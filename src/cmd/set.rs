@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use super::Context;
-use crate::backend::{Backend, PullRequestSpec, Snapshot, Target, Write};
+use crate::backend::{Backend, PullRequestSpec, Retire, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
 use crate::commit::{self, CommitError, Planned, Written, message};
 use crate::discover::{Discovery, discover};
@@ -132,6 +132,7 @@ pub fn set(
     report.api_requests = backend.api_requests();
     match committed.written {
         Written::Nothing => {}
+        Written::Retired { pull_request } => report.record_pull_request(Some(pull_request)),
         Written::DryRun { write, verify } => {
             report.diff = Some(crate::report::unified_diff(&write.changes));
             report.verify = Some(verify);
@@ -144,7 +145,7 @@ pub fn set(
         } => {
             report.written = true;
             report.commit = commit;
-            report.pull_request = pull_request;
+            report.record_pull_request(pull_request);
             report.findings.extend(missing.into_iter().map(|m| {
                 Finding::error(
                     Kind::CommitMissing,
@@ -215,20 +216,36 @@ fn attempt(
         .findings
         .extend(found.unreadable.iter().map(|u| u.finding.clone()));
     report.changed = !merged.changes.is_empty() && report.errors().next().is_none();
+    let key = || {
+        targets
+            .iter()
+            .map(|t| t.reference.repository().to_string())
+            .collect()
+    };
     if !report.changed {
+        // The base already holds every target (each was found, nothing
+        // changes): a pull request for them has nothing left to do.
+        let holds = (0..targets.len()).all(|i| plans.iter().any(|p| p.desired == i));
+        let retire =
+            (settings.pull_request && holds && report.errors().next().is_none()).then(|| Retire {
+                key: key(),
+                held: targets
+                    .iter()
+                    .map(|t| t.reference.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
         return Planned {
             outcome: report,
             write: None,
+            retire,
         };
     }
     let id = uuid::Uuid::new_v4().to_string();
     let target = if settings.pull_request {
         let (title, body) = message::pull_request(&settings.message, &report.updates);
         Target::PullRequest(PullRequestSpec {
-            key: targets
-                .iter()
-                .map(|t| t.reference.repository().to_string())
-                .collect(),
+            key: key(),
             title,
             body,
         })
@@ -244,6 +261,7 @@ fn attempt(
     Planned {
         outcome: report,
         write: Some(write),
+        retire: None,
     }
 }
 

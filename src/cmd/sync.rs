@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 
 use super::Context;
-use crate::backend::{Backend, PullRequestSpec, Snapshot, Target, Write};
+use crate::backend::{Backend, PullRequest, PullRequestSpec, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
 use crate::commit::{self, Written, message};
 use crate::discover::config::{self, Mode};
@@ -103,6 +103,7 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
                 commit::Planned {
                     outcome: Some(round),
                     write,
+                    retire: None,
                 }
             }
             Err(e) => {
@@ -110,6 +111,7 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
                 commit::Planned {
                     outcome: None,
                     write: None,
+                    retire: None,
                 }
             }
         }
@@ -170,6 +172,7 @@ fn record(
 ) {
     match written {
         Written::Nothing => {}
+        Written::Retired { pull_request } => report.pull_requests.push(pull_request),
         Written::DryRun { write, .. } => {
             report.changed = true;
             report.updates.extend(updates);
@@ -182,7 +185,8 @@ fn record(
             missing,
             ..
         } => {
-            report.changed = true;
+            // A pull request whose branch already held the fix changed nothing.
+            report.changed |= pull_request.as_ref().is_none_or(PullRequest::wrote);
             report.updates.extend(updates);
             if pull_request.is_none() {
                 report.commit.clone_from(&commit);

@@ -4,7 +4,9 @@
 //!
 //! One round reads the backend, asks the caller to plan against what it
 //! read, writes with compare-and-swap on the head it read, opens or updates
-//! the pull request, and verifies. When the head moved, the whole round runs
+//! the pull request, and verifies; with nothing to write, it may close the
+//! pull request the plan names as having nothing left to do
+//! ([`Planned::retire`]). When the head moved, the whole round runs
 //! again from the read: contents computed on an old head are never resent
 //! (DESIGN.md §6). When a write got no answer, it is looked up by its
 //! `Gitops-Bump-Id` before anything is sent again, so a lost answer never
@@ -21,7 +23,7 @@ pub mod trailer;
 pub mod verify;
 
 use crate::backend::files::FileSelection;
-use crate::backend::{Backend, BackendError, Landed, PullRequest, Snapshot, Write};
+use crate::backend::{Backend, BackendError, Landed, PullRequest, Retire, Snapshot, Write};
 use retry::{Backoff, Deadline, RetrySettings};
 use verify::VerifyPlan;
 
@@ -33,6 +35,10 @@ pub struct Planned<R> {
     /// What to write; `None` when there is nothing to write (already up to
     /// date, or a guard refused).
     pub write: Option<Write>,
+    /// With no `write`, in pull-request mode, when the base already holds
+    /// what the run asked for (never after a refusal): the pull request
+    /// to close as having nothing left to do. Ignored in a dry run.
+    pub retire: Option<Retire>,
 }
 
 /// How the write path ended.
@@ -40,6 +46,12 @@ pub struct Planned<R> {
 pub enum Written {
     /// The plan had nothing to write.
     Nothing,
+    /// The plan had nothing to write, and the open pull request it named
+    /// ([`Planned::retire`]) was closed.
+    Retired {
+        /// The pull request closed.
+        pull_request: PullRequest,
+    },
     /// A dry run: nothing was written; this is what would be verified.
     DryRun {
         /// The write that would be made.
@@ -78,12 +90,14 @@ pub struct Committed<R> {
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The backend failed; `backend` describes it (`github acme/gitops@main`).
-    #[error("{backend}: {source}")]
+    /// The message already holds `error`'s, so it is not an error source (a
+    /// chain would print it twice).
+    #[error("{backend}: {error}")]
     Backend {
         /// [`Backend::describe`].
         backend: String,
         /// What failed.
-        source: BackendError,
+        error: BackendError,
     },
     /// The head kept moving until the deadline.
     #[error(
@@ -145,7 +159,16 @@ pub fn run<R>(
             head: snapshot.head.clone(),
         };
         let Some(write) = planned.write else {
-            return Ok(done(Written::Nothing));
+            let retired = match &planned.retire {
+                Some(retire) if !dry_run => {
+                    backend.retire(retire).map_err(|e| failed(backend, e))?
+                }
+                _ => None,
+            };
+            return Ok(done(match retired {
+                Some(pull_request) => Written::Retired { pull_request },
+                None => Written::Nothing,
+            }));
         };
         if dry_run {
             let (target, conditions) = backend.verify_plan(&write);
@@ -250,10 +273,10 @@ fn send(
     })
 }
 
-fn failed(backend: &dyn Backend, source: BackendError) -> CommitError {
+fn failed(backend: &dyn Backend, error: BackendError) -> CommitError {
     CommitError::Backend {
         backend: backend.describe(),
-        source,
+        error,
     }
 }
 

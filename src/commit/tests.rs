@@ -48,7 +48,11 @@ fn bump(heads: &mut Vec<Option<String>>) -> impl FnMut(&Snapshot) -> Planned<usi
             message: format!("bump\n\nGitops-Bump-Id: {id}\n"),
             id,
         });
-        Planned { outcome: n, write }
+        Planned {
+            outcome: n,
+            write,
+            retire: None,
+        }
     }
 }
 

@@ -14,6 +14,9 @@
 //! One `Image`/`From`/`To` group per image; `From` lists every old value
 //! (`v1, v2`) and an empty value is written `(none)`. The format follows
 //! git-interpret-trailers: `Key: value` lines in the last paragraph.
+//! Commits on pull-request branches also record the commit they were made
+//! on and the tree they hold ([`BASE`], [`TREE`]; written by the GitHub
+//! backend, read by [`value`]).
 //! Pure; round-trips (`parse(render(t)) == t`).
 
 /// Key of the image trailer.
@@ -26,6 +29,13 @@ pub const TO: &str = "Gitops-Bump-To";
 pub const WRITER: &str = "Gitops-Bump-Writer";
 /// Key of the unique id trailer.
 pub const ID: &str = "Gitops-Bump-Id";
+/// Key of the pull-request record: the commit a pull-request branch's
+/// commit was made on (its one parent).
+pub const BASE: &str = "Gitops-Bump-Base";
+/// Key of the pull-request record: the tree the commit holds (the base's
+/// tree plus the bump), by which a later run proves the branch holds
+/// nothing else.
+pub const TREE: &str = "Gitops-Bump-Tree";
 
 /// How an empty value (no tag) is written.
 const NONE: &str = "(none)";
@@ -132,6 +142,18 @@ pub fn id(message: &str) -> Option<String> {
     Trailers::parse(message).id
 }
 
+/// The value of the last `key: value` trailer line in `message`, when it
+/// has one (for keys with one value per commit, such as [`BASE`] and
+/// [`TREE`]).
+pub fn value(message: &str, key: &str) -> Option<String> {
+    message
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().to_owned())
+        .next_back()
+}
+
 /// `v1, v2`, with an empty value as `(none)`.
 fn list(values: &[String]) -> String {
     values
@@ -168,6 +190,10 @@ mod tests {
         assert_eq!(t.moves[0].from, vec!["".to_owned(), "v1".to_owned()]);
         assert_eq!(t.render(), msg.split_once("\n\n").expect("body").1);
         assert!(!Trailers::parse("fix: a person's edit\n").is_ours());
+        let recorded = format!("{msg}{BASE}: b1\n{TREE}: t1\n{TREE}: t2\n");
+        assert_eq!(super::value(&recorded, BASE).as_deref(), Some("b1"));
+        assert_eq!(super::value(&recorded, TREE).as_deref(), Some("t2"));
+        assert_eq!(super::value(msg, TREE), None);
         assert_eq!(id("x\n\nGitops-Bump-Id: ab\n").as_deref(), Some("ab"));
         assert_eq!(
             id("x\n\nGitops-Bump-Id: ab\n").as_deref().map(|i| i == "a"),

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::{SetReport, VerifyPlan};
-use crate::backend::PullRequest;
+use crate::backend::{PullRequest, PullRequestAction};
 use crate::finding::Finding;
 use crate::manifest::Dialect;
 use crate::plan::Update;
@@ -47,12 +47,53 @@ pub struct SetV1<'a> {
     /// Unified diff of the change (dry run only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<&'a str>,
-    /// The pull request opened or updated (`--pull-request` only).
+    /// The pull request opened, updated, found up to date or closed
+    /// (`--pull-request` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_request: Option<&'a PullRequest>,
+    pub pull_request: Option<PullRequestV1<'a>>,
     /// What verification would check after the write (dry run only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<&'a VerifyPlan>,
+}
+
+/// A pull request and what the run did to it. `url`, `number`, `created`
+/// and `branch` are the original fields; `action` and, for a closed one,
+/// `reason` and `branch_deleted` were added by issue #14.
+#[derive(Debug, Serialize)]
+pub struct PullRequestV1<'a> {
+    /// Its page on GitHub.
+    pub url: &'a str,
+    /// Its number.
+    pub number: u64,
+    /// True if and only if this run opened it.
+    pub created: bool,
+    /// The head branch (`gitops-bump/…`).
+    pub branch: &'a str,
+    /// `opened`, `updated` (its branch moved to a new commit), `retitled`
+    /// (only its title or body changed), `up_to_date` (nothing written) or
+    /// `closed` (the base already held the target state).
+    pub action: &'static str,
+    /// Why it was closed (`closed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    /// Whether its branch was deleted (`closed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch_deleted: Option<bool>,
+}
+
+impl<'a> From<&'a PullRequest> for PullRequestV1<'a> {
+    fn from(p: &'a PullRequest) -> Self {
+        let closed = p.action == PullRequestAction::Closed;
+        PullRequestV1 {
+            url: &p.url,
+            number: p.number,
+            created: p.created(),
+            branch: &p.branch,
+            action: p.action.as_str(),
+            reason: p.reason.as_deref(),
+            branch_deleted: closed.then_some(p.branch_deleted),
+        }
+    }
 }
 
 /// One changed value (DESIGN.md §2): `line` and `column` are 1-based and
@@ -152,7 +193,7 @@ pub fn set(r: &SetReport) -> SetV1<'_> {
         attempts: r.attempts,
         api_requests: r.api_requests,
         diff: r.diff.as_deref(),
-        pull_request: r.pull_request.as_ref(),
+        pull_request: r.pull_request.as_ref().map(Into::into),
         verify: r.verify.as_ref(),
     }
 }
@@ -234,8 +275,8 @@ pub struct SyncV1<'a> {
     pub changed: bool,
     /// The commit made for the `commit` entries.
     pub commit: Option<&'a str>,
-    /// Pull requests opened or updated.
-    pub pull_requests: &'a [PullRequest],
+    /// Pull requests opened, updated, found up to date or closed.
+    pub pull_requests: Vec<PullRequestV1<'a>>,
     /// The values written (or that `--apply --dry-run` would write), in `set`'s shape.
     pub updates: Vec<UpdateV1>,
     /// Nothing was written.
@@ -331,7 +372,7 @@ pub fn sync(r: &super::sync::SyncReport) -> SyncV1<'_> {
         totals: r.totals(),
         changed: r.changed,
         commit: r.commit.as_deref(),
-        pull_requests: &r.pull_requests,
+        pull_requests: r.pull_requests.iter().map(Into::into).collect(),
         updates: r.updates.iter().map(Into::into).collect(),
         dry_run: r.dry_run,
         findings: r

@@ -58,7 +58,8 @@ pub struct SetReport {
     pub api_requests: Option<u64>,
     /// Unified diff of the change (dry run only).
     pub diff: Option<String>,
-    /// The pull request opened or updated (`--pull-request` only).
+    /// The pull request opened, updated, found up to date or closed
+    /// (`--pull-request` only; set through [`SetReport::record_pull_request`]).
     pub pull_request: Option<PullRequest>,
     /// What verification would check after the write (dry run only).
     pub verify: Option<VerifyPlan>,
@@ -142,6 +143,20 @@ impl SetReport {
         ))
     }
 
+    /// Records what the run did to its pull request. One whose branch
+    /// already held the plan (up to date, retitled) or that was closed
+    /// changed no file: `changed` is false and no value is listed as
+    /// updated, as in any "already up to date" run.
+    pub fn record_pull_request(&mut self, pull_request: Option<PullRequest>) {
+        if let Some(pr) = &pull_request
+            && !pr.wrote()
+        {
+            self.changed = false;
+            self.updates.clear();
+        }
+        self.pull_request = pull_request;
+    }
+
     /// Files skipped while reading.
     pub fn problems(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.kind == Kind::FileSkipped)
@@ -184,7 +199,7 @@ pub fn error_exit_code(e: &anyhow::Error) -> u8 {
     }
     match e.downcast_ref::<crate::commit::CommitError>() {
         Some(crate::commit::CommitError::Backend {
-            source: crate::backend::BackendError::Interrupted(i),
+            error: crate::backend::BackendError::Interrupted(i),
             ..
         }) => i.exit_code(),
         _ => 1,
@@ -251,6 +266,32 @@ pub fn print_json<T: serde::Serialize>(v: &T) {
     let text = serde_json::to_string_pretty(v)
         .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
     let _ = writeln!(std::io::stdout().lock(), "{}", safe::json(&text));
+}
+
+/// One line saying what a run did to a pull request:
+/// `opened pull request #1 from gitops-bump/main/app: URL`, `pull request #1
+/// from … already up to date: URL`, `closed pull request #1 from …: main
+/// already holds app:v2; deleted its branch`.
+pub fn pull_request_line(pr: &PullRequest) -> String {
+    use crate::backend::PullRequestAction as A;
+    let (n, branch, url) = (pr.number, &pr.branch, &pr.url);
+    match pr.action {
+        A::Opened => format!("opened pull request #{n} from {branch}: {url}"),
+        A::Updated => format!("updated pull request #{n} from {branch}: {url}"),
+        A::Retitled => format!(
+            "retitled pull request #{n} from {branch} (its branch was already up to date): {url}"
+        ),
+        A::UpToDate => format!("pull request #{n} from {branch} already up to date: {url}"),
+        A::Closed => format!(
+            "closed pull request #{n} from {branch}: {}; {}",
+            pr.reason.as_deref().unwrap_or("nothing left to do"),
+            if pr.branch_deleted {
+                "deleted its branch"
+            } else {
+                "its branch moved meanwhile and was kept"
+            }
+        ),
+    }
 }
 
 /// The first 12 characters of a commit id, as `git log --oneline` shows it.

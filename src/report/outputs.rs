@@ -25,10 +25,14 @@ pub const LINE_LIMIT: usize = 4096;
 /// run); `commit` and `pull-request-urls` repeat `commit-sha` and
 /// `pull-request-url` under the names `sync` fills, so a workflow reads
 /// either command the same way.
+/// `pull-request-url` is the pull request that carries the bump (opened,
+/// updated or already up to date); it is empty when the run closed it (the
+/// `summary` says so).
 pub fn set(r: &SetReport) -> Vec<(&'static str, String)> {
     let url = r
         .pull_request
         .as_ref()
+        .filter(|p| p.action != crate::backend::PullRequestAction::Closed)
         .map(|p| p.url.clone())
         .unwrap_or_default();
     let commit = r.commit.clone().unwrap_or_default();
@@ -87,6 +91,7 @@ pub fn sync(
             "pull-request-urls",
             r.pull_requests
                 .iter()
+                .filter(|p| p.action != crate::backend::PullRequestAction::Closed)
                 .map(|p| p.url.as_str())
                 .collect::<Vec<_>>()
                 .join("\n"),

@@ -2,6 +2,7 @@
 //! [`SUMMARY_LIMIT`]) and the one-line headline a run ends with.
 
 use super::{SetReport, short_sha, show};
+use crate::backend::PullRequestAction;
 use crate::commit::message::markdown_cell as cell;
 use crate::finding::Finding;
 
@@ -23,16 +24,22 @@ pub fn headline(r: &SetReport) -> String {
         .find(|f| f.kind == crate::finding::Kind::NoReference);
     match (first_error, r.changed, r.dry_run, &r.commit) {
         (Some(e), _, _, _) => format!("failed: {}", e.message),
-        (None, false, _, _) => match absent {
-            Some(f) => format!("nothing to change: {}", f.message),
-            None => "already up to date".to_owned(),
+        (None, false, _, _) => match (absent, &r.pull_request) {
+            (Some(f), _) => format!("nothing to change: {}", f.message),
+            (None, Some(pr)) if pr.action == PullRequestAction::Closed => format!(
+                "already up to date; closed pull request #{} ({})",
+                pr.number,
+                pr.reason.as_deref().unwrap_or("nothing left to do")
+            ),
+            (None, Some(pr)) => format!("pull request #{} already up to date", pr.number),
+            (None, None) => "already up to date".to_owned(),
         },
         (None, true, true, _) => format!("dry run: {n} value(s) in {files} file(s) would change"),
         (None, true, false, Some(c)) => match &r.pull_request {
             Some(pr) => format!(
                 "pull request #{} {} with {} ({n} value(s) in {files} file(s))",
                 pr.number,
-                if pr.created { "opened" } else { "updated" },
+                if pr.created() { "opened" } else { "updated" },
                 short_sha(c)
             ),
             None => format!(

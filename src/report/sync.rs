@@ -166,13 +166,18 @@ impl SyncReport {
                 } else if self.pull_requests.is_empty() {
                     line.push_str(&format!("; wrote {what}"));
                 }
-                for pr in &self.pull_requests {
+                for pr in self.pull_requests.iter().filter(|p| p.wrote()) {
                     line.push_str(&format!(
                         "; pull request #{} {}",
                         pr.number,
-                        if pr.created { "opened" } else { "updated" }
+                        pr.action.as_str()
                     ));
                 }
+            }
+        }
+        for pr in &self.pull_requests {
+            if pr.action == crate::backend::PullRequestAction::Closed {
+                line.push_str(&format!("; closed pull request #{}", pr.number));
             }
         }
         line

@@ -94,12 +94,7 @@ pub fn set(out: &mut dyn Write, err: &mut dyn Write, r: &SetReport, actions: boo
         }
     }
     if let Some(pr) = &r.pull_request {
-        let verb = if pr.created { "opened" } else { "updated" };
-        let _ = writeln!(
-            out,
-            "{verb} pull request #{} from {}: {}",
-            pr.number, pr.branch, pr.url
-        );
+        let _ = writeln!(out, "{}", super::pull_request_line(pr));
     }
     let errors: Vec<&Finding> = r.errors().collect();
     for e in &errors {
@@ -247,12 +242,7 @@ pub fn sync(out: &mut dyn Write, err: &mut dyn Write, r: &super::sync::SyncRepor
         }
     }
     for pr in &r.pull_requests {
-        let verb = if pr.created { "opened" } else { "updated" };
-        let _ = writeln!(
-            out,
-            "{verb} pull request #{} from {}: {}",
-            pr.number, pr.branch, pr.url
-        );
+        let _ = writeln!(out, "{}", super::pull_request_line(pr));
     }
     let _ = writeln!(out, "sync: {}", r.headline());
 }

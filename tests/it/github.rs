@@ -599,22 +599,48 @@ fn bench_github() {
         );
     }
     {
-        // Pull-request mode: the first run opens, a second tag updates.
+        // Pull-request mode: the first run opens, a second tag updates, the
+        // same tag again writes nothing, and once the base holds the bump
+        // (a direct `set`, not counted) the pull request is closed.
         let fake = start();
-        for (name, image) in [
-            ("`--pull-request`, opens", BACKEND),
+        let v15 = "ghcr.io/acme/backend:v1.5.0";
+        for (name, image, commits, action) in [
+            (
+                "`--pull-request`, opens",
+                BACKEND,
+                "1 on the PR branch",
+                "opened",
+            ),
             (
                 "`--pull-request`, another tag updates",
-                "ghcr.io/acme/backend:v1.5.0",
+                v15,
+                "1 on the PR branch",
+                "updated",
+            ),
+            (
+                "`--pull-request`, same tag: already up to date",
+                v15,
+                "0",
+                "up_to_date",
+            ),
+            (
+                "`--pull-request`, base holds it: closes (issue #14)",
+                v15,
+                "0",
+                "closed",
             ),
         ] {
+            if action == "closed" {
+                assert_eq!(bump(&fake, &["--branch", "main", v15]).code, 0);
+            }
             let before = fake.total();
             let t = Instant::now();
             let r = bump(&fake, &["--branch", "main", "--pull-request", image]);
             let wall = t.elapsed();
             assert_eq!(r.code, 0, "{r:?}");
+            assert_eq!(json(&r)["pull_request"]["action"], action, "{r:?}");
             println!(
-                "| {name} | 1 | 1/1 | 1 on the PR branch | {} | {} | {:.0} ms |",
+                "| {name} | 1 | 1/1 | {commits} | {} | {} | {:.0} ms |",
                 fake.total() - before,
                 json(&r)["attempts"],
                 wall.as_secs_f64() * 1000.0

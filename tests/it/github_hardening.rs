@@ -128,6 +128,9 @@ fn issue_13_pull_request_before_oid_mismatch_rereads() {
             "other-run",
             "00000000-0000-4000-8000-000000000000",
         );
+        // As gitops-bump records it (issue #14), so the branch is still only
+        // gitops-bump's.
+        let message = fake_github::with_record(&message, &main, &tree);
         let theirs = repo.commit_tree(&tree, &[main], &message).expect("commit");
         assert!(repo.force_ref(PR_BRANCH, &theirs));
     }));

@@ -53,6 +53,9 @@ mod local_write;
 mod lossless;
 /// Masterminds, Flux and Argo CD tag-policy oracles.
 mod policy_oracles;
+/// `set --pull-request` against the fake GitHub: whose the branch is, the
+/// same-tag no-op, stale pull requests closed, signed commits.
+mod pull_request;
 /// distribution/reference and kustomize name oracles.
 mod reference_oracles;
 /// The registry client against the real distribution registry.

@@ -1251,12 +1251,13 @@ fn set_through_github_commit_and_pull_request() {
           "problems": [],
           "errors": [],
           "attempts": 1,
-          "api_requests": 8,
+          "api_requests": 9,
           "pull_request": {
             "url": "https://github.com/acme/gitops/pull/1",
             "number": 1,
             "created": true,
-            "branch": "gitops-bump/main/ghcr.io-acme-worker"
+            "branch": "gitops-bump/main/ghcr.io-acme-worker",
+            "action": "opened"
           }
         }
         --- stderr
@@ -1305,6 +1306,84 @@ fn set_through_github_commit_and_pull_request() {
         |---|---|---|---|
         | `ghcr.io/acme/worker` | `charts/backend/values.yaml:13` | `2.4` → `2.11` | [`[SHORT]`](https://github.com/acme/gitops/commit/[SHA]) |
         "#);
+    });
+    // The same again: nothing written, and said so (issue #14).
+    run(&pr_text, true, &env).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 0
+        --- stdout
+        pull request #1 from gitops-bump/main/ghcr.io-acme-worker already up to date: https://github.com/acme/gitops/pull/1
+        pull request #1 already up to date
+        --- stderr
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        false
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+        https://github.com/acme/gitops/pull/1
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        pull request #1 already up to date
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+        https://github.com/acme/gitops/pull/1
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: pull request #1 already up to date
+        ");
+    });
+    // The base takes the same bump without a pull request: the pull
+    // request is stale and closed (issue #14).
+    let mut direct = repo.to_vec();
+    direct.extend(["--output", "json", "ghcr.io/acme/worker:2.11"]);
+    run(&direct, false, &env).assert(|t| assert!(t.starts_with("exit: 0\n"), "{t}"));
+    run(&pr_text, true, &env).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 0
+        --- stdout
+        closed pull request #1 from gitops-bump/main/ghcr.io-acme-worker: main already holds ghcr.io/acme/worker:2.11; deleted its branch
+        already up to date; closed pull request #1 (main already holds ghcr.io/acme/worker:2.11)
+        --- stderr
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        false
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        already up to date; closed pull request #1 (main already holds ghcr.io/acme/worker:2.11)
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: already up to date; closed pull request #1 (main already holds ghcr.io/acme/worker:2.11)
+        ");
     });
 }
 

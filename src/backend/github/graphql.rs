@@ -23,10 +23,11 @@ pub const FILE_FIELDS: &str = "fragment FileFields on TreeEntry {
 ";
 
 /// The one write: all file changes in one commit, on top of
-/// `expectedHeadOid` only (a compare-and-swap on the branch head).
+/// `expectedHeadOid` only (a compare-and-swap on the branch head). The tree
+/// is read back for pull-request branches, whose commits record it.
 pub const CREATE_COMMIT: &str = "mutation CreateCommit($input: CreateCommitOnBranchInput!) {
   createCommitOnBranch(input: $input) {
-    commit { oid }
+    commit { oid tree { oid } }
   }
 }
 ";
@@ -71,26 +72,29 @@ pub const PULL_REQUEST_FIELDS: &str = "fragment PullRequestFields on PullRequest
 ";
 
 /// Pull-request mode, before writing: the repository's node id (mutations
-/// take it), the pull-request branch's head and parents, the commits on it
-/// that `--branch` lacks (to refuse resetting commits someone else pushed),
-/// and the open pull requests from it into `--branch` (never open a second).
-pub const PULL_REQUEST_STATE: &str = "query PullRequestState($owner: String!, $name: String!, $base: String!, $baseRef: String!, $head: String!, $headRef: String!, $depth: Int!) {
+/// take it); the pull-request branch's head with what decides whether it is
+/// still only gitops-bump's (its parents, tree, message and the people on
+/// it: `pull_head`); how many of its commits the base lacks (with the head
+/// that count is about: fields are resolved one after the other, and the
+/// branch may move in between); and the open
+/// pull requests from it into `--branch` (never open a second).
+pub const PULL_REQUEST_STATE: &str = "query PullRequestState($owner: String!, $name: String!, $base: String!, $baseRef: String!, $head: String!, $headRef: String!) {
   repository(owner: $owner, name: $name) {
     id
     headRef: ref(qualifiedName: $headRef) {
       target {
         oid
         ... on Commit {
-          parents(first: 2) { nodes { oid } }
+          message
+          tree { oid }
+          parents(first: 2) { totalCount nodes { oid } }
+          committer { name email user { login } }
+          author { name email user { login } }
         }
       }
     }
     baseRef: ref(qualifiedName: $baseRef) {
-      compare(headRef: $head) {
-        aheadBy
-        behindBy
-        commits(last: $depth) { nodes { oid message } }
-      }
+      compare(headRef: $head) { aheadBy headTarget { oid } }
     }
     pullRequests(headRefName: $head, baseRefName: $base, states: [OPEN], first: 10) {
       nodes { ...PullRequestFields }
@@ -99,8 +103,8 @@ pub const PULL_REQUEST_STATE: &str = "query PullRequestState($owner: String!, $n
 }
 ";
 
-/// Creates the pull-request branch at the base head (`createCommitOnBranch`
-/// cannot create branches).
+/// Creates the pull-request branch (or a temporary one) at the base head
+/// (`createCommitOnBranch` cannot create branches).
 pub const CREATE_REF: &str = "mutation CreateRef($input: CreateRefInput!) {
   createRef(input: $input) {
     ref { name target { oid } }
@@ -108,10 +112,26 @@ pub const CREATE_REF: &str = "mutation CreateRef($input: CreateRefInput!) {
 }
 ";
 
-/// Moves the pull-request branch to a re-created commit in one atomic,
-/// compare-and-swap update (`beforeOid`), never through the base head.
+/// Moves the pull-request branch to a re-created commit and deletes the
+/// temporary branch it was made on, in one atomic, compare-and-swap update
+/// (`beforeOid`), never through the base head; also deletes a branch
+/// (`afterOid` all zeros).
 pub const UPDATE_REFS: &str = "mutation UpdateRefs($input: UpdateRefsInput!) {
   updateRefs(input: $input) { clientMutationId }
+}
+";
+
+/// Says on a pull request why gitops-bump closes it.
+pub const ADD_COMMENT: &str = "mutation AddComment($input: AddCommentInput!) {
+  addComment(input: $input) { commentEdge { node { url } } }
+}
+";
+
+/// Closes a pull request that has nothing left to do.
+pub const CLOSE_PULL_REQUEST: &str = "mutation ClosePullRequest($input: ClosePullRequestInput!) {
+  closePullRequest(input: $input) {
+    pullRequest { ...PullRequestFields }
+  }
 }
 ";
 
@@ -272,6 +292,11 @@ pub fn all_documents() -> Vec<(String, String)> {
         ),
         ("CREATE_REF".to_owned(), CREATE_REF.to_owned()),
         ("UPDATE_REFS".to_owned(), UPDATE_REFS.to_owned()),
+        ("ADD_COMMENT".to_owned(), ADD_COMMENT.to_owned()),
+        (
+            "CLOSE_PULL_REQUEST".to_owned(),
+            with_pull_request_fields(CLOSE_PULL_REQUEST),
+        ),
         (
             "CREATE_PULL_REQUEST".to_owned(),
             with_pull_request_fields(CREATE_PULL_REQUEST),

@@ -5,8 +5,10 @@
 //! ([`read`]) → one `createCommitOnBranch`, or the REST fallback for
 //! `--api rest`, and the "did my lost write land?" lookup by the
 //! `Gitops-Bump-Id` trailer ([`write`]) → one verification read
-//! ([`verify`]). Pull-request targets (the branch, the pull request and its
-//! check) live in [`pull`]; configuration and value types in [`types`]; the
+//! ([`verify`]). Pull-request targets (the branch, the pull request, its
+//! check and closing it when stale) live in [`pull`], with the branch name
+//! in [`pull_branch`] and the "is this branch still ours?" judgment in
+//! [`pull_head`]; configuration and value types in [`types`]; the
 //! recent history of the files a write touches, for the writer guards, in
 //! `history`.
 //! Does not own retrying a write or re-planning after a CAS miss: it
@@ -21,6 +23,8 @@ mod client;
 pub mod graphql;
 mod history;
 mod pull;
+mod pull_branch;
+mod pull_head;
 mod read;
 mod types;
 mod verify;
@@ -32,13 +36,12 @@ use serde_json::{Value, json};
 
 use crate::backend::files::FileSelection;
 use crate::backend::{
-    Backend, BackendError, FileHistory, Landed, PullRequest, PullRequestSpec, Snapshot, Target,
-    Write,
+    Backend, BackendError, FileHistory, Landed, PullRequest, Retire, Snapshot, Target, Write,
 };
 use crate::commit::retry::{Deadline, RetrySettings};
 use client::{Client, Req, message_of};
 pub use client::{GRAPHQL_LIMIT, REST_LIMIT, TREE_LIMIT, USER_AGENT, lost_race};
-pub use pull::pull_request_branch;
+pub use pull::{TMP_PREFIX, pull_request_branch};
 pub use types::{ApiKind, Config, Endpoints, RepoName, valid_branch};
 
 /// Paths per GraphQL file query; more are read in further queries pinned to
@@ -139,15 +142,20 @@ pub enum GitHubError {
         /// What was wrong with it.
         message: String,
     },
-    /// Pull-request mode: the branch holds a commit gitops-bump did not make.
+    /// Pull-request mode: the branch head is not exactly a commit
+    /// gitops-bump made (someone amended it, stacked a commit on it…).
     #[error(
-        "{branch} has commit {commit}, which gitops-bump did not make; it re-creates that branch from the base on every run and will not throw away someone's work: merge or close its pull request and delete the branch, then run again"
+        "{branch} holds work gitops-bump did not make: its head {commit} (committed by {committer}) {why}. gitops-bump re-creates that branch from the base on every run and will not throw that work away, so nothing was written: merge or close its pull request and delete the branch, then run again"
     )]
     BranchModified {
         /// The pull-request branch.
         branch: String,
-        /// The foreign commit (or how many commits there are).
+        /// The head commit, shortened.
         commit: String,
+        /// Who committed it.
+        committer: String,
+        /// What shows it is not gitops-bump's.
+        why: String,
     },
     /// The HTTP client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
@@ -211,15 +219,15 @@ impl GitHub {
     }
 }
 
-/// The pull-request state for `spec`'s branch on `base`.
+/// The pull-request state for `key`'s branch on `base`.
 fn pull_state<'a>(
     pulls: &'a mut HashMap<String, pull::PrContext>,
     base: &str,
-    spec: &PullRequestSpec,
+    key: &[String],
 ) -> &'a mut pull::PrContext {
     pulls
-        .entry(pull_request_branch(base, &spec.key))
-        .or_insert_with(|| pull::PrContext::new(spec.key.clone()))
+        .entry(pull_request_branch(base, key))
+        .or_insert_with(|| pull::PrContext::new(key.to_vec()))
 }
 
 impl Backend for GitHub {
@@ -261,22 +269,24 @@ impl Backend for GitHub {
         let oid = match &write.target {
             Target::PullRequest(spec) => {
                 let base = self.base().to_owned();
-                let pr = pull_state(&mut self.pulls, &base, spec);
+                let pr = pull_state(&mut self.pulls, &base, &spec.key);
                 self.rt
-                    .block_on(pull::commit(&mut self.api, pr, &state, changes, message))
+                    .block_on(pull::commit(&mut self.api, pr, &state, write))
             }
             Target::Branch => match self.api.kind {
                 ApiKind::Graphql => self
                     .rt
-                    .block_on(self.api.commit_graphql(&state, changes, message)),
+                    .block_on(self.api.commit_graphql(&state, changes, message))
+                    .map(Some),
                 ApiKind::Rest => self
                     .rt
-                    .block_on(self.api.commit_rest(&state, changes, message)),
+                    .block_on(self.api.commit_rest(&state, changes, message))
+                    .map(Some),
             },
         };
         // A write with no answer may be sent again on the same read.
         self.last = Some(state);
-        Ok(Some(oid?))
+        Ok(oid?)
     }
 
     fn landed(&mut self, write: &Write) -> Result<Landed, BackendError> {
@@ -288,21 +298,32 @@ impl Backend for GitHub {
             return Ok(None);
         };
         let base = self.base().to_owned();
-        let pr = pull_state(&mut self.pulls, &base, spec);
+        let pr = pull_state(&mut self.pulls, &base, &spec.key);
         let out = self
             .rt
             .block_on(pull::publish(&self.api, pr, &spec.title, &spec.body))?;
         Ok(Some(out))
     }
 
+    fn retire(&mut self, retire: &Retire) -> Result<Option<PullRequest>, BackendError> {
+        let base = self.base().to_owned();
+        let head = self.last.as_ref().map(|s| s.head.clone());
+        let pr = pull_state(&mut self.pulls, &base, &retire.key);
+        Ok(self.rt.block_on(pull::retire(
+            &mut self.api,
+            pr,
+            head.as_deref(),
+            &retire.held,
+        ))?)
+    }
+
     fn verify(&mut self, write: &Write, commit: Option<&str>) -> Result<Vec<String>, BackendError> {
-        let mut missing = self.rt.block_on(self.api.verify(commit, &write.changes))?;
         if let Target::PullRequest(spec) = &write.target {
             let base = self.base().to_owned();
-            let pr = pull_state(&mut self.pulls, &base, spec);
-            missing.extend(self.rt.block_on(pull::verify(&self.api, pr))?);
+            let pr = pull_state(&mut self.pulls, &base, &spec.key);
+            return Ok(self.rt.block_on(pull::verify(&self.api, pr, write))?);
         }
-        Ok(missing)
+        Ok(self.rt.block_on(self.api.verify(commit, &write.changes))?)
     }
 
     fn verify_plan(&self, write: &Write) -> (String, Vec<String>) {

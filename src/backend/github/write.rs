@@ -2,7 +2,9 @@
 //! `expectedHeadOid` (a true compare-and-swap on the branch head), or, for
 //! `--api rest`, a commit built with the Git data API and a `PATCH` of the
 //! ref with `force: false`; and the lookup of a write whose answer was lost,
-//! by its `Gitops-Bump-Id` in recent history. Retrying is the write path's
+//! by its `Gitops-Bump-Id` in recent history. Pull-request mode (`pull`)
+//! uses the same commit on any branch ([`Api::commit_on`]) and the tree
+//! GitHub computes for a plan ([`Api::tree_with`]). Retrying is the write path's
 //! (`crate::commit`), not this module's: every call sends once.
 //!
 //! Every answer is classified into exactly one of the write path's classes:
@@ -30,6 +32,23 @@ impl Api {
         changes: &[FileChange],
         message: &str,
     ) -> Result<String, GitHubError> {
+        let branch = self.branch().to_owned();
+        let (oid, _) = self
+            .commit_on(&branch, &state.head, changes, message)
+            .await?;
+        Ok(oid)
+    }
+
+    /// Commits `changes` to `branch` on top of `expected` only, with one
+    /// `createCommitOnBranch` (which GitHub signs); returns the new commit
+    /// id and, when GitHub answered it, its tree's id.
+    pub(super) async fn commit_on(
+        &self,
+        branch: &str,
+        expected: &str,
+        changes: &[FileChange],
+        message: &str,
+    ) -> Result<(String, Option<String>), GitHubError> {
         let (headline, body) = message.split_once('\n').unwrap_or((message, ""));
         let b64 = base64::engine::general_purpose::STANDARD;
         let additions: Vec<Value> = changes
@@ -37,12 +56,12 @@ impl Api {
             .map(|c| json!({"path": c.path, "contents": b64.encode(&c.new)}))
             .collect();
         let vars = json!({"input": {
-            "branch": {"repositoryNameWithOwner": self.repo.to_string(), "branchName": self.branch()},
-            "expectedHeadOid": state.head,
+            "branch": {"repositoryNameWithOwner": self.repo.to_string(), "branchName": branch},
+            "expectedHeadOid": expected,
             "message": {"headline": headline.trim(), "body": body.trim()},
             "fileChanges": {"additions": additions},
         }});
-        let what = format!("commit to {}", self.branch());
+        let what = format!("commit to {branch}");
         let sent = self
             .client
             .graphql(
@@ -61,7 +80,7 @@ impl Api {
                 let oid = data
                     .pointer("/createCommitOnBranch/commit/oid")
                     .and_then(Value::as_str);
-                checked_oid(oid, "the new commit's oid", &what).map_err(|e| {
+                let oid = checked_oid(oid, "the new commit's oid", &what).map_err(|e| {
                     GitHubError::Ambiguous {
                         what: what.clone(),
                         message: match e {
@@ -71,12 +90,15 @@ impl Api {
                             other => other.to_string(),
                         },
                     }
-                })
+                })?;
+                let tree = data
+                    .pointer("/createCommitOnBranch/commit/tree/oid")
+                    .and_then(Value::as_str)
+                    .filter(|t| super::types::is_oid(t))
+                    .map(str::to_owned);
+                Ok((oid, tree))
             }
-            Err(GitHubError::Stale(m)) => Err(GitHubError::Stale(format!(
-                "branch {} ({m})",
-                self.branch()
-            ))),
+            Err(GitHubError::Stale(m)) => Err(GitHubError::Stale(format!("branch {branch} ({m})"))),
             Err(e) => Err(e),
         }
     }
@@ -130,6 +152,24 @@ impl Api {
         changes: &[FileChange],
         message: &str,
     ) -> Result<String, GitHubError> {
+        let tree = self.tree_with(state, changes).await?;
+        self.post_sha(
+            "git/commits",
+            &json!({"message": message, "tree": tree, "parents": [state.head]}),
+            "create a commit",
+        )
+        .await
+    }
+
+    /// The tree of the head `state` saw with `changes` written over it,
+    /// each file keeping its mode (Git data API, `POST git/trees` with
+    /// `base_tree`): GitHub computes it, no commit is made. Repeating it is
+    /// harmless (content-addressed).
+    pub(super) async fn tree_with(
+        &self,
+        state: &ReadState,
+        changes: &[FileChange],
+    ) -> Result<String, GitHubError> {
         let entries: Vec<Value> = changes
             .iter()
             .map(|c| {
@@ -137,18 +177,10 @@ impl Api {
                 json!({"path": c.path, "mode": format!("{mode:o}"), "type": "blob", "content": c.new})
             })
             .collect();
-        // Creating trees and commits is content-addressed: repeating it is harmless.
-        let tree = self
-            .post_sha(
-                "git/trees",
-                &json!({"base_tree": state.tree, "tree": entries}),
-                "create a tree",
-            )
-            .await?;
         self.post_sha(
-            "git/commits",
-            &json!({"message": message, "tree": tree, "parents": [state.head]}),
-            "create a commit",
+            "git/trees",
+            &json!({"base_tree": state.tree, "tree": entries}),
+            "create a tree",
         )
         .await
     }

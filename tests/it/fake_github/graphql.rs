@@ -1123,7 +1123,10 @@ impl Ctx<'_> {
                 );
                 return None;
             };
-            files.push((p, None, bytes));
+            let mode = lock(&state.faults)
+                .commit_modes_reset
+                .then(|| "100644".to_owned());
+            files.push((p, mode, bytes));
         }
         let deletions: Vec<String> = input
             .pointer("/fileChanges/deletions")
@@ -1260,7 +1263,10 @@ impl Ctx<'_> {
     }
 
     /// `updateRefs`: all updates or none; each checks `beforeOid` when
-    /// given and refuses non-fast-forwards unless `force`.
+    /// given (all zeros: the ref must not exist) and refuses
+    /// non-fast-forwards unless `force`; an all-zero `afterOid` deletes the
+    /// ref (schema docs of `updateRefs`). Pull requests react to the moves
+    /// (`pulls`).
     fn update_refs(&mut self, input: &Value, path: &[Value]) -> bool {
         if !self.repository_id_ok(input, path) {
             return false;
@@ -1293,7 +1299,16 @@ impl Ctx<'_> {
                 );
                 return false;
             }
-            if repo.kind(&after).as_deref() != Some("commit") {
+            let delete = !after.is_empty() && after.bytes().all(|b| b == b'0');
+            if delete && current.is_none() {
+                self.error(
+                    None,
+                    format!("Reference {name} does not exist (in the fake)"),
+                    path,
+                );
+                return false;
+            }
+            if !delete && repo.kind(&after).as_deref() != Some("commit") {
                 self.error(
                     None,
                     format!("Object {after} does not exist (in the fake)"),
@@ -1302,6 +1317,7 @@ impl Ctx<'_> {
                 return false;
             }
             if !force
+                && !delete
                 && current
                     .as_ref()
                     .is_some_and(|c| !repo.is_ancestor(c, &after))
@@ -1325,7 +1341,14 @@ impl Ctx<'_> {
             planned.push((branch, after, at));
         }
         for (branch, after, at) in planned {
-            if !repo.update_ref(&branch, &after, &at) {
+            let done = if after.bytes().all(|b| b == b'0') {
+                repo.delete_ref(&branch, &at)
+            } else if at.bytes().all(|b| b == b'0') {
+                repo.create_ref(&branch, &after)
+            } else {
+                repo.update_ref(&branch, &after, &at)
+            };
+            if !done {
                 self.error(None, format!("Ref {branch} moved (in the fake)"), path);
                 return false;
             }

@@ -19,7 +19,7 @@
 //! | `Commit` | `oid`, `abbreviatedOid`, `id`, `tree { oid }`, `parents`, `message`, `messageHeadline`, `messageBody`, `author`/`committer { name email date user { login } }`, `authoredDate`, `committedDate`, `signature`, `file(path:)`, `history(path:, since:, until:, author: {emails}, first/last, after/before)`, `url` | history = `git rev-list [--since] [--until] C -- path` (committer dates, no rename following); cursors `"<oid> <n>"` |
 //! | `Commit.signature` | `GpgSignature { isValid state wasSignedByGitHub signer { login } email payload signature verifiedAt }` for commits GitHub signed, else null | `createCommitOnBranch` commits are signed by `web-flow` (helium/HIP#1226: `isValid: true, state: VALID, signer: web-flow`); Git-data commits are not (anthropics/claude-code-action#1511) |
 //! | `Tree`/`TreeEntry`/`Blob` | `entries`, `mode`, `name`, `path`, `oid`, `type`, `object`, `byteSize`, `isBinary`, `isTruncated`, `text` | `text` cut at 512,000 bytes with `isTruncated: true` by default (sveltia/sveltia-cms#950) |
-//! | mutations | `createCommitOnBranch`, `createRef`, `updateRefs`, `deleteRef`, `createPullRequest`, `updatePullRequest`, `closePullRequest`, `addComment` | see `graphql` |
+//! | mutations | `createCommitOnBranch`, `createRef`, `updateRefs` (create, move, delete with all-zero oids, atomically), `deleteRef`, `createPullRequest`, `updatePullRequest`, `closePullRequest`, `addComment` | see `graphql` |
 //! | `PullRequest` | `id number url title body state closed merged isDraft baseRefName headRefName headRefOid baseRefOid headRef baseRef createdAt closedAt mergedAt author { login } comments(first/last) { totalCount nodes { id body url createdAt author { login } } }` | GitHub's own state changes: `pulls` |
 //! | REST `git/trees/{sha}` | `?recursive=1` | `truncated` (docs: "Get a tree") |
 //! | REST `git/blobs/{sha}` | base64 wrapped at 60 columns | |
@@ -50,6 +50,7 @@
 //! | `forbid_pull_requests` | pull-request mutations refused: GraphQL `FORBIDDEN` or HTTP 403 "Resource not accessible by integration" | |
 //! | `keep_pulls_open_on_head_delete` | deleting a head branch leaves its pull request open | Mergifyio/mergify#4422 (2022) |
 //! | `sign_rest_commits` | Git-data commits without `author`/`committer` are signed, as for App tokens | DataDog/commit-headless#46 |
+//! | `commit_modes_reset` | `createCommitOnBranch` writes the files it changes as `100644` (an executable bit dropped) | babarot/gh-infra#167 (new files); existing files undocumented |
 //!
 //! # Test-side helpers ([`FakeGitHub`])
 //!
@@ -58,6 +59,7 @@
 //! | `commit(branch, files, deleted, message, &By { author, committer, signed })` | any commit, with chosen people and dates (ISO 8601 with offset), signed or not |
 //! | `bot_commit(branch, files, message, date)` | as gitops-bump's `createCommitOnBranch` commit: `github-actions[bot]` author, `GitHub <noreply@github.com>` committer, signed by `web-flow` |
 //! | [`bump_message`]`(subject, image, from, to, writer, id)` | a message with the `Gitops-Bump-*` trailers (README, "Commits") |
+//! | [`with_record`]`(message, base, tree)` | adds the pull-request record (`Gitops-Bump-Base`, `Gitops-Bump-Tree`) |
 //! | `person_commit(branch, files, message, &Person)` | a person's own edit: no trailers, unsigned |
 //! | `amend_head(branch, files, message, &Person)` | `git commit --amend` + force push: same parents and author, the person as committer, unsigned |
 //! | `force_push(branch, oid)`, `delete_branch(branch)` | as `git push --force` / the web's delete button; pull requests react (`pulls`) |
@@ -219,6 +221,12 @@ pub struct Faults {
     /// Git-data (REST) commits without explicit `author`/`committer` are
     /// signed by GitHub, as for GitHub App tokens.
     pub sign_rest_commits: bool,
+    /// `createCommitOnBranch` writes every file it adds as mode `100644`,
+    /// dropping an executable bit: observed for new files (babarot/gh-infra#167,
+    /// "creates all files as mode 100644"); whether GitHub keeps the mode of
+    /// an existing file is not documented, so the fake keeps it unless this
+    /// is set.
+    pub commit_modes_reset: bool,
 }
 
 impl Default for Faults {
@@ -245,6 +253,7 @@ impl Default for Faults {
             forbid_pull_requests: None,
             keep_pulls_open_on_head_delete: false,
             sign_rest_commits: false,
+            commit_modes_reset: false,
         }
     }
 }
@@ -265,6 +274,13 @@ pub fn bump_message(
     format!(
         "{subject}\n\nGitops-Bump-Image: {image}\nGitops-Bump-From: {from}\nGitops-Bump-To: {to}\nGitops-Bump-Writer: {writer}\nGitops-Bump-Id: {id}\n"
     )
+}
+
+/// `message` with the record gitops-bump adds to a pull-request branch's
+/// commit: the base it was made on and the tree it holds (README,
+/// "Pull-request mode").
+pub fn with_record(message: &str, base: &str, tree: &str) -> String {
+    format!("{message}Gitops-Bump-Base: {base}\nGitops-Bump-Tree: {tree}\n")
 }
 
 /// Who makes a test-side commit ([`FakeGitHub::commit`]).

@@ -989,6 +989,120 @@ fn a_person_amending_the_bots_commit_and_force_pushing() {
     assert_eq!(pr["state"], "OPEN");
 }
 
+const UPDATE_REFS: &str =
+    "mutation Refs($input: UpdateRefsInput!) { updateRefs(input: $input) { clientMutationId } }";
+
+// See: issue #14. `updateRefs` creates (`beforeOid` all zeros), moves and
+// deletes (`afterOid` all zeros) refs, all or none; an open pull request
+// follows its head.
+#[test]
+fn update_refs_creates_moves_and_deletes_atomically() {
+    let gh = Gh::new();
+    let repo_id = gh.repo_id();
+    let zero = "0".repeat(40);
+    let (_, n) = gh.open_pull("gitops-bump/main/app");
+    let bot = gh.head("gitops-bump/main/app");
+    let main = gh.head("main");
+    let update = |updates: Value| {
+        gh.gql(
+            UPDATE_REFS,
+            json!({"input": {"repositoryId": repo_id, "refUpdates": updates}}),
+        )
+    };
+    // Create a temporary branch at main, commit on it.
+    let r = update(json!([{"name": "refs/heads/tmp/x", "beforeOid": zero, "afterOid": main}]));
+    assert_eq!(
+        r.body,
+        json!({"data": {"updateRefs": {"clientMutationId": null}}})
+    );
+    let r = gh.commit("tmp/x", &main, "pr.txt", "rebuilt\n");
+    let rebuilt = r.body["data"]["createCommitOnBranch"]["commit"]["oid"]
+        .as_str()
+        .expect("oid")
+        .to_owned();
+    // A stale `beforeOid` on the second update: nothing moves.
+    let r = update(json!([
+        {"name": "refs/heads/gitops-bump/main/app", "beforeOid": bot, "afterOid": rebuilt, "force": true},
+        {"name": "refs/heads/tmp/x", "beforeOid": main, "afterOid": zero, "force": true},
+    ]));
+    assert_eq!(r.body["data"], json!({"updateRefs": null}), "{}", r.body);
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is at ") && m.contains("not at the expected")),
+        "{}",
+        r.body
+    );
+    assert_eq!(gh.head("gitops-bump/main/app"), bot);
+    assert_eq!(gh.head("tmp/x"), rebuilt);
+    // Move the branch and delete the temporary one together.
+    let r = update(json!([
+        {"name": "refs/heads/gitops-bump/main/app", "beforeOid": bot, "afterOid": rebuilt, "force": true},
+        {"name": "refs/heads/tmp/x", "beforeOid": rebuilt, "afterOid": zero, "force": true},
+    ]));
+    assert!(r.body["errors"].is_null(), "{}", r.body);
+    assert_eq!(gh.head("gitops-bump/main/app"), rebuilt);
+    assert_eq!(gh.fake.repo().head("tmp/x"), None);
+    let pr = &gh.gql(PULL, json!({"n": n})).body["data"]["repository"]["pullRequest"];
+    assert_eq!(
+        (pr["state"].clone(), pr["headRefOid"].clone()),
+        (json!("OPEN"), json!(rebuilt))
+    );
+    // Deleting a ref that is not there is refused.
+    let r = update(json!([{"name": "refs/heads/tmp/x", "afterOid": zero, "force": true}]));
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not exist")),
+        "{}",
+        r.body
+    );
+    // Deleting the head branch closes its pull request.
+    let r = update(
+        json!([{"name": "refs/heads/gitops-bump/main/app", "beforeOid": rebuilt, "afterOid": zero}]),
+    );
+    assert!(r.body["errors"].is_null(), "{}", r.body);
+    assert_eq!(gh.fake.pulls()[(n - 1) as usize].state, "CLOSED");
+}
+
+// See: issue #14. `commit_modes_reset`: `createCommitOnBranch` drops an
+// executable bit; by default the fake keeps the file's mode.
+#[test]
+fn create_commit_keeps_modes_unless_told_to_reset_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("run.yaml"), "a: 1\n").expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            tmp.path().join("run.yaml"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let gh = Gh {
+        fake: FakeGitHub::start(tmp.path()),
+        rt: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime"),
+        http: reqwest::Client::builder().build().expect("client"),
+    };
+    let mode = |gh: &Gh| gh.fake.repo().entry("main", "run.yaml").expect("file").mode;
+    if mode(&gh) != "100755" {
+        eprintln!("skipped: this file system keeps no executable bit");
+        return;
+    }
+    let r = gh.commit("main", &gh.head("main"), "run.yaml", "a: 2\n");
+    assert!(r.body["errors"].is_null(), "{}", r.body);
+    assert_eq!(mode(&gh), "100755");
+    gh.fake.faults().commit_modes_reset = true;
+    let r = gh.commit("main", &gh.head("main"), "run.yaml", "a: 3\n");
+    assert!(r.body["errors"].is_null(), "{}", r.body);
+    assert_eq!(mode(&gh), "100644");
+}
+
 #[test]
 fn variables_are_coerced_as_github_does() {
     let gh = Gh::new();
