@@ -31,6 +31,7 @@ pub const INPUTS: &[&str] = &[
     "platforms",
     "policy",
     "allow-downgrade",
+    "allow-revert",
     "message",
     "pull-request",
     "writer-id",
@@ -136,6 +137,9 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         }
         if flag("allow-downgrade")? {
             args.push("--allow-downgrade".into());
+        }
+        if flag("allow-revert")? {
+            args.push("--allow-revert".into());
         }
         if let Some(message) = get("message") {
             args.extend(["--message".to_owned(), message]);
@@ -368,6 +372,38 @@ mod tests {
         assert_eq!(
             translate(&e).expect("valid").join(" "),
             "set --dir d --allow-downgrade --policy numerical -- x:1"
+        );
+    }
+
+    #[test]
+    fn allow_revert_and_writer_id_reach_set() {
+        let e = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+            ("INPUT_ALLOW-REVERT", "True"),
+            ("INPUT_WRITER-ID", "arm64 cluster"),
+        ]);
+        assert_eq!(
+            translate(&e).expect("valid"),
+            [
+                "set",
+                "--dir",
+                "d",
+                "--allow-revert",
+                "--writer-id",
+                "arm64 cluster",
+                "--",
+                "x:1"
+            ]
+        );
+        let bad = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+            ("INPUT_ALLOW-REVERT", "yes"),
+        ]);
+        assert_eq!(
+            translate(&bad).expect_err("not a boolean").input,
+            "allow-revert"
         );
     }
 }

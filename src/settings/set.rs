@@ -7,7 +7,8 @@ use crate::backend::github::ApiKind;
 use crate::cli::{OutputFormat, SetArgs};
 use crate::commit::message::Template;
 use crate::commit::retry::RetrySettings;
-use crate::guard::Downgrades;
+use crate::discover::config::DEFAULT_PATH as CONFIG_PATH;
+use crate::guard::{Downgrades, WriterRules};
 use crate::plan::Desired;
 use crate::policy::Policy;
 use crate::reference::Reference;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub registry: RegistryOptions,
     /// The no-downgrade check.
     pub downgrades: Downgrades,
+    /// The writer guards' settings.
+    pub writers: WriterRules,
 }
 
 impl Settings {
@@ -104,8 +107,17 @@ impl Settings {
                 "--platform needs the registry check; drop --no-verify or drop --platform".into(),
             ));
         }
-        let files = super::files(&args.source)?;
-        let message = super::template(&args.write)?;
+        let mut files = super::files(&args.source)?;
+        // The configuration names owners and policies (issue #11): read it
+        // with the manifests, from the same snapshot.
+        if !files.matches(CONFIG_PATH) {
+            let mut patterns = files.patterns.clone();
+            patterns.push(CONFIG_PATH.to_owned());
+            files = FileSelection::new(&patterns, files.max_size)
+                .map_err(|e| UsageError(e.to_string()))?;
+        }
+        let message = super::template(&args.write, env)?;
+        let writers = super::writer_rules(&args.writers, &message.writer)?;
         let retry = super::retry(&args.write)?;
         if args.write.commit && matches!(store, Store::GitHub(_)) {
             return Err(UsageError(
@@ -126,6 +138,7 @@ impl Settings {
             platforms,
             registry,
             downgrades,
+            writers,
         })
     }
 }
