@@ -147,6 +147,7 @@ fn set_dry_run_text() {
           overlays/dev/kustomization.yaml:8 holds "newTag: v1.4.0"
         dry run: 6 value(s) in 4 file(s) would change; nothing written
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         "#);
     });
 }
@@ -260,6 +261,7 @@ fn set_dry_run_json() {
           }
         }
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         "#);
     });
 }
@@ -280,6 +282,7 @@ fn set_write_text_then_up_to_date_json() {
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         wrote 6 value(s) in 4 file(s)
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         ");
     });
     run(
@@ -334,6 +337,7 @@ fn set_write_inside_actions() {
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         wrote 5 value(s) in 4 file(s)
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         --- $GITHUB_OUTPUT
         changed<<ghadelimiter_[UUID]
         true
@@ -389,6 +393,7 @@ fn set_dry_run_inside_actions() {
           charts/backend/values.yaml:13 holds "tag: \"2.10\" # numeric-looking: must stay a string"
         dry run: 1 value(s) in 1 file(s) would change; nothing written
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         --- $GITHUB_OUTPUT
         changed<<ghadelimiter_[UUID]
         true
@@ -479,6 +484,7 @@ fn set_refused_text_json_and_actions() {
         --- stdout
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         warning: broken.yaml:2: invalid YAML at column 6: illegal placement of ':' indicator; skipped
         warning: other.yaml:1: invalid YAML at column 4: unclosed bracket '{'; skipped
         error: base/deployment.yaml:20: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
@@ -556,6 +562,7 @@ fn set_refused_text_json_and_actions() {
           "attempts": 1
         }
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         "#);
     });
     run(&args, true, &[]).assert(|t| {
@@ -573,6 +580,7 @@ fn set_refused_text_json_and_actions() {
         ::notice title=gitops-bump%3A skipped,file=overlays/prod/kustomization.yaml,line=9::ghcr.io/acme/backend pinned by # gitops-bump:ignore
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         warning: broken.yaml:2: invalid YAML at column 6: illegal placement of ':' indicator; skipped
         warning: other.yaml:1: invalid YAML at column 4: unclosed bracket '{'; skipped
         error: base/deployment.yaml:20: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
@@ -635,6 +643,7 @@ fn set_refuses_stale_digests_and_unfit_entries() {
         updated overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize]
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         error: pinned.yaml:2: ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
         error: nothing written (1 problem(s))
         ");
@@ -658,6 +667,7 @@ fn set_refuses_stale_digests_and_unfit_entries() {
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         wrote 6 value(s) in 4 file(s)
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         ");
     });
 }
@@ -1201,7 +1211,7 @@ fn set_through_github_commit_and_pull_request() {
           "problems": [],
           "errors": [],
           "attempts": 1,
-          "api_requests": 8,
+          "api_requests": 9,
           "pull_request": {
             "url": "https://github.com/acme/gitops/pull/1",
             "number": 1,
