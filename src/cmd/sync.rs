@@ -492,7 +492,7 @@ impl Checker<'_> {
             }
             let governed = writers::governed(&discovery.manifests, &tracking, &objects);
             for group in groups {
-                let guard = Guard {
+                let writing = Writing {
                     governed: &governed,
                     guarding: &mut self.guarding,
                     history: history.as_deref_mut(),
@@ -504,7 +504,7 @@ impl Checker<'_> {
                     &fixes,
                     &group,
                     &mut round.report,
-                    guard,
+                    writing,
                 ) {
                     round.writes.push((group, planned));
                 }
@@ -628,7 +628,7 @@ impl Round {
 
 /// What the guard of one write group needs beyond the plan: what governs
 /// each reference, and the writer guards' state and history reader.
-struct Guard<'g, 'h> {
+struct Writing<'g, 'h> {
     governed: &'g HashMap<(usize, usize), guard::Governed>,
     guarding: &'g mut Guarding,
     history: Option<&'g mut HistoryReader<'h>>,
@@ -645,7 +645,7 @@ fn plan_write(
     fixes: &[(usize, Desired)],
     group: &Group,
     report: &mut SyncReport,
-    guard: Guard<'_, '_>,
+    writing: Writing<'_, '_>,
 ) -> Option<Planned> {
     let manifests = &discovery.manifests;
     let mut desired = Vec::new();
@@ -686,9 +686,9 @@ fn plan_write(
     };
     // Each reference's own policy orders it; a tag its policy ranks above
     // Git's is what drift calls behind, so build times are never needed.
-    let mut writers = guard.guarding.writers(guard.governed.clone());
-    if let Some(history) = guard.history
-        && let Err(finding) = guard
+    let mut writers = writing.guarding.writers(writing.governed.clone());
+    if let Some(history) = writing.history
+        && let Err(finding) = writing
             .guarding
             .gather(&mut writers, planning, &plans, history, None)
     {

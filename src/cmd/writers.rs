@@ -107,8 +107,9 @@ impl Guarding {
     ) -> Result<(), Finding> {
         let (touched, unordered) = {
             let cx = planning.context(writers);
-            let unordered = match (&registry, planning.no_verify) {
-                (Some(_), false) => guard::downgrade::unordered(&cx, plans),
+            // Build times only where the registry is asked at all.
+            let unordered = match registry {
+                Some(_) if !planning.no_verify => guard::downgrade::unordered(&cx, plans),
                 _ => Vec::new(),
             };
             (guard::touched(&cx, plans), unordered)
