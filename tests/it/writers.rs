@@ -987,3 +987,101 @@ fn issue_11_sync_blocks_a_revert_and_an_owned_reference() {
         "{r:?}"
     );
 }
+
+#[test]
+fn issue_11_sync_leaves_a_reference_flux_updates_to_flux_until_handed_over() {
+    let reg = registry();
+    let image = format!("{}/acme/web", reg.host());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "clusters/dev/flux-system/images.yaml",
+        &format!(
+            "apiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImageRepository\nmetadata:\n  name: web\n  namespace: flux-system\nspec:\n  image: {image}\n---\napiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImagePolicy\nmetadata:\n  name: web\n  namespace: flux-system\nspec:\n  imageRepositoryRef:\n    name: web\n  policy:\n    semver:\n      range: '>=1.0.0'\n---\n{AUTOMATION}"
+        ),
+    );
+    let marked = format!("image: {image}:v1.1.0 # {{\"$imagepolicy\": \"flux-system:web\"}}\n");
+    write(d, "apps/web.yaml", &marked);
+    git_init(d);
+    let r = sync(&reg, d, "ci", "linux/amd64");
+    assert_eq!(r.code, 0, "owned by flux is a warning: {r:?}");
+    let doc = json(&r);
+    let web = doc["references"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["file"] == "apps/web.yaml"))
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    assert_eq!(
+        (
+            web["verdict"].as_str(),
+            web["severity"].as_str(),
+            web["policy_source"].as_str()
+        ),
+        (Some("blocked"), Some("warning"), Some("flux"))
+    );
+    assert_eq!(
+        web["message"],
+        format!(
+            "{image} is owned by writer flux (ImageUpdateAutomation fleet at clusters/dev/flux-system/images.yaml:21 updates this path), and this run is writer ci: it is left to its owner; run as --writer-id flux to write it, or hand it over in .gitops-bump.yaml (writer: ID)"
+        )
+    );
+    assert_eq!(doc["changed"], false);
+    assert_eq!(
+        std::fs::read_to_string(d.join("apps/web.yaml")).expect("read"),
+        marked
+    );
+    // The configuration hands it over to ci.
+    write(
+        d,
+        ".gitops-bump.yaml",
+        &format!("images:\n  - name: {image}\n    policy: semver:^1\n    writer: ci\n"),
+    );
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "hand web over to ci"]);
+    let r = sync(&reg, d, "ci", "linux/amd64");
+    assert_eq!(
+        (r.code, json(&r)["changed"].as_bool()),
+        (0, Some(true)),
+        "{r:?}"
+    );
+    assert!(
+        std::fs::read_to_string(d.join("apps/web.yaml"))
+            .expect("read")
+            .contains(&format!("{image}:v1.2.0 # ")),
+    );
+}
+
+#[test]
+fn issue_11_sync_orders_each_reference_by_its_own_policy() {
+    // v1.9 sorts after v1.10 byte-wise: the alphabetical entry selects it.
+    // Under one global semver order that move was refused as a downgrade.
+    let reg = Registry::start();
+    let p = reg.pusher();
+    block_on(async {
+        p.index("acme/alpha", "v1.10", &BOTH, "2024-03-01T00:00:00Z")
+            .await;
+        p.index("acme/alpha", "v1.9", &BOTH, "2024-02-01T00:00:00Z")
+            .await;
+    });
+    let image = format!("{}/acme/alpha", reg.host());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "app.yaml", &deployment(&format!("{image}:v1.10")));
+    write(
+        d,
+        ".gitops-bump.yaml",
+        &format!("images:\n  - name: {image}\n    policy: alphabetical\n"),
+    );
+    git_init(d);
+    let r = sync(&reg, d, "ci", "linux/amd64");
+    assert_eq!(
+        (r.code, json(&r)["changed"].as_bool()),
+        (0, Some(true)),
+        "{r:?}"
+    );
+    assert!(
+        std::fs::read_to_string(d.join("app.yaml"))
+            .expect("read")
+            .contains(&format!("image: {image}:v1.9\n"))
+    );
+}
