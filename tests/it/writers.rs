@@ -1085,3 +1085,58 @@ fn issue_11_sync_orders_each_reference_by_its_own_policy() {
             .contains(&format!("image: {image}:v1.9\n"))
     );
 }
+
+#[test]
+fn issue_11_a_lost_race_brings_the_racers_commit_into_the_next_rounds_history() {
+    let files = tempfile::tempdir().expect("tempdir");
+    write(
+        files.path(),
+        "app.yaml",
+        &deployment(&format!("{APP}:sha-aaaaaaa")),
+    );
+    let fake = FakeGitHub::start(files.path());
+    // While this run writes sha-bbbbbbb, writer `racer` lands it first and
+    // then moves on to sha-ccccccc: after the lost race, this run would
+    // set sha-bbbbbbb back over the racer's change.
+    fake.faults().before_write.push_back(Box::new(|repo| {
+        let text = repo.read("main", "app.yaml");
+        for (from, to) in [
+            ("sha-aaaaaaa", "sha-bbbbbbb"),
+            ("sha-bbbbbbb", "sha-ccccccc"),
+        ] {
+            let moved = repo.read("main", "app.yaml").replace(from, to);
+            assert_ne!(text, moved);
+            repo.commit_on(
+                "main",
+                &[("app.yaml", moved.as_bytes())],
+                &bump_message("chore(gitops): bump", APP, from, to, "racer", to),
+            );
+        }
+    }));
+    let r = Store::GitHub(&fake).run(
+        "set",
+        &[
+            "--no-verify",
+            "--files",
+            "app.yaml",
+            "--writer-id",
+            "ci",
+            "--output",
+            "json",
+            &format!("{APP}:sha-bbbbbbb"),
+        ],
+    );
+    let message = refusal(&r);
+    assert!(
+        message.contains("sha-ccccccc → sha-bbbbbbb would undo commit ")
+            && message.contains("by writer racer ("),
+        "{message}"
+    );
+    assert_eq!(json(&r)["attempts"], 2, "{r:?}");
+    assert_eq!(
+        fake.operations().get("query FileHistory"),
+        Some(&2),
+        "read in each round"
+    );
+    assert!(fake.repo().read("main", "app.yaml").contains("sha-ccccccc"));
+}
