@@ -460,6 +460,120 @@ fn set_commit_text() {
     });
 }
 
+/// Commits everything in `dir` as `author`, `ago` seconds ago.
+fn commit_ago(dir: &Path, author: &str, ago: u64, message: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let date = format!("@{} +0000", now - ago);
+    for args in [&["add", "-A"][..], &["commit", "-q", "-m", message]] {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", author)
+            .env("GIT_AUTHOR_EMAIL", "a@example.com")
+            .env("GIT_COMMITTER_NAME", author)
+            .env("GIT_COMMITTER_EMAIL", "a@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Two writers fighting (issue #11): writer amd64 moved the app two hours
+/// ago, and writer arm64 would move it back.
+#[test]
+fn set_refuses_a_fight_text_json_and_actions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    crate::common::git(d, &["init", "-q", "-b", "main"]);
+    let app =
+        |tag: &str| format!("containers:\n  - name: app\n    image: ghcr.io/acme/app:{tag}\n");
+    std::fs::write(d.join("app.yaml"), app("sha-aaaaaaa")).expect("write");
+    commit_ago(d, "Alice Doe", 3 * 3600, "add the app");
+    std::fs::write(d.join("app.yaml"), app("sha-bbbbbbb")).expect("write");
+    commit_ago(
+        d,
+        "gitops-bump",
+        2 * 3600,
+        "chore(gitops): bump ghcr.io/acme/app to sha-bbbbbbb\n\nGitops-Bump-Image: ghcr.io/acme/app\nGitops-Bump-From: sha-aaaaaaa\nGitops-Bump-To: sha-bbbbbbb\nGitops-Bump-Writer: amd64\nGitops-Bump-Id: 1\n",
+    );
+    let args = dir_args(d, &["--writer-id", "arm64", "ghcr.io/acme/app:sha-aaaaaaa"]);
+    run(&args, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: app.yaml:3: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        error: nothing written (1 problem(s))
+        ");
+    });
+    let mut json = args.clone();
+    json.extend(["--output", "json"]);
+    run(&json, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 1
+        --- stdout
+        {
+          "changed": false,
+          "commit": null,
+          "dry_run": false,
+          "updates": [],
+          "skipped": [],
+          "problems": [],
+          "errors": [
+            {
+              "file": "app.yaml",
+              "line": 3,
+              "message": "ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)"
+            }
+          ],
+          "attempts": 1
+        }
+        --- stderr
+        "#);
+    });
+    run(&args, true, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        ::error title=gitops-bump,file=app.yaml,line=3::ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        --- stderr
+        error: app.yaml:3: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        error: nothing written (1 problem(s))
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        false
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        failed: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: failed: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+
+
+        - **error** `app.yaml:3`: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        ");
+    });
+}
+
 /// A downgrade, a kustomize entry that cannot hold a digest, an unrelated
 /// broken file (a warning) and a broken file that mentions the image (an
 /// error), all in one refused run.
