@@ -68,7 +68,7 @@ pub enum Kind {
     /// without an order of their own, compared by build time).
     OutOfOrder,
     /// The change would undo another writer's recent change: two writers
-    /// are fighting.
+    /// are fighting (or the history that would tell could not be read).
     Fight,
     /// Another writer owns the reference.
     Owned,

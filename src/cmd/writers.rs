@@ -264,6 +264,9 @@ pub fn governed(
                     a.at.line.unwrap_or(1)
                 ),
             }),
+            // A Flux rule is shared by every file its ImagePolicy marks;
+            // whether an automation updates a file is decided above, per file.
+            (Some(rule), None) if rule.source == Source::Flux => None,
             (Some(rule), None) => rule.writer.clone().map(|id| Owner {
                 id,
                 source: rule.label.clone(),

@@ -1002,6 +1002,8 @@ fn issue_11_sync_leaves_a_reference_flux_updates_to_flux_until_handed_over() {
         ),
     );
     let marked = format!("image: {image}:v1.1.0 # {{\"$imagepolicy\": \"flux-system:web\"}}\n");
+    // The same policy marks a file outside the automation's path: not flux's.
+    write(d, "other/web.yaml", &marked);
     write(d, "apps/web.yaml", &marked);
     git_init(d);
     let r = sync(&reg, d, "ci", "linux/amd64");
@@ -1025,7 +1027,8 @@ fn issue_11_sync_leaves_a_reference_flux_updates_to_flux_until_handed_over() {
             "{image} is owned by writer flux (ImageUpdateAutomation fleet at clusters/dev/flux-system/images.yaml:21 updates this path), and this run is writer ci: it is left to its owner; run as --writer-id flux to write it, or hand it over in .gitops-bump.yaml (writer: ID)"
         )
     );
-    assert_eq!(doc["changed"], false);
+    assert_eq!(doc["changed"], true, "other/web.yaml is written: {doc:#}");
+    assert_eq!(doc["updates"][0]["file"], "other/web.yaml");
     assert_eq!(
         std::fs::read_to_string(d.join("apps/web.yaml")).expect("read"),
         marked
