@@ -150,6 +150,10 @@ pub struct SyncArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
+    /// How writers are kept from fighting (with `--apply`).
+    #[command(flatten)]
+    pub writers: WriterGuardArgs,
+
     /// Where the manifests are.
     #[command(flatten)]
     pub source: SourceArgs,
@@ -218,6 +222,10 @@ pub struct SetArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
+    /// How writers are kept from fighting.
+    #[command(flatten)]
+    pub writers: WriterGuardArgs,
+
     /// How results are shown.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -257,6 +265,30 @@ pub struct SelectArgs {
     /// on repositories where the image may be absent). Default: exit 1.
     #[arg(long)]
     pub allow_absent: bool,
+}
+
+/// The writer guards of `set` and `sync`: revert detection, the storm
+/// brake (ownership needs no flag: `.gitops-bump.yaml` names owners).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Writer guards")]
+pub struct WriterGuardArgs {
+    /// How far back a change counts when another writer would undo it
+    /// (`24h`, `90m`, `7d`).
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub fight_window: String,
+
+    /// Most commits of each changed file read for the writer guards (1 to 100).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub fight_depth: usize,
+
+    /// Allow undoing another writer's recent change (a deliberate rollback).
+    #[arg(long)]
+    pub allow_revert: bool,
+
+    /// Refuse to change an image that changed more than N times in the same
+    /// file within the last hour (a loop is already running).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_changes: usize,
 }
 
 /// Where the manifests are.
@@ -307,9 +339,11 @@ pub struct WriteArgs {
     #[arg(long, value_name = "TEMPLATE")]
     pub message: Option<String>,
 
-    /// Identity of this writer, recorded in the `Gitops-Bump-Writer:` trailer.
-    #[arg(long, value_name = "ID", default_value = "gitops-bump")]
-    pub writer_id: String,
+    /// Identity of this writer, recorded in the `Gitops-Bump-Writer:` trailer and
+    /// checked by the writer guards (default: `gitops-bump`; in GitHub Actions,
+    /// `<workflow>@<repository>`).
+    #[arg(long, value_name = "ID")]
+    pub writer_id: Option<String>,
 
     /// Add `[skip ci]` to the commit subject, so push and pull_request workflows skip it.
     #[arg(long)]

@@ -10,7 +10,7 @@
 //! | `ahead` | Git holds a tag the policy ranks above its choice, or that its filter excludes | warning |
 //! | `missing-tag` | the tag in Git is not in the registry | error |
 //! | `missing-platform` | the tag in Git, or the newer tag the policy would move to, lacks a required platform | error |
-//! | `blocked` | a guard refuses the change (`# gitops-bump:ignore`, the writer guards) | warning |
+//! | `blocked` | a guard refuses the change (`# gitops-bump:ignore`, the writer guards), or a platform filter selects a tag older than Git's (moving back would be a downgrade) | warning; error when another writer keeps moving the reference, or when the tag in Git lacks a platform the workload runs on |
 //! | `unchecked` | nothing can be said (no policy applies, a template, the registry failed) | notice, or error when the registry failed |
 
 use std::cmp::Ordering;
@@ -169,6 +169,24 @@ pub fn classify(f: &Facts) -> Classified {
         );
     }
     if !f.current_lacks.is_empty() {
+        // The newest tag with the platform is older than Git's: a platform
+        // filter must never turn into a downgrade (issue #11, the arm64
+        // updater that undid the amd64 one).
+        if let Some(t) = &f.selected.tag
+            && t != current
+            && f.order == Some(Ordering::Less)
+        {
+            return done(
+                Verdict::Blocked,
+                Severity::Error,
+                format!(
+                    "{}:{shown} lacks platform {} that the workload runs on, and the newest tag that has it, {t}, is older: moving back would be a downgrade, so it is not written; push {shown} for {} (or give the workload its own write-back path)",
+                    f.image,
+                    f.current_lacks.join(", "),
+                    f.current_lacks.join(", ")
+                ),
+            );
+        }
         let newest = match &f.selected.tag {
             Some(t) if t != current => format!("; the newest tag that has it is {t}"),
             _ => String::new(),
@@ -396,6 +414,21 @@ mod tests {
         assert_eq!(c.verdict, Verdict::MissingPlatform);
         assert!(
             c.message.contains("the newest tag that has it is v2"),
+            "{}",
+            c.message
+        );
+        // The newest tag with the platform is older: never moved back.
+        // See: issue #11.
+        let mut f = facts("v1.2.0", "v1.1.0");
+        f.order = Some(Ordering::Less);
+        f.current_lacks = vec!["linux/arm64".into()];
+        let c = classify(&f);
+        assert_eq!((c.verdict, c.severity), (Verdict::Blocked, Severity::Error));
+        assert!(
+            c.message.contains("lacks platform linux/arm64")
+                && c.message
+                    .contains("the newest tag that has it, v1.1.0, is older")
+                && c.message.contains("downgrade"),
             "{}",
             c.message
         );

@@ -74,6 +74,16 @@ pub enum Kind {
     Unfit,
     /// The change would move an image to an older tag.
     Downgrade,
+    /// The change would replace a newer build with an older one (tags
+    /// without an order of their own, compared by build time).
+    OutOfOrder,
+    /// The change would undo another writer's recent change: two writers
+    /// are fighting (or the history that would tell could not be read).
+    Fight,
+    /// Another writer owns the reference.
+    Owned,
+    /// The image keeps changing in the file: a loop is already running.
+    Storm,
     /// A pinned digest would go stale (the new digest is unknown).
     StaleDigest,
     /// A file that could not be read mentions an image of this run.

@@ -7,6 +7,7 @@ pub mod action;
 pub mod explain;
 pub mod set;
 pub mod sync;
+pub mod writers;
 
 use std::path::PathBuf;
 use std::sync::Arc;

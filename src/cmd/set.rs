@@ -6,9 +6,11 @@
 use anyhow::Result;
 
 use super::Context;
+use super::writers::{self, Guarding, Planning, Registry};
 use crate::backend::{Backend, PullRequestSpec, Retire, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
-use crate::commit::{self, CommitError, Planned, Written, message};
+use crate::commit::{self, CommitError, HistoryReader, Planned, Written, message};
+use crate::discover::config::DEFAULT_PATH as CONFIG_PATH;
 use crate::discover::{Discovery, discover};
 use crate::finding::{Finding, Kind};
 use crate::guard;
@@ -54,8 +56,14 @@ pub fn run(settings: &Settings, cx: &Context) -> Result<Outcome> {
             .filter_map(|p| answers.get(&p).cloned().map(|a| (p, a)))
             .collect()
     };
-    let mut r = set(settings, resolution, backend.as_mut(), &mut repin)?;
+    let registry = client.as_ref().map(|client| Registry {
+        client,
+        runtime: &cx.runtime,
+        platform: settings.platforms.first(),
+    });
+    let mut r = set(settings, resolution, backend.as_mut(), &mut repin, registry)?;
     if let Some(client) = &client {
+        // Pins and the out-of-order check may have asked since.
         r.registry = Some(client.stats());
     }
     let commit_url = cx.commit_url(&settings.store, r.commit.as_deref());
@@ -75,41 +83,44 @@ pub fn run(settings: &Settings, cx: &Context) -> Result<Outcome> {
 
 /// The registry checks, once, before anything is read: the registry's
 /// answer does not depend on the files, so a retry after a stale write
-/// reuses it. With `--no-verify`, the targets as given and no client.
+/// reuses it. With `--no-verify`, the targets as given. The client is kept
+/// for the build times the out-of-order check may need.
 fn resolve(settings: &Settings, cx: &Context) -> (Resolution, Option<Client>) {
     if settings.no_verify {
-        let r = Resolution {
+        let resolution = Resolution {
             targets: settings.targets.clone(),
             ..Resolution::default()
         };
-        return (r, None);
+        return (resolution, None);
     }
     match Client::new(settings.registry.clone()) {
         Ok(client) => {
-            let r =
+            let resolution =
                 cx.runtime
                     .block_on(verify_all(&client, &settings.targets, &settings.platforms));
-            (r, Some(client))
+            (resolution, Some(client))
         }
         Err(e) => {
-            let r = Resolution {
+            let resolution = Resolution {
                 targets: settings.targets.clone(),
                 errors: vec![crate::resolve::verify::registry_finding(&e)],
                 stats: None,
             };
-            (r, None)
+            (resolution, None)
         }
     }
 }
 
 /// The write path for `settings` after `resolution`: the report, with the
 /// commit, pull request and verification filled in. `repin` says what
-/// pinned digests become.
+/// pinned digests become; `registry` answers the out-of-order check's
+/// build-time questions (`None`: `--no-verify`).
 pub fn set(
     settings: &Settings,
     resolution: Resolution,
     backend: &mut dyn Backend,
     repin: &mut Repin<'_>,
+    registry: Option<Registry<'_>>,
 ) -> Result<SetReport, CommitError> {
     if !resolution.errors.is_empty() {
         return Ok(SetReport {
@@ -119,15 +130,28 @@ pub fn set(
             ..SetReport::default()
         });
     }
+    let mut guarding = Guarding::new(settings.writers.clone());
     let committed = commit::run(
         backend,
         &settings.files,
         settings.retry,
         settings.dry_run,
-        &mut |snapshot| attempt(settings, &resolution.targets, snapshot, repin),
+        &mut |snapshot, history| {
+            let round = Round {
+                history,
+                guarding: &mut guarding,
+                registry,
+                repin: &mut *repin,
+            };
+            attempt(settings, &resolution.targets, snapshot, round)
+        },
     )?;
     let mut report = committed.outcome;
-    report.registry = resolution.stats;
+    report.registry = match (resolution.stats, registry) {
+        // The out-of-order check may have asked for build times since.
+        (Some(_), Some(r)) => Some(r.client.stats()),
+        (stats, _) => stats,
+    };
     report.attempts = committed.attempts;
     report.api_requests = backend.api_requests();
     match committed.written {
@@ -158,17 +182,27 @@ pub fn set(
     Ok(report)
 }
 
+/// What one round of the write path lends the plan step: the history
+/// reader and state of the writer guards, the registry, and the pin answers.
+struct Round<'r, 'h, 'p> {
+    history: &'r mut HistoryReader<'h>,
+    guarding: &'r mut Guarding,
+    registry: Option<Registry<'r>>,
+    repin: &'r mut Repin<'p>,
+}
+
 /// One round on `snapshot`: discover, select, plan, guard, merge; the
 /// report so far and the write, unless nothing changes or a guard refused.
 fn attempt(
     settings: &Settings,
     targets: &[Desired],
     snapshot: &Snapshot,
-    repin: &mut Repin<'_>,
+    round: Round<'_, '_, '_>,
 ) -> Planned<SetReport> {
     let repositories: Vec<_> = targets.iter().map(|t| t.reference.repository()).collect();
     // Kept: manifests with a site of a target, or a block that holds one
-    // but cannot be edited (reported, never silently dropped).
+    // but cannot be edited (reported, never silently dropped); and Flux's
+    // automations, which say who else writes which paths.
     let holds_target = |m: &Manifest| {
         m.sites.iter().any(|s| {
             m.image_of(s)
@@ -178,20 +212,44 @@ fn attempt(
             && targets
                 .iter()
                 .any(|t| guard::blocks::mentions(std::slice::from_ref(m), t)))
+            || m.text.contains("ImageUpdateAutomation")
     };
     let found = discover(snapshot, &holds_target);
     let selection = plan::select::select(&found.manifests, targets, &settings.tags);
-    let pins = repin(
+    let pins = (round.repin)(
         targets,
         plan::pins_to_resolve(&found.manifests, targets, &selection.intents),
     );
     let plans = plan::plan_pinned(&found.manifests, targets, &selection.intents, &pins);
-    let cx = guard::Context {
+    let planning = Planning {
         manifests: &found.manifests,
         desired: targets,
         no_verify: settings.no_verify,
         downgrades: &settings.downgrades,
     };
+    let refused = |finding: Finding| Planned {
+        outcome: SetReport {
+            dry_run: settings.dry_run,
+            findings: vec![finding],
+            ..SetReport::default()
+        },
+        write: None,
+        retire: None,
+    };
+    let mut writers = match writers::governance(snapshot, &found.manifests) {
+        Ok(governed) => round.guarding.writers(governed),
+        Err(finding) => return refused(finding),
+    };
+    if let Err(finding) = round.guarding.gather(
+        &mut writers,
+        planning,
+        &plans,
+        round.history,
+        round.registry,
+    ) {
+        return refused(finding);
+    }
+    let cx = planning.context(&writers);
     let decision = guard::check(&cx, &plans, &found.unreadable);
     let merged = plan::merge::merge(&found.manifests, &plans, &decision.allowed);
     let seen = seen(targets, &found, &selection);
@@ -209,7 +267,11 @@ fn attempt(
     report.findings.extend(guard::absent::check(
         targets,
         &seen,
-        snapshot.files.len(),
+        snapshot
+            .files
+            .iter()
+            .filter(|f| !(settings.config_added && f.path == CONFIG_PATH))
+            .count(),
         settings.allow_absent,
     ));
     report

@@ -15,9 +15,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 
 use super::Context;
+use super::writers::{self, Guarding, Planning};
 use crate::backend::{Backend, PullRequest, PullRequestSpec, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
-use crate::commit::{self, Written, message};
+use crate::commit::{self, HistoryReader, Written, message};
 use crate::discover::config::{self, Mode};
 use crate::discover::tracked::{self, Rule, Tracking};
 use crate::discover::{self, Discovery};
@@ -46,6 +47,7 @@ pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
         answers: Answers::default(),
         ages: HashMap::new(),
         now: now(),
+        guarding: Guarding::new(settings.writers.clone()),
     };
     let report = if settings.apply {
         apply(&mut checker, backend.as_mut())?
@@ -53,7 +55,7 @@ pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
         let snapshot = backend
             .read(&settings.files)
             .map_err(|e| anyhow::anyhow!("{}: {e}", backend.describe()))?;
-        let mut round = checker.round(&snapshot)?;
+        let mut round = checker.round(&snapshot, None)?;
         round.report.attempts = 1;
         round.report
     };
@@ -96,8 +98,11 @@ pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
 fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncReport> {
     let settings = checker.settings;
     let mut failure: Option<anyhow::Error> = None;
-    let mut plan = |group: &Group, snapshot: &Snapshot| -> commit::Planned<Option<Round>> {
-        match checker.round(snapshot) {
+    let mut plan = |group: &Group,
+                    snapshot: &Snapshot,
+                    history: &mut HistoryReader<'_>|
+     -> commit::Planned<Option<Round>> {
+        match checker.round(snapshot, Some(history)) {
             Ok(mut round) => {
                 let write = round.take_write(group);
                 commit::Planned {
@@ -121,7 +126,7 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
         &settings.files,
         settings.retry,
         settings.dry_run,
-        &mut |snapshot| plan(&Group::Commit, snapshot),
+        &mut |snapshot, history| plan(&Group::Commit, snapshot, history),
     )?;
     let Some(mut round) = committed.outcome else {
         return Err(
@@ -143,7 +148,7 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
             &settings.files,
             settings.retry,
             settings.dry_run,
-            &mut |snapshot| plan(&group, snapshot),
+            &mut |snapshot, history| plan(&group, snapshot, history),
         )?;
         let Some(mut pr_round) = committed.outcome else {
             return Err(
@@ -245,6 +250,8 @@ struct Checker<'a> {
     answers: Answers,
     ages: HashMap<(Repository, String), Option<String>>,
     now: i64,
+    /// The writer guards' state across rounds.
+    guarding: Guarding,
 }
 
 /// One round: the snapshot's references, their verdicts, and what
@@ -277,7 +284,13 @@ impl Checker<'_> {
         Ok(self.client.as_ref().expect("impossible: built above"))
     }
 
-    fn round(&mut self, snapshot: &Snapshot) -> Result<Round> {
+    /// One round on `snapshot`; with `history` (under `--apply`), the
+    /// writes it would make, guarded with the history of their files.
+    fn round(
+        &mut self,
+        snapshot: &Snapshot,
+        mut history: Option<&mut HistoryReader<'_>>,
+    ) -> Result<Round> {
         let settings = self.settings;
         // Files with references, and the objects that say how they are
         // tracked (Flux, Argo CD).
@@ -507,7 +520,13 @@ impl Checker<'_> {
                     }
                 }
             }
+            let governed = writers::governed(&discovery.manifests, &tracking, &objects);
             for group in groups {
+                let writing = Writing {
+                    governed: &governed,
+                    guarding: &mut self.guarding,
+                    history: history.as_deref_mut(),
+                };
                 if let Some(planned) = plan_write(
                     settings,
                     &discovery,
@@ -515,6 +534,7 @@ impl Checker<'_> {
                     &fixes,
                     &group,
                     &mut round.report,
+                    writing,
                 ) {
                     round.writes.push((group, planned));
                 }
@@ -656,9 +676,18 @@ impl Round {
     }
 }
 
+/// What the guard of one write group needs beyond the plan: what governs
+/// each reference, and the writer guards' state and history reader.
+struct Writing<'g, 'h> {
+    governed: &'g HashMap<(usize, usize), guard::Governed>,
+    guarding: &'g mut Guarding,
+    history: Option<&'g mut HistoryReader<'h>>,
+}
+
 /// Plans `group`'s fixes, guards them and merges them per file. A fix a
-/// guard refuses is reported as blocked and left out; a conflict between
-/// two fixes of one file writes nothing for the group (an error).
+/// guard refuses is reported as blocked and left out (an error when it
+/// would fight another writer or feed a storm); a conflict between two
+/// fixes of one file writes nothing for the group (an error).
 fn plan_write(
     settings: &SyncSettings,
     discovery: &Discovery,
@@ -666,6 +695,7 @@ fn plan_write(
     fixes: &[(usize, Desired)],
     group: &Group,
     report: &mut SyncReport,
+    writing: Writing<'_, '_>,
 ) -> Option<Planned> {
     let manifests = &discovery.manifests;
     let mut desired = Vec::new();
@@ -698,12 +728,24 @@ fn plan_write(
     } else {
         guard::Downgrades::default()
     };
-    let cx = guard::Context {
+    let planning = Planning {
         manifests,
         desired: &desired,
         no_verify: false,
         downgrades: &downgrades,
     };
+    // Each reference's own policy orders it; a tag its policy ranks above
+    // Git's is what drift calls behind, so build times are never needed.
+    let mut writers = writing.guarding.writers(writing.governed.clone());
+    if let Some(history) = writing.history
+        && let Err(finding) = writing
+            .guarding
+            .gather(&mut writers, planning, &plans, history, None)
+    {
+        report.findings.push(finding);
+        return None;
+    }
+    let cx = planning.context(&writers);
     let decision = guard::check(&cx, &plans, &[]);
     // A refused fix: the reference is blocked, with the guard's reason.
     for (pi, plan) in plans.iter().enumerate() {
@@ -719,7 +761,11 @@ fn plan_write(
             .find(|f| f.file() == r.file && f.line() == Some(r.line))
         {
             r.verdict = Verdict::Blocked;
-            r.severity = Severity::Warning;
+            r.severity = match f.kind {
+                // Another writer keeps moving it: someone must act.
+                Kind::Fight | Kind::Storm => Severity::Error,
+                _ => Severity::Warning,
+            };
             r.message = f.message.clone();
         }
     }

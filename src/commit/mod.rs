@@ -13,6 +13,11 @@
 //! makes a second commit. Waits use full-jitter backoff within
 //! `--max-attempts` and `--deadline`.
 //!
+//! The plan step may read the recent history of files through a
+//! [`HistoryReader`] (the writer guards, issue #11): it asks for the files
+//! it would change, every round, so a racing writer's commit that made the
+//! head move is in the history the next round sees.
+//!
 //! Also here: commit messages ([`message`]), the `Gitops-Bump-*` trailers
 //! ([`trailer`]), retry timing ([`retry`]) and the verification plan
 //! ([`verify`]). `trailer` and `retry` are leaves that the backends use too.
@@ -23,7 +28,9 @@ pub mod trailer;
 pub mod verify;
 
 use crate::backend::files::FileSelection;
-use crate::backend::{Backend, BackendError, Landed, PullRequest, Retire, Snapshot, Write};
+use crate::backend::{
+    Backend, BackendError, FileHistory, Landed, PullRequest, Retire, Snapshot, Write,
+};
 use retry::{Backoff, Deadline, RetrySettings};
 use verify::VerifyPlan;
 
@@ -132,18 +139,44 @@ pub enum CommitError {
     },
 }
 
+/// The plan step's view of the backend's history: the recent commits of
+/// the files it asks for, on the branch the round read.
+pub struct HistoryReader<'a> {
+    backend: &'a mut dyn Backend,
+}
+
+impl HistoryReader<'_> {
+    /// [`Backend::history`] of `paths`: the commits since `since` (Unix
+    /// seconds), at most `depth` per file, newest first; `None` when the
+    /// backend has no history (a plain directory).
+    pub fn read(
+        &mut self,
+        paths: &[String],
+        since: i64,
+        depth: usize,
+    ) -> Result<Option<Vec<FileHistory>>, BackendError> {
+        self.backend.history(paths, since, depth)
+    }
+
+    /// The backend's description (`dir ./gitops`), for messages.
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+}
+
 /// Runs the write path: read `files`, `plan`, write, publish, verify,
 /// re-running the round from the read when the head moved. With `dry_run`,
 /// stops before the write and returns what would be verified.
 ///
 /// `plan` is called once per round with that round's snapshot and must
-/// plan from it alone.
+/// plan from it alone; it may read the history of the files it would
+/// change through the reader it is given.
 pub fn run<R>(
     backend: &mut dyn Backend,
     files: &FileSelection,
     retry: RetrySettings,
     dry_run: bool,
-    plan: &mut dyn FnMut(&Snapshot) -> Planned<R>,
+    plan: &mut dyn FnMut(&Snapshot, &mut HistoryReader<'_>) -> Planned<R>,
 ) -> Result<Committed<R>, CommitError> {
     let deadline = Deadline::after(retry.deadline);
     let mut backoff = Backoff::cas();
@@ -151,7 +184,12 @@ pub fn run<R>(
     loop {
         attempts += 1;
         let snapshot = backend.read(files).map_err(|e| failed(backend, e))?;
-        let planned = plan(&snapshot);
+        let planned = plan(
+            &snapshot,
+            &mut HistoryReader {
+                backend: &mut *backend,
+            },
+        );
         let done = |written| Committed {
             outcome: planned.outcome,
             written,

@@ -24,8 +24,10 @@ fn retry(max_attempts: usize, deadline: Duration) -> RetrySettings {
 
 /// Plans `app:v1` → `app:v2` in every file that holds it, recording the
 /// heads it planned at.
-fn bump(heads: &mut Vec<Option<String>>) -> impl FnMut(&Snapshot) -> Planned<usize> + '_ {
-    move |snapshot: &Snapshot| {
+fn bump(
+    heads: &mut Vec<Option<String>>,
+) -> impl FnMut(&Snapshot, &mut HistoryReader<'_>) -> Planned<usize> + '_ {
+    move |snapshot: &Snapshot, _: &mut HistoryReader<'_>| {
         heads.push(snapshot.head.clone());
         let changes: Vec<FileChange> = snapshot
             .files

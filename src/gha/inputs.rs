@@ -32,6 +32,7 @@ pub const INPUTS: &[&str] = &[
     "policy",
     "allow-downgrade",
     "allow-absent",
+    "allow-revert",
     "message",
     "pull-request",
     "writer-id",
@@ -120,6 +121,7 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         fail_on.as_deref().is_some_and(|f| f != "error"),
     )?;
     only("allow-absent", &["set"], flag("allow-absent")?)?;
+    only("allow-revert", &["set", "sync"], flag("allow-revert")?)?;
     only("pull-request", &["set", "sync"], flag("pull-request")?)?;
     only("dry-run", &["set", "sync"], flag("dry-run")?)?;
 
@@ -187,6 +189,9 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         }
         if flag("allow-absent")? {
             args.push("--allow-absent".into());
+        }
+        if flag("allow-revert")? {
+            args.push("--allow-revert".into());
         }
         if let Some(message) = get("message") {
             args.extend(["--message".to_owned(), message]);
@@ -531,5 +536,37 @@ mod tests {
         );
         let e = env(&[("INPUT_IMAGES", "x:1"), ("INPUT_ALLOW-ABSENT", "maybe")]);
         assert!(translate(&e).is_err());
+    }
+
+    #[test]
+    fn allow_revert_and_writer_id_reach_set() {
+        let e = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+            ("INPUT_ALLOW-REVERT", "True"),
+            ("INPUT_WRITER-ID", "arm64 cluster"),
+        ]);
+        assert_eq!(
+            translate(&e).expect("valid"),
+            [
+                "set",
+                "--dir",
+                "d",
+                "--allow-revert",
+                "--writer-id",
+                "arm64 cluster",
+                "--",
+                "x:1"
+            ]
+        );
+        let bad = env(&[
+            ("INPUT_IMAGES", "x:1"),
+            ("INPUT_WORKING-DIRECTORY", "d"),
+            ("INPUT_ALLOW-REVERT", "yes"),
+        ]);
+        assert_eq!(
+            translate(&bad).expect_err("not a boolean").input,
+            "allow-revert"
+        );
     }
 }

@@ -201,6 +201,7 @@ mod tests {
             desired: &desired,
             no_verify: true,
             downgrades: &downgrades,
+            writers: &super::super::Writers::default(),
         };
         check(&cx, &plans, &[]).findings
     }

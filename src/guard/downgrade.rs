@@ -1,12 +1,23 @@
 //! No downgrades: a move to a tag that the policy in force orders before
-//! the current tag is refused, unless `--allow-downgrade`.
+//! the current tag is refused, unless `--allow-downgrade`. The policy in
+//! force is the one of the entry that governs the reference (a
+//! `.gitops-bump.yaml` entry, a Flux `ImagePolicy`), else the run's own
+//! ([`Downgrades`]).
+//!
+//! Tags that no policy orders (`sha-5b09d68`, `main-<sha>-<n>`) are
+//! compared by their images' build times when the registry was asked
+//! (issue #11: two CI runs for commits X then Y, the run for X finishing
+//! last, must not set `sha-x` over `sha-y`): replacing a newer build with an
+//! older one is refused as out of order.
 
 use std::cmp::Ordering;
 
 use super::{Check, Context};
 use crate::finding::{Finding, Kind};
 use crate::plan::SitePlan;
-use crate::policy::{Constraints, Policy, SemverParse};
+use crate::policy::order::format_unix;
+use crate::policy::{Constraints, Policy, SemverParse, TagFilter};
+use crate::reference::Repository;
 
 /// The no-downgrade check of `set`.
 #[derive(Clone, Debug)]
@@ -14,8 +25,13 @@ pub enum Downgrades {
     /// `--allow-downgrade`: every move is allowed.
     Allowed,
     /// Refuse a move to a tag that this policy orders before the current
-    /// tag. Only the ordering is used, never the policy's range or filter.
+    /// tag, unless the configuration entry governing the reference orders
+    /// its tags (then that entry's policy decides). Only the ordering is
+    /// used, never the policy's range or filter.
     Refused(Policy),
+    /// `--policy` given on the command line: this ordering decides for
+    /// every reference, over any entry's (the person said so for this run).
+    Given(Policy),
 }
 
 impl Default for Downgrades {
@@ -38,31 +54,123 @@ impl Downgrades {
     pub fn refuses(&self, current: &str, new: &str) -> bool {
         match self {
             Downgrades::Allowed => false,
-            Downgrades::Refused(policy) => policy.compare(current, new) == Some(Ordering::Less),
+            Downgrades::Refused(policy) | Downgrades::Given(policy) => {
+                policy.compare(current, new) == Some(Ordering::Less)
+            }
         }
     }
 }
 
-/// Refuses moves backwards.
+/// Refuses moves backwards, and older builds over newer ones.
 pub struct NoDowngrade;
 
 impl Check for NoDowngrade {
     fn check(&self, cx: &Context<'_>, plan: &SitePlan) -> Option<Finding> {
         let (m, image, at) = cx.site(plan);
-        let current = m.image_of(&m.sites[plan.site]).tag?;
+        let site = m.image_of(&m.sites[plan.site]);
+        let current = site.tag?;
         let new = cx.desired[plan.desired].reference.tag()?;
-        if !cx.downgrades.refuses(&current, new) {
-            return None;
+        let (policy, filter) = order(cx, plan)?;
+        match compare(policy, filter, &current, new) {
+            Some(Ordering::Less) => {
+                let message = format!(
+                    "{image}: {current} → {new} is a downgrade ({} order); pass --allow-downgrade to move backwards",
+                    named(policy)
+                );
+                Some(Finding::error(Kind::Downgrade, Some(at), message).about(image))
+            }
+            Some(_) => None,
+            None => {
+                let repository = site.repository?;
+                let built = |tag: &str| {
+                    cx.writers
+                        .built
+                        .get(&(repository.clone(), tag.to_owned()))
+                        .copied()
+                };
+                let (was, will) = (built(&current)?, built(new)?);
+                if will >= was || current == new {
+                    return None;
+                }
+                let message = format!(
+                    "{image}: {current} (built {}) → {new} (built {}) replaces a newer build with an older one: the {} order cannot compare these tags, so their build times decide (a pipeline that finished out of order?); pass --allow-downgrade to move back",
+                    format_unix(was),
+                    format_unix(will),
+                    named(policy)
+                );
+                Some(Finding::error(Kind::OutOfOrder, Some(at), message).about(image))
+            }
         }
-        let by = match cx.downgrades {
-            Downgrades::Refused(p @ Policy::Semver { .. }) => p.name().to_owned(),
-            Downgrades::Refused(p) => p.to_string(),
-            Downgrades::Allowed => String::new(),
+    }
+}
+
+/// The tags whose build times the out-of-order check needs: for every
+/// plan that changes something, its current and new tag when the ordering
+/// in force cannot compare them.
+pub fn unordered(cx: &Context<'_>, plans: &[SitePlan]) -> Vec<(Repository, String)> {
+    let mut out = Vec::new();
+    for plan in plans.iter().filter(|p| !p.changes.is_empty()) {
+        let (m, _, _) = cx.site(plan);
+        let site = m.image_of(&m.sites[plan.site]);
+        let (Some(repository), Some(current), Some(new)) = (
+            site.repository,
+            site.tag,
+            cx.desired[plan.desired].reference.tag(),
+        ) else {
+            continue;
         };
-        let message = format!(
-            "{image}: {current} → {new} is a downgrade ({by} order); pass --allow-downgrade to move backwards"
-        );
-        Some(Finding::error(Kind::Downgrade, Some(at), message).about(image))
+        let Some((policy, filter)) = order(cx, plan) else {
+            continue;
+        };
+        if current != new && compare(policy, filter, &current, new).is_none() {
+            for tag in [current, new.to_owned()] {
+                let key = (repository.clone(), tag);
+                if !out.contains(&key) {
+                    out.push(key);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The ordering in force for `plan`: its entry's (with the entry's filter,
+/// whose extracted values the policy compares), else the run's; `None`
+/// with `--allow-downgrade`.
+fn order<'a>(cx: &Context<'a>, plan: &SitePlan) -> Option<(&'a Policy, Option<&'a TagFilter>)> {
+    let fallback = match cx.downgrades {
+        Downgrades::Allowed => return None,
+        Downgrades::Given(policy) => return Some((policy, None)),
+        Downgrades::Refused(policy) => policy,
+    };
+    match cx
+        .writers
+        .of(plan.manifest, plan.site)
+        .and_then(|g| g.order.as_ref())
+    {
+        Some((p, f)) => Some((p, Some(f))),
+        None => Some((fallback, None)),
+    }
+}
+
+/// How `policy` orders `new` against `current`.
+fn compare(
+    policy: &Policy,
+    filter: Option<&TagFilter>,
+    current: &str,
+    new: &str,
+) -> Option<Ordering> {
+    match filter {
+        Some(f) => policy.compare_filtered(f, current, new),
+        None => policy.compare(current, new),
+    }
+}
+
+/// `semver`, or the policy as written (`numerical:desc`).
+fn named(policy: &Policy) -> String {
+    match policy {
+        Policy::Semver { .. } => policy.name().to_owned(),
+        p => p.to_string(),
     }
 }
 

@@ -10,6 +10,13 @@
 //! [`blocks`] warns about such references in YAML held as text that cannot
 //! be edited; [`absent`] fails an IMAGE_REF that moves no reference. Pure.
 //!
+//! The writer guards (issue #11) keep two writers from fighting: [`owner`]
+//! refuses a reference another writer owns, [`storm`] an image that keeps
+//! changing, [`revert`] undoing another writer's recent change. The last
+//! two read the recent history of the files the run would change
+//! ([`history`]); [`touched`] says which files those are, so the history
+//! is read for them only. What they know is in [`writers`].
+//!
 //! Owns what may be written; does not own tag selection (`policy`), whose
 //! ordering the no-downgrade check borrows through
 //! [`Policy::compare`](crate::policy::Policy::compare), the same
@@ -22,13 +29,19 @@ pub mod broken;
 pub mod digest;
 pub mod downgrade;
 pub mod fit;
+pub mod history;
+pub mod owner;
 pub mod pin;
+pub mod revert;
+pub mod storm;
+pub mod writers;
 
 use crate::discover::Unreadable;
 use crate::finding::{Finding, Location};
 use crate::manifest::Manifest;
 use crate::plan::{Desired, SitePlan};
 pub use downgrade::Downgrades;
+pub use writers::{Governed, Owner, WriterRules, Writers};
 
 /// The guard's decision.
 #[derive(Debug, Default)]
@@ -50,6 +63,8 @@ pub struct Context<'a> {
     pub no_verify: bool,
     /// The no-downgrade rule in force.
     pub downgrades: &'a Downgrades,
+    /// What the writer guards know: ownership, history, build times.
+    pub writers: &'a Writers,
 }
 
 impl Context<'_> {
@@ -73,6 +88,13 @@ pub trait Check: Sync {
     /// notice leaves it alone, an error fails the run.
     fn check(&self, cx: &Context<'_>, plan: &SitePlan) -> Option<Finding>;
 
+    /// Returns true if and only if the check reads the files' history
+    /// ([`Writers::history`]); [`touched`] asks the checks before the first
+    /// such one which files need it.
+    fn reads_history(&self) -> bool {
+        false
+    }
+
     /// The same, with every site plan of the run in view; a rule about
     /// plans together ([`anchor`]: do all sites sharing an anchor move the
     /// same way?) overrides it. `plans` holds `plan`.
@@ -92,6 +114,9 @@ pub const CHECKS: &[&dyn Check] = &[
     &anchor::SharedAnchor,
     &pin::Pinned,
     &fit::Fits,
+    &owner::Owned,
+    &storm::Storm,
+    &revert::NoRevert,
     &downgrade::NoDowngrade,
     &digest::NoStaleDigest,
 ];
@@ -110,4 +135,24 @@ pub fn check(cx: &Context<'_>, plans: &[SitePlan], unreadable: &[Unreadable]) ->
     }
     d.findings.extend(broken::check(cx.desired, unreadable));
     d
+}
+
+/// The files whose history the checks need: those of every site plan that
+/// changes something and that no check before the first history reader
+/// stops (a pinned or owned reference is never written, so its file's
+/// history is not read). Sorted, distinct.
+pub fn touched(cx: &Context<'_>, plans: &[SitePlan]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for plan in plans.iter().filter(|p| !p.changes.is_empty()) {
+        let stopped = CHECKS
+            .iter()
+            .take_while(|c| !c.reads_history())
+            .any(|c| c.check_among(cx, plans, plan).is_some());
+        if !stopped {
+            out.push(cx.manifests[plan.manifest].path.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }

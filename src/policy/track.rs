@@ -355,20 +355,30 @@ fn is_revision(token: &str) -> bool {
 
 /// The text of `tag` up to `end`, with identifier tokens replaced by `*`.
 fn mask(tag: &str, tokens: &[Token<'_>], end: usize) -> String {
+    mask_with(tag, tokens, end, is_identifier)
+}
+
+/// The text of `tag` up to `end`, with the tokens `hide` accepts replaced by `*`.
+fn mask_with(tag: &str, tokens: &[Token<'_>], end: usize, hide: impl Fn(&str) -> bool) -> String {
     let mut out = String::new();
     let mut at = 0;
     for t in tokens.iter().filter(|t| t.end <= end) {
         out.push_str(&tag[at..t.start]);
-        out.push_str(if is_identifier(t.text) { "*" } else { t.text });
+        out.push_str(if hide(t.text) { "*" } else { t.text });
         at = t.end;
     }
     out.push_str(&tag[at..end]);
     out
 }
 
-/// A version-less tag's shape: identifiers masked.
+/// A version-less tag's shape: identifiers masked, and so is a run of seven or more
+/// hexadecimal letters: about one short commit SHA in a thousand has no decimal digit
+/// (`sha-abcdefa`), and in a tag without a version nothing else looks like that.
 fn shape(tag: &str) -> String {
-    mask(tag, &tokenize(tag), tag.len())
+    let sha = |t: &str| t.len() >= 7 && t.bytes().all(|b| b.is_ascii_hexdigit());
+    mask_with(tag, &tokenize(tag), tag.len(), |t| {
+        sha(t) || is_identifier(t)
+    })
 }
 
 #[cfg(test)]
@@ -472,6 +482,11 @@ mod tests {
             ("1.2.3-amd64", "1.2.4-arm64", false),
             ("sha-abc1234", "sha-def5678", true),
             ("sha-abc1234", "sha-1234567", true),
+            ("sha-abc1234", "sha-abcdefa", true),
+            ("sha-aaaaaaa", "sha-bbbbbbb", true),
+            ("abcdefa", "1234567", true),
+            ("main-abcdefa", "main-5b09d68", true),
+            ("sha-abcdefa", "sha-abcdef", false),
             ("main-5b09d68-1700000000", "main-a1b2c3d-1700000100", true),
             ("main", "main", true),
             ("main", "develop", false),

@@ -17,9 +17,11 @@ use std::path::PathBuf;
 
 use crate::backend::files::FileSelection;
 use crate::backend::github::{self, ApiKind, Endpoints, RepoName};
-use crate::cli::{self, RegistryArgs, SourceArgs, WriteArgs};
+use crate::cli::{self, RegistryArgs, SourceArgs, WriteArgs, WriterGuardArgs};
 use crate::commit::message::Template;
 use crate::commit::retry::RetrySettings;
+use crate::guard::WriterRules;
+use crate::guard::writers::DEFAULT_WRITER;
 use crate::registry::{FlagCredential, Platform, RegistryOptions};
 use crate::secret::Secret;
 pub use env::{Env, Var};
@@ -169,18 +171,71 @@ pub fn files(args: &SourceArgs) -> Result<FileSelection, UsageError> {
     FileSelection::new(&args.files, max_size).map_err(|e| UsageError(e.to_string()))
 }
 
-/// `--message`, `--writer-id` and `--skip-ci`.
-pub fn template(args: &WriteArgs) -> Result<Template, UsageError> {
+/// `--message`, `--writer-id` and `--skip-ci`. Without `--writer-id`, the
+/// writer is `gitops-bump`, or inside GitHub Actions `<workflow>@<repository>`
+/// (`$GITHUB_WORKFLOW@$GITHUB_REPOSITORY`), so two workflows are two writers
+/// without configuration.
+pub fn template(args: &WriteArgs, env: &Env) -> Result<Template, UsageError> {
     if args.message.as_deref().is_some_and(|m| m.trim().is_empty()) {
         return Err(UsageError("--message: the template is empty".into()));
     }
-    if args.writer_id.trim().is_empty() || args.writer_id.contains(['\n', '\r']) {
+    let writer = match &args.writer_id {
+        Some(id) => id.clone(),
+        None => default_writer(env),
+    };
+    if writer.trim().is_empty() || writer.contains(['\n', '\r']) {
         return Err(UsageError("--writer-id: must be one non-empty line".into()));
     }
     Ok(Template {
         subject: args.message.clone(),
-        writer: args.writer_id.trim().to_owned(),
+        writer: writer.trim().to_owned(),
         skip_ci: args.skip_ci,
+    })
+}
+
+/// The writer when `--writer-id` is not given.
+fn default_writer(env: &Env) -> String {
+    match (
+        env.in_actions(),
+        env.get(Var::GithubWorkflow),
+        env.get(Var::GithubRepository),
+    ) {
+        (true, Some(workflow), Some(repository)) if !workflow.contains(['\n', '\r']) => {
+            format!("{workflow}@{repository}")
+        }
+        _ => DEFAULT_WRITER.to_owned(),
+    }
+}
+
+/// The writer guards' flags, for the writer `id`: `--fight-window`,
+/// `--fight-depth`, `--allow-revert`, `--max-changes`.
+pub fn writer_rules(args: &WriterGuardArgs, id: &str) -> Result<WriterRules, UsageError> {
+    let window = units::parse_duration(&args.fight_window)
+        .filter(|d| d.as_secs() > 0)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--fight-window {:?}: expected a duration of at least 1s (seconds, or a number with s/m/h/d)",
+                args.fight_window
+            ))
+        })?;
+    if !(1..=100).contains(&args.fight_depth) {
+        return Err(UsageError(format!(
+            "--fight-depth {}: expected 1 to 100 commits",
+            args.fight_depth
+        )));
+    }
+    if args.max_changes == 0 || args.max_changes >= args.fight_depth {
+        return Err(UsageError(format!(
+            "--max-changes {}: expected at least 1 and less than --fight-depth ({}), which bounds the commits read",
+            args.max_changes, args.fight_depth
+        )));
+    }
+    Ok(WriterRules {
+        id: id.to_owned(),
+        allow_revert: args.allow_revert,
+        window: i64::try_from(window.as_secs()).unwrap_or(i64::MAX),
+        depth: args.fight_depth,
+        max_changes: args.max_changes,
     })
 }
 
@@ -240,5 +295,67 @@ mod tests {
             assert!(!e.contains("s3cret") && !e.contains("pa$$"), "{e}");
         }
         assert!(registry_settings(&registry_args(&["linux"], &[]), &env).is_err());
+    }
+
+    fn write_args(argv: &[&str]) -> (WriteArgs, WriterGuardArgs) {
+        use clap::Parser;
+        let mut full = vec!["gitops-bump", "set", "--dir", "."];
+        full.extend(argv);
+        full.push("a/b:1");
+        match cli::Cli::try_parse_from(full).expect("parses").command {
+            cli::Command::Set(args) => (args.write, args.writers),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn issue_11_the_writer_defaults_to_the_workflow_inside_actions() {
+        let actions = Env::from_pairs([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_WORKFLOW", "deploy dev"),
+            ("GITHUB_REPOSITORY", "acme/app"),
+        ]);
+        let (write, _) = write_args(&[]);
+        assert_eq!(
+            template(&write, &actions).expect("valid").writer,
+            "deploy dev@acme/app"
+        );
+        assert_eq!(
+            template(&write, &Env::default()).expect("valid").writer,
+            "gitops-bump"
+        );
+        let (write, _) = write_args(&["--writer-id", " ci-dev "]);
+        assert_eq!(template(&write, &actions).expect("valid").writer, "ci-dev");
+        let (write, _) = write_args(&["--writer-id", " "]);
+        assert!(template(&write, &actions).is_err());
+    }
+
+    #[test]
+    fn issue_11_writer_guard_flags_name_themselves_when_wrong() {
+        let (_, guards) = write_args(&[]);
+        let rules = writer_rules(&guards, "me").expect("defaults are valid");
+        assert_eq!(
+            rules,
+            WriterRules {
+                id: "me".into(),
+                ..WriterRules::default()
+            }
+        );
+        let (_, guards) = write_args(&["--fight-window", "7d", "--allow-revert"]);
+        let rules = writer_rules(&guards, "me").expect("valid");
+        assert_eq!((rules.window, rules.allow_revert), (7 * 86_400, true));
+        for (argv, flag) in [
+            (&["--fight-window", "soon"][..], "--fight-window \"soon\""),
+            (&["--fight-window", "0"], "--fight-window \"0\""),
+            (&["--fight-depth", "0"], "--fight-depth 0"),
+            (&["--fight-depth", "101"], "--fight-depth 101"),
+            (&["--max-changes", "0"], "--max-changes 0"),
+            (&["--max-changes", "50"], "--max-changes 50"),
+        ] {
+            let (_, guards) = write_args(argv);
+            let e = writer_rules(&guards, "me").expect_err(flag).to_string();
+            assert!(e.starts_with(flag), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 }

@@ -7,7 +7,8 @@ use crate::backend::github::ApiKind;
 use crate::cli::{OutputFormat, SetArgs};
 use crate::commit::message::Template;
 use crate::commit::retry::RetrySettings;
-use crate::guard::Downgrades;
+use crate::discover::config::DEFAULT_PATH as CONFIG_PATH;
+use crate::guard::{Downgrades, WriterRules};
 use crate::plan::Desired;
 use crate::plan::select::TagRule;
 use crate::policy::Policy;
@@ -23,6 +24,10 @@ pub struct Settings {
     pub store: Store,
     /// Files to read.
     pub files: FileSelection,
+    /// Returns true if and only if `files` holds `.gitops-bump.yaml` only for
+    /// the writer guards' owners: `--files` did not select it, so it is no
+    /// file the IMAGE_REFs were searched in.
+    pub config_added: bool,
     /// Write nothing.
     pub dry_run: bool,
     /// Write through a pull request (`--pull-request`) instead of to the branch.
@@ -48,6 +53,8 @@ pub struct Settings {
     pub tags: TagRule,
     /// An IMAGE_REF that matches no reference is a notice, not an error.
     pub allow_absent: bool,
+    /// The writer guards' settings.
+    pub writers: WriterRules,
 }
 
 impl Settings {
@@ -101,7 +108,7 @@ impl Settings {
         let downgrades = match (&args.guard.policy, args.guard.allow_downgrade) {
             (_, true) => Downgrades::Allowed,
             (None, false) => Downgrades::default(),
-            (Some(spec), false) => Downgrades::Refused(
+            (Some(spec), false) => Downgrades::Given(
                 Policy::parse(spec).map_err(|e| UsageError(format!("--policy: {e}")))?,
             ),
         };
@@ -110,7 +117,17 @@ impl Settings {
                 "--platform needs the registry check; drop --no-verify or drop --platform".into(),
             ));
         }
-        let files = super::files(&args.source)?
+        let mut files = super::files(&args.source)?;
+        // The configuration names owners and policies (issue #11): read it
+        // with the manifests, from the same snapshot.
+        let config_added = !files.matches(CONFIG_PATH);
+        if config_added {
+            let mut patterns = files.patterns.clone();
+            patterns.push(CONFIG_PATH.to_owned());
+            files = FileSelection::new(&patterns, files.max_size)
+                .map_err(|e| UsageError(e.to_string()))?;
+        }
+        let files = files
             .excluding(&args.select.exclude)
             .map_err(|e| UsageError(e.to_string()))?;
         let tags = match &args.select.match_tag {
@@ -126,7 +143,8 @@ impl Settings {
                 ))
             })?),
         };
-        let message = super::template(&args.write)?;
+        let message = super::template(&args.write, env)?;
+        let writers = super::writer_rules(&args.writers, &message.writer)?;
         let retry = super::retry(&args.write)?;
         if args.write.commit && matches!(store, Store::GitHub(_)) {
             return Err(UsageError(
@@ -137,6 +155,7 @@ impl Settings {
             targets,
             store,
             files,
+            config_added,
             dry_run: args.write.dry_run,
             pull_request: args.write.pull_request,
             no_verify: args.no_verify,
@@ -149,6 +168,7 @@ impl Settings {
             downgrades,
             tags,
             allow_absent: args.select.allow_absent,
+            writers,
         })
     }
 }

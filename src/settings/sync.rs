@@ -13,6 +13,7 @@ use crate::commit::retry::RetrySettings;
 use crate::discover::config::{DEFAULT_PATH, Mode};
 use crate::discover::tracked::DefaultPolicy;
 use crate::finding::FailOn;
+use crate::guard::WriterRules;
 use crate::policy::Policy;
 use crate::registry::{Platform, RegistryOptions};
 
@@ -53,6 +54,8 @@ pub struct SyncSettings {
     pub registry: RegistryOptions,
     /// Commit message template, writer identity and `[skip ci]`.
     pub message: Template,
+    /// The writer guards' settings.
+    pub writers: WriterRules,
     /// Retry bounds.
     pub retry: RetrySettings,
     /// Output format.
@@ -146,6 +149,8 @@ impl SyncSettings {
             return Err(UsageError("--max-candidates: must be at least 1".into()));
         }
         let (platforms, registry) = registry_settings(&args.registry, env)?;
+        let message = super::template(&args.write, env)?;
+        let writers = super::writer_rules(&args.writers, &message.writer)?;
         Ok(SyncSettings {
             store,
             files,
@@ -171,7 +176,8 @@ impl SyncSettings {
             max_candidates: args.max_candidates,
             platforms,
             registry,
-            message: super::template(&args.write)?,
+            message,
+            writers,
             retry: super::retry(&args.write)?,
             output: args.output.output,
         })

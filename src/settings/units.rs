@@ -1,9 +1,9 @@
-//! Units on the command line: durations (`300`, `90s`, `5m`, `1h`) and
+//! Units on the command line: durations (`300`, `90s`, `5m`, `1h`, `7d`) and
 //! sizes (`5MiB`). Pure.
 
 use std::time::Duration;
 
-/// Parses `300`, `500ms`, `90s`, `5m`, `1h`.
+/// Parses `300`, `500ms`, `90s`, `5m`, `1h`, `7d`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -14,6 +14,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "" | "s" => Some(Duration::from_secs(n)),
         "m" | "min" => n.checked_mul(60).map(Duration::from_secs),
         "h" => n.checked_mul(3600).map(Duration::from_secs),
+        "d" => n.checked_mul(86_400).map(Duration::from_secs),
         _ => None,
     }
 }
@@ -52,6 +53,7 @@ mod tests {
         assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("300"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse_duration("5 days"), None);
     }
 }

@@ -47,7 +47,7 @@ pub(crate) fn commits(fake: &FakeGitHub) -> usize {
 }
 
 #[test]
-fn issue_4_uncontended_set_commits_once_within_four_requests() {
+fn issue_4_uncontended_set_commits_once_within_five_requests() {
     let fake = start();
     let r = bump(&fake, &["--branch", "main", BACKEND]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -56,7 +56,10 @@ fn issue_4_uncontended_set_commits_once_within_four_requests() {
     assert_eq!(v["attempts"], 1);
     let head = fake.repo().head("main").expect("main");
     assert_eq!(v["commit"].as_str(), Some(head.as_str()));
-    assert!(fake.total() <= 4, "{:?}", fake.counts());
+    // Listing, file query, the history of the changed files (issue #11),
+    // mutation, verification.
+    assert!(fake.total() <= 5, "{:?}", fake.counts());
+    assert_eq!(fake.operations().get("query FileHistory"), Some(&1));
     assert_eq!(v["api_requests"].as_u64(), Some(fake.total()));
     assert_eq!(commits(&fake), 2);
     let deployment = fake.repo().read("main", "base/deployment.yaml");
@@ -76,7 +79,7 @@ fn issue_4_uncontended_set_commits_once_within_four_requests() {
 }
 
 #[test]
-fn issue_4_exact_paths_skip_the_listing_three_requests() {
+fn issue_4_exact_paths_skip_the_listing_four_requests() {
     let fake = start();
     let r = bump(
         &fake,
@@ -89,7 +92,8 @@ fn issue_4_exact_paths_skip_the_listing_three_requests() {
         ],
     );
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(fake.total(), 3, "{:?}", fake.counts());
+    // File query, history (issue #11), mutation, verification.
+    assert_eq!(fake.total(), 4, "{:?}", fake.counts());
     assert!(!fake.counts().keys().any(|k| k.contains("trees")));
     assert_eq!(json(&r)["updates"].as_array().map(Vec::len), Some(2));
 }
@@ -119,8 +123,10 @@ fn issue_4_cas_misses_reread_replan_and_land_once() {
             .read("main", "competitor.txt")
             .starts_with("competing commit")
     );
-    // Each miss costs a re-read (listing + query) and another mutation.
-    assert!(fake.total() <= 4 + 3 * 3, "{:?}", fake.counts());
+    // Each miss costs a re-read (listing + query), the history read again
+    // (the racer's commit is in it now) and another mutation.
+    assert!(fake.total() <= 5 + 3 * 4, "{:?}", fake.counts());
+    assert_eq!(fake.operations().get("query FileHistory"), Some(&4));
 }
 
 #[test]
@@ -212,10 +218,11 @@ fn issue_4_lost_answer_before_the_write_sends_it_again() {
     let r = bump(&fake, &["--branch", "main", BACKEND]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(commits(&fake), 2);
-    // query, lost mutation, history lookup, mutation again, verification
+    // query, file history (issue #11), lost mutation, lookup of the lost
+    // write, mutation again, verification
     assert_eq!(
         fake.counts().get("POST /graphql").copied().unwrap_or(0),
-        5,
+        6,
         "{:?}",
         fake.counts()
     );
@@ -694,7 +701,11 @@ fn issue_4_dry_run_reads_and_writes_nothing() {
             .as_str()
             .is_some_and(|d| d.contains("+    newTag: v1.4.0"))
     );
-    assert_eq!(fake.total(), 2, "listing and file query only");
+    assert_eq!(
+        fake.total(),
+        3,
+        "listing, file query and the files' history (issue #11) only"
+    );
     assert_eq!(commits(&fake), 1);
 }
 
@@ -983,7 +994,11 @@ fn issue_4_dry_run_shows_what_would_be_verified() {
             .as_str()
             .is_some_and(|c| c.contains("ancestor"))
     );
-    assert_eq!(fake.total(), 1, "one file query, no write");
+    assert_eq!(
+        fake.total(),
+        2,
+        "one file query, the file's history (issue #11), no write"
+    );
 
     // Text output, and pull-request mode: the branch and the pull request.
     let r = gitops_bump()

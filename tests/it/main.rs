@@ -84,3 +84,5 @@ mod sync_argo;
 mod sync_flux;
 /// `--verbose`, `GITOPS_BUMP_LOG` and `RUNNER_DEBUG` logs through the binary, never a secret.
 mod verbose;
+/// Writers that never fight: revert detection, ownership, the storm brake, out-of-order builds.
+mod writers;

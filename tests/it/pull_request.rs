@@ -142,9 +142,10 @@ fn issue_14_same_tags_write_nothing_and_say_up_to_date() {
         "{v}"
     );
     assert_eq!(mutations(&fake), sent, "nothing written");
-    // The listing, the file query, the lookup and the tree GitHub computes
-    // for the plan: the lookup proves the branch, nothing is verified again.
-    assert_eq!(fake.total() - before, 4, "{:?}", fake.counts());
+    // The listing, the file query, the history the writer guards read
+    // (issue #11), the lookup and the tree GitHub computes for the plan: the
+    // lookup proves the branch, nothing is verified again.
+    assert_eq!(fake.total() - before, 5, "{:?}", fake.counts());
     assert_eq!(fake.repo().head(PR_BRANCH), Some(head));
 
     let (r, outputs) = pr_in_actions(&fake, BACKEND);

@@ -147,6 +147,7 @@ fn set_dry_run_text() {
           overlays/dev/kustomization.yaml:8 holds "newTag: v1.4.0"
         dry run: 6 value(s) in 4 file(s) would change; nothing written
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         "#);
     });
 }
@@ -261,6 +262,7 @@ fn set_dry_run_json() {
           }
         }
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         "#);
     });
 }
@@ -281,6 +283,7 @@ fn set_write_text_then_up_to_date_json() {
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         wrote 6 value(s) in 4 file(s)
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         ");
     });
     run(
@@ -336,6 +339,7 @@ fn set_write_inside_actions() {
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         wrote 5 value(s) in 4 file(s)
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         --- $GITHUB_OUTPUT
         changed<<ghadelimiter_[UUID]
         true
@@ -400,6 +404,7 @@ fn set_dry_run_inside_actions() {
           charts/backend/values.yaml:13 holds "tag: \"2.10\" # numeric-looking: must stay a string"
         dry run: 1 value(s) in 1 file(s) would change; nothing written
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         --- $GITHUB_OUTPUT
         changed<<ghadelimiter_[UUID]
         true
@@ -475,6 +480,130 @@ fn set_commit_text() {
     });
 }
 
+/// Commits everything in `dir` as `author`, `ago` seconds ago.
+fn commit_ago(dir: &Path, author: &str, ago: u64, message: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let date = format!("@{} +0000", now - ago);
+    for args in [&["add", "-A"][..], &["commit", "-q", "-m", message]] {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", author)
+            .env("GIT_AUTHOR_EMAIL", "a@example.com")
+            .env("GIT_COMMITTER_NAME", author)
+            .env("GIT_COMMITTER_EMAIL", "a@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Two writers fighting (issue #11): writer amd64 moved the app two hours
+/// ago, and writer arm64 would move it back.
+#[test]
+fn set_refuses_a_fight_text_json_and_actions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    crate::common::git(d, &["init", "-q", "-b", "main"]);
+    let app =
+        |tag: &str| format!("containers:\n  - name: app\n    image: ghcr.io/acme/app:{tag}\n");
+    std::fs::write(d.join("app.yaml"), app("sha-aaaaaaa")).expect("write");
+    commit_ago(d, "Alice Doe", 3 * 3600, "add the app");
+    std::fs::write(d.join("app.yaml"), app("sha-bbbbbbb")).expect("write");
+    commit_ago(
+        d,
+        "gitops-bump",
+        2 * 3600,
+        "chore(gitops): bump ghcr.io/acme/app to sha-bbbbbbb\n\nGitops-Bump-Image: ghcr.io/acme/app\nGitops-Bump-From: sha-aaaaaaa\nGitops-Bump-To: sha-bbbbbbb\nGitops-Bump-Writer: amd64\nGitops-Bump-Id: 1\n",
+    );
+    let args = dir_args(d, &["--writer-id", "arm64", "ghcr.io/acme/app:sha-aaaaaaa"]);
+    run(&args, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        --- stderr
+        error: app.yaml:3: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        error: nothing written (1 problem(s))
+        ");
+    });
+    let mut json = args.clone();
+    json.extend(["--output", "json"]);
+    run(&json, false, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @r#"
+        exit: 1
+        --- stdout
+        {
+          "changed": false,
+          "commit": null,
+          "dry_run": false,
+          "updates": [],
+          "planned": [],
+          "skipped": [],
+          "problems": [],
+          "errors": [
+            {
+              "file": "app.yaml",
+              "line": 3,
+              "message": "ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)"
+            }
+          ],
+          "attempts": 1
+        }
+        --- stderr
+        "#);
+    });
+    run(&args, true, &[]).assert(|t| {
+        insta::assert_snapshot!(t, @"
+        exit: 1
+        --- stdout
+        ::error title=gitops-bump,file=app.yaml,line=3::ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        --- stderr
+        error: app.yaml:3: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        error: nothing written (1 problem(s))
+        --- $GITHUB_OUTPUT
+        changed<<ghadelimiter_[UUID]
+        false
+        ghadelimiter_[UUID]
+        commit-sha<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-url<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        updates<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        planned<<ghadelimiter_[UUID]
+        []
+        ghadelimiter_[UUID]
+        summary<<ghadelimiter_[UUID]
+        failed: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        ghadelimiter_[UUID]
+        commit<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        pull-request-urls<<ghadelimiter_[UUID]
+
+        ghadelimiter_[UUID]
+        --- $GITHUB_STEP_SUMMARY
+        ### gitops-bump: failed: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+
+
+        - **error** `app.yaml:3`: ghcr.io/acme/app: sha-bbbbbbb → sha-aaaaaaa would undo commit [SHORT] by writer amd64 (2h ago), which moved it sha-aaaaaaa → sha-bbbbbbb; this run is writer arm64, so two writers are fighting over this reference. For a deliberate rollback pass --allow-revert; otherwise give both writers the same platforms and policy, or each its own write-back path (or one owner in .gitops-bump.yaml)
+        ");
+    });
+}
+
 /// A downgrade, a kustomize entry that cannot hold a digest, an unrelated
 /// broken file (a warning) and a broken file that mentions the image (an
 /// error), all in one refused run.
@@ -499,6 +628,7 @@ fn set_refused_text_json_and_actions() {
         --- stdout
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         warning: broken.yaml:2: invalid YAML at column 6: illegal placement of ':' indicator; skipped
         warning: other.yaml:1: invalid YAML at column 4: unclosed bracket '{'; skipped
         error: base/deployment.yaml:20: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
@@ -577,6 +707,7 @@ fn set_refused_text_json_and_actions() {
           "attempts": 1
         }
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         "#);
     });
     run(&args, true, &[]).assert(|t| {
@@ -594,6 +725,7 @@ fn set_refused_text_json_and_actions() {
         ::notice title=gitops-bump%3A skipped,file=overlays/prod/kustomization.yaml,line=9::ghcr.io/acme/backend pinned by # gitops-bump:ignore
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         warning: broken.yaml:2: invalid YAML at column 6: illegal placement of ':' indicator; skipped
         warning: other.yaml:1: invalid YAML at column 4: unclosed bracket '{'; skipped
         error: base/deployment.yaml:20: ghcr.io/acme/backend: v1.3.0 → v1.2.0 is a downgrade (semver order); pass --allow-downgrade to move backwards
@@ -665,6 +797,7 @@ fn set_refuses_stale_digests_and_unfit_entries() {
         would update overlays/dev/kustomization.yaml:8  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [kustomize] (not written)
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         error: pinned.yaml:2: ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
         error: nothing written (1 problem(s))
         ");
@@ -688,6 +821,7 @@ fn set_refuses_stale_digests_and_unfit_entries() {
         skipped overlays/prod/kustomization.yaml:9  ghcr.io/acme/backend  pinned by # gitops-bump:ignore
         wrote 6 value(s) in 4 file(s)
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         ");
     });
 }
@@ -1251,7 +1385,7 @@ fn set_through_github_commit_and_pull_request() {
           "problems": [],
           "errors": [],
           "attempts": 1,
-          "api_requests": 9,
+          "api_requests": 10,
           "pull_request": {
             "url": "https://github.com/acme/gitops/pull/1",
             "number": 1,
@@ -1463,6 +1597,7 @@ fn set_issue_12_skipped_references_in_every_format() {
           charts/backend/values.yaml:7 holds "tag: \"v1.4.0\""
         dry run: 2 value(s) in 2 file(s) would change; nothing written
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         warning: apps/backend.yaml:6: ghcr.io/acme/backend: YAML in a folded block scalar (`>`): its line breaks are folded, so an edit cannot be mapped to the file's bytes; use `|`; not updated, edit it by hand
         note: 1 chart template skipped (not YAML until Helm renders it; its images come from values files), e.g. charts/backend/templates/deployment.yaml
         "#);
@@ -1547,6 +1682,7 @@ fn set_issue_12_skipped_references_in_every_format() {
           }
         }
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         "#);
     });
     run(&args, true, &[]).assert(|t| {
@@ -1589,6 +1725,7 @@ fn set_issue_12_skipped_references_in_every_format() {
           charts/backend/values.yaml:7 holds "tag: \"v1.4.0\""
         dry run: 2 value(s) in 2 file(s) would change; nothing written
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         warning: apps/backend.yaml:6: ghcr.io/acme/backend: YAML in a folded block scalar (`>`): its line breaks are folded, so an edit cannot be mapped to the file's bytes; use `|`; not updated, edit it by hand
         note: 1 chart template skipped (not YAML until Helm renders it; its images come from values files), e.g. charts/backend/templates/deployment.yaml
         --- $GITHUB_OUTPUT
@@ -1681,6 +1818,7 @@ fn set_issue_12_a_refused_run_inside_actions() {
         would update base/deployment.yaml:20  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload] (not written)
         would update base/deployment.yaml:24  ghcr.io/acme/backend  v1.3.0 → v1.4.0  [workload] (not written)
         --- stderr
+        warning: dir [TMP]: no Git history, so the writer guards could not check for fights (reverts of another writer's change, the storm brake); going on
         error: pinned.yaml:2: ghcr.io/acme/backend is pinned to digest sha256:[SHORT]…, and with --no-verify the new digest is unknown; pass ghcr.io/acme/backend:TAG@sha256:… or drop --no-verify
         error: nothing written (1 problem(s))
         --- $GITHUB_OUTPUT

@@ -141,7 +141,12 @@ fn sync_argo_latest_strategy_warns_and_digest_strategy_writes_the_new_digest() {
     assert_eq!(dev_ref["policy"], "digest:latest");
     assert_eq!(dev_ref["verdict"], "behind", "{dev_ref:#}");
     assert_eq!(dev_ref["selected_digest"], new.digest.as_str());
-    let r = sync(dir, &host, &["--apply"]);
+    // Run as the updater it replaces: the Application makes these its own (issue #11).
+    let r = sync(
+        dir,
+        &host,
+        &["--apply", "--writer-id", "argocd-image-updater"],
+    );
     let doc = json(&r);
     assert_eq!(doc["changed"], true, "{doc:#}");
     assert_eq!(
@@ -696,7 +701,16 @@ spec:
     // --apply writes the override, the kustomizations and values the
     // updaters write, and nothing of the argocd method or shadowed values.
     let before = snapshot(dir);
-    let r = sync(dir, &host, &["--apply", "--dry-run"]);
+    let r = sync(
+        dir,
+        &host,
+        &[
+            "--apply",
+            "--dry-run",
+            "--writer-id",
+            "argocd-image-updater",
+        ],
+    );
     let doc = json(&r);
     let files: Vec<&str> = doc["updates"]
         .as_array()

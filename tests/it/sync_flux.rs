@@ -192,7 +192,8 @@ spec:
     assert_eq!(r.code, 0, "a warning does not fail the run: {r:?}");
 
     // --apply never moves it back.
-    let r = sync(dir, &host, &["--apply"]);
+    // Run as the controller it replaces: an automation makes these flux's (issue #11).
+    let r = sync(dir, &host, &["--apply", "--writer-id", "flux"]);
     let doc = json(&r);
     assert_eq!(doc["changed"], false, "{doc:#}");
     assert_eq!(
@@ -236,7 +237,11 @@ spec:
     std::fs::remove_dir_all(dir.join("asc")).unwrap();
 
     // Told explicitly, --apply writes what the policy selects.
-    let r = sync(dir, &host, &["--apply", "--allow-downgrade"]);
+    let r = sync(
+        dir,
+        &host,
+        &["--apply", "--writer-id", "flux", "--allow-downgrade"],
+    );
     let doc = json(&r);
     assert_eq!(doc["changed"], true, "{doc:#}");
     let now = std::fs::read_to_string(dir.join("apps/prod/deployment.yaml")).unwrap();
@@ -619,7 +624,7 @@ fn sync_flux_every_field_changes_the_outcome() {
         "{outside:#?}"
     );
 
-    let r = sync(dir, &host, &["--apply", "--dry-run"]);
+    let r = sync(dir, &host, &["--apply", "--dry-run", "--writer-id", "flux"]);
     let doc = json(&r);
     let updated: Vec<(String, String)> = doc["updates"]
         .as_array()
