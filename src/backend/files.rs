@@ -7,6 +7,7 @@
 //! `Read`; the backends do the file system and network I/O.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
@@ -58,6 +59,71 @@ pub struct FileSelection {
     pub excluded: Vec<String>,
     /// Compiled like `set`; a path it matches is never read.
     pub exclude: GlobSet,
+    /// Which files the run can use, decided right after each is read; the
+    /// backend drops the others at once (counting them in
+    /// [`Snapshot::dropped`]), so memory follows what the run needs, not
+    /// the size of the repository. `None` keeps every file.
+    ///
+    /// [`Snapshot::dropped`]: crate::backend::Snapshot::dropped
+    pub keep: Option<Keep>,
+}
+
+/// A filter over files as read: `(path, text)` → keep it. Text is UTF-8
+/// where the file was (UTF-16 already decoded), else the raw bytes. The
+/// command builds it from what discovery would keep, so dropping early
+/// changes nothing but memory.
+#[derive(Clone)]
+pub struct Keep(pub Arc<dyn Fn(&str, &[u8]) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keep(..)")
+    }
+}
+
+/// Files a backend reads before it filters them with [`Keep`]: enough to
+/// share the parsing among cores, few enough to stay a few MiB.
+pub const KEEP_BATCH: usize = 512;
+
+impl Keep {
+    /// Drops the files of `files[from..]` this filter rejects, judging them
+    /// on up to 8 threads; returns how many it dropped.
+    pub fn retain(&self, files: &mut Vec<crate::backend::SourceFile>, from: usize) -> usize {
+        let tail = &files[from.min(files.len())..];
+        if tail.is_empty() {
+            return 0;
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let chunk = tail.len().div_ceil(threads).max(1);
+        let verdicts: Vec<bool> = std::thread::scope(|scope| {
+            let handles: Vec<_> = tail
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|f| (self.0)(&f.path, &f.bytes))
+                            .collect::<Vec<bool>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                // A filter that panicked keeps its files: dropping is only
+                // ever an optimisation.
+                .flat_map(|h| h.join().unwrap_or_else(|_| vec![true; chunk]))
+                .collect()
+        });
+        let before = files.len();
+        let mut index = 0;
+        files.retain(|_| {
+            let keep = index < from || verdicts.get(index - from).copied().unwrap_or(true);
+            index += 1;
+            keep
+        });
+        before - files.len()
+    }
 }
 
 impl FileSelection {
@@ -110,7 +176,15 @@ impl FileSelection {
             needles: Vec::new(),
             excluded: Vec::new(),
             exclude: GlobSet::empty(),
+            keep: None,
         })
+    }
+
+    /// The same selection, keeping only the files `keep` accepts (see
+    /// [`FileSelection::keep`]).
+    pub fn keeping(mut self, keep: Keep) -> FileSelection {
+        self.keep = Some(keep);
+        self
     }
 
     /// The same selection without the paths `patterns` match (`--exclude`,

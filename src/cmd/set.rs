@@ -121,7 +121,7 @@ pub fn set(
     }
     let committed = commit::run(
         backend,
-        &settings.files,
+        &selection_for(settings, &resolution.targets),
         settings.retry,
         settings.dry_run,
         &mut |snapshot| attempt(settings, &resolution.targets, snapshot, repin),
@@ -157,18 +157,16 @@ pub fn set(
     Ok(report)
 }
 
-/// One round on `snapshot`: discover, select, plan, guard, merge; the
-/// report so far and the write, unless nothing changes or a guard refused.
-fn attempt(
-    settings: &Settings,
-    targets: &[Desired],
-    snapshot: &Snapshot,
-    repin: &mut Repin<'_>,
-) -> Planned<SetReport> {
+/// What a run for `targets` keeps of the files it reads: manifests with a
+/// site of a target, or a block that holds one but cannot be edited
+/// (reported, never silently dropped). Owns its data, so the backend can
+/// apply it as it reads ([`FileSelection::keep`]).
+///
+/// [`FileSelection::keep`]: crate::backend::files::FileSelection::keep
+fn holds_target(targets: &[Desired]) -> impl Fn(&Manifest) -> bool + Send + Sync + 'static {
+    let targets = targets.to_vec();
     let repositories: Vec<_> = targets.iter().map(|t| t.reference.repository()).collect();
-    // Kept: manifests with a site of a target, or a block that holds one
-    // but cannot be edited (reported, never silently dropped).
-    let holds_target = |m: &Manifest| {
+    move |m: &Manifest| {
         m.sites.iter().any(|s| {
             m.image_of(s)
                 .repository
@@ -177,8 +175,34 @@ fn attempt(
             && targets
                 .iter()
                 .any(|t| guard::blocks::mentions(std::slice::from_ref(m), t)))
-    };
-    let found = discover(snapshot, &holds_target);
+    }
+}
+
+/// The files `set` reads for `targets`: the selection, keeping only what
+/// [`holds_target`] keeps as it reads, and searching files too large to
+/// keep for the targets' repositories (so the broken-file guard can tell
+/// whether one of them would be left behind).
+fn selection_for(settings: &Settings, targets: &[Desired]) -> crate::backend::files::FileSelection {
+    settings
+        .files
+        .clone()
+        .searching(
+            targets
+                .iter()
+                .map(|t| guard::broken::needle(&t.reference.repository())),
+        )
+        .keeping(crate::discover::file_filter(holds_target(targets)))
+}
+
+/// One round on `snapshot`: discover, select, plan, guard, merge; the
+/// report so far and the write, unless nothing changes or a guard refused.
+fn attempt(
+    settings: &Settings,
+    targets: &[Desired],
+    snapshot: &Snapshot,
+    repin: &mut Repin<'_>,
+) -> Planned<SetReport> {
+    let found = discover(snapshot, &holds_target(targets));
     let selection = plan::select::select(&found.manifests, targets, &settings.tags);
     let pins = repin(
         targets,
@@ -208,7 +232,7 @@ fn attempt(
     report.findings.extend(guard::absent::check(
         targets,
         &seen,
-        snapshot.files.len(),
+        snapshot.files.len() + snapshot.dropped,
         settings.allow_absent,
     ));
     report

@@ -85,7 +85,7 @@ fn issue_12_allow_absent_turns_it_into_a_skipped_line_and_still_writes_the_rest(
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         r.stdout.contains(
-            "skipped ghcr.io/acme/backedn  no reference to ghcr.io/acme/backedn found in 7 file(s) (allowed by --allow-absent)\n"
+            "skipped ghcr.io/acme/backedn  no reference to ghcr.io/acme/backedn found in 8 file(s) (allowed by --allow-absent)\n"
         ),
         "{}",
         r.stdout
@@ -112,7 +112,7 @@ fn issue_12_allow_absent_turns_it_into_a_skipped_line_and_still_writes_the_rest(
     let r = set(tmp.path(), &["--allow-absent", "ghcr.io/acme/backedn:v2"]);
     assert!(
         r.stdout.ends_with(
-            "nothing to change: no reference to ghcr.io/acme/backedn found in 7 file(s) (allowed by --allow-absent)\n"
+            "nothing to change: no reference to ghcr.io/acme/backedn found in 8 file(s) (allowed by --allow-absent)\n"
         ),
         "{}",
         r.stdout
@@ -364,7 +364,7 @@ fn issue_12_chart_templates_are_one_note_and_block_only_with_a_literal_tag() {
     let r = set(tmp.path(), &["ghcr.io/acme/api:v2"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains("error: no reference to ghcr.io/acme/api found in 7 file(s); 1 chart template(s) mention it (chart/templates/api.yaml:4), but their tags come from values that name no image; check the IMAGE_REF"),
+        r.stderr.contains("error: no reference to ghcr.io/acme/api found in 8 file(s); 1 chart template(s) mention it (chart/templates/api.yaml:4), but their tags come from values that name no image; check the IMAGE_REF"),
         "{}",
         r.stderr
     );

@@ -91,6 +91,9 @@ impl Api {
             }
             snapshot.files.push(SourceFile { path, bytes });
         }
+        if let Some(keep) = &files.keep {
+            snapshot.dropped = keep.retain(&mut snapshot.files, 0);
+        }
         modes.extend(listing.modes);
         snapshot.files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok((snapshot, ReadState { head, tree, modes }))
