@@ -73,7 +73,10 @@ pub struct FileSelection {
 /// command builds it from what discovery would keep, so dropping early
 /// changes nothing but memory.
 #[derive(Clone)]
-pub struct Keep(pub Arc<dyn Fn(&str, &[u8]) -> bool + Send + Sync>);
+pub struct Keep(pub Arc<KeepFn>);
+
+/// The function inside a [`Keep`].
+pub type KeepFn = dyn Fn(&str, &[u8]) -> bool + Send + Sync;
 
 impl std::fmt::Debug for Keep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

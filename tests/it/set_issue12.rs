@@ -40,8 +40,8 @@ fn issue_12_an_image_ref_that_matches_nothing_fails_naming_the_files_read() {
     let before = snapshot(tmp.path());
     // A typo in the repository, a wrong registry, an empty directory.
     for (image, files) in [
-        ("ghcr.io/acme/backedn:v1.4.0", "7"),
-        ("docker.io/acme/backend:v1.4.0", "7"),
+        ("ghcr.io/acme/backedn:v1.4.0", "8"),
+        ("docker.io/acme/backend:v1.4.0", "8"),
     ] {
         let r = set(tmp.path(), &[image]);
         assert_eq!(r.code, 1, "{r:?}");
@@ -364,7 +364,7 @@ fn issue_12_chart_templates_are_one_note_and_block_only_with_a_literal_tag() {
     let r = set(tmp.path(), &["ghcr.io/acme/api:v2"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains("error: no reference to ghcr.io/acme/api found in 8 file(s); 1 chart template(s) mention it (chart/templates/api.yaml:4), but their tags come from values that name no image; check the IMAGE_REF"),
+        r.stderr.contains("error: no reference to ghcr.io/acme/api found in 7 file(s); 1 chart template(s) mention it (chart/templates/api.yaml:4), but their tags come from values that name no image; check the IMAGE_REF"),
         "{}",
         r.stderr
     );
