@@ -715,7 +715,7 @@ mod tests {
                 bytes,
                 "the filter sees the file's own bytes"
             );
-            bytes.last().is_some_and(|b| (b - b'0') % 2 == 0)
+            bytes.last().is_some_and(|b| (b - b'0').is_multiple_of(2))
         }));
         let mut f = files(&["a1", "a2", "a3", "a4", "a5", "a6"]);
         assert_eq!(even.retain(&mut f, 0), 3);
