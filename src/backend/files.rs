@@ -2,11 +2,12 @@
 //! never crosses `/`), `--exclude` globs, the size cap, and exact paths a
 //! backend may fetch by name; how a file's bytes become the text the engine
 //! reads ([`Encoding`]: UTF-8, or UTF-16 by its byte order mark); and the
-//! bounded streaming search ([`search`]) that tells whether a file too
+//! bounded streaming search ([`search`], [`Search`] for pieces) that tells whether a file too
 //! large to keep mentions an image. Pure apart from reading a caller's
 //! `Read`; the backends do the file system and network I/O.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
@@ -58,6 +59,74 @@ pub struct FileSelection {
     pub excluded: Vec<String>,
     /// Compiled like `set`; a path it matches is never read.
     pub exclude: GlobSet,
+    /// Which files the run can use, decided right after each is read; the
+    /// backend drops the others at once (counting them in
+    /// [`Snapshot::dropped`]), so memory follows what the run needs, not
+    /// the size of the repository. `None` keeps every file.
+    ///
+    /// [`Snapshot::dropped`]: crate::backend::Snapshot::dropped
+    pub keep: Option<Keep>,
+}
+
+/// A filter over files as read: `(path, text)` → keep it. Text is UTF-8
+/// where the file was (UTF-16 already decoded), else the raw bytes. The
+/// command builds it from what discovery would keep, so dropping early
+/// changes nothing but memory.
+#[derive(Clone)]
+pub struct Keep(pub Arc<KeepFn>);
+
+/// The function inside a [`Keep`].
+pub type KeepFn = dyn Fn(&str, &[u8]) -> bool + Send + Sync;
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keep(..)")
+    }
+}
+
+/// Files a backend reads before it filters them with [`Keep`]: enough to
+/// share the parsing among cores, few enough to stay a few MiB.
+pub const KEEP_BATCH: usize = 512;
+
+impl Keep {
+    /// Drops the files of `files[from..]` this filter rejects, judging them
+    /// on up to 8 threads; returns how many it dropped.
+    pub fn retain(&self, files: &mut Vec<crate::backend::SourceFile>, from: usize) -> usize {
+        let tail = &files[from.min(files.len())..];
+        if tail.is_empty() {
+            return 0;
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let chunk = tail.len().div_ceil(threads).max(1);
+        let verdicts: Vec<bool> = std::thread::scope(|scope| {
+            let handles: Vec<_> = tail
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|f| (self.0)(&f.path, &f.bytes))
+                            .collect::<Vec<bool>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                // A filter that panicked keeps its files: dropping is only
+                // ever an optimisation.
+                .flat_map(|h| h.join().unwrap_or_else(|_| vec![true; chunk]))
+                .collect()
+        });
+        let before = files.len();
+        let mut index = 0;
+        files.retain(|_| {
+            let keep = index < from || verdicts.get(index - from).copied().unwrap_or(true);
+            index += 1;
+            keep
+        });
+        before - files.len()
+    }
 }
 
 impl FileSelection {
@@ -110,7 +179,15 @@ impl FileSelection {
             needles: Vec::new(),
             excluded: Vec::new(),
             exclude: GlobSet::empty(),
+            keep: None,
         })
+    }
+
+    /// The same selection, keeping only the files `keep` accepts (see
+    /// [`FileSelection::keep`]).
+    pub fn keeping(mut self, keep: Keep) -> FileSelection {
+        self.keep = Some(keep);
+        self
     }
 
     /// The same selection without the paths `patterns` match (`--exclude`,
@@ -257,59 +334,139 @@ pub fn mentions(text: &[u8], needle: &str) -> bool {
 /// Which of `needles` `reader` [`mentions`], reading it in chunks of 64 KiB
 /// so that memory stays bounded whatever its size. UTF-16 (by its byte
 /// order mark) is decoded on the way, so a needle matches whatever the
-/// file's encoding. The answer keeps the order of `needles`.
+/// file's encoding. The answer keeps the order of `needles`. A [`Search`]
+/// fed by hand does the same for bytes that arrive otherwise (a network
+/// stream).
 pub fn search(mut reader: impl Read, needles: &[String]) -> std::io::Result<Vec<String>> {
-    const CHUNK: usize = 64 * 1024;
-    // A match not yet decided (its next byte unread) lies in the last
-    // `longest` bytes; one more keeps the byte before it.
-    let keep = needles.iter().map(String::len).max().unwrap_or(0) + 1;
-    let mut found = vec![false; needles.len()];
-    let mut chunk = vec![0u8; CHUNK];
-    let mut window: Vec<u8> = Vec::with_capacity(CHUNK + keep);
-    let mut decoder: Option<Utf16Stream> = None;
-    let (mut first, mut at_start) = (true, true);
+    let mut search = Search::new(needles);
+    let mut chunk = vec![0u8; SEARCH_CHUNK];
     loop {
         let n = match reader.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let mut bytes = &chunk[..n];
-        if first && n > 0 {
-            first = false;
-            let le = match Encoding::sniff(bytes) {
-                Encoding::Utf8 => None,
-                Encoding::Utf16Le => Some(true),
-                Encoding::Utf16Be => Some(false),
-            };
-            if let Some(le) = le {
-                decoder = Some(Utf16Stream::new(le));
-                bytes = &bytes[2..];
-            }
-        }
-        match &mut decoder {
-            Some(d) => d.push(bytes, &mut window),
-            None => window.extend_from_slice(bytes),
-        }
-        let end = n == 0;
-        for (needle, found) in needles.iter().zip(found.iter_mut()) {
-            *found = *found || mentions_within(&window, needle, at_start, end);
-        }
-        if end || found.iter().all(|f| *f) {
+        if n == 0 || !search.push(&chunk[..n]) {
             break;
         }
-        let cut = window.len().saturating_sub(keep);
-        if cut > 0 {
-            window.drain(..cut);
-            at_start = false;
+    }
+    Ok(search.finish())
+}
+
+/// Bytes a [`Search`] looks at in one step.
+const SEARCH_CHUNK: usize = 64 * 1024;
+
+/// A streaming [`mentions`] search for several needles over a text that
+/// arrives in pieces of any size: [`Search::push`] each piece in order,
+/// then [`Search::finish`]. Memory stays at one 64 KiB step plus the
+/// longest needle, whatever the text's length; UTF-16 (by its byte order
+/// mark) is decoded on the way.
+pub struct Search<'n> {
+    needles: &'n [String],
+    found: Vec<bool>,
+    /// The text not yet decided: the tail of what was searched (a match
+    /// that may go on), then what was pushed since.
+    window: Vec<u8>,
+    /// Bytes kept from one step to the next: the longest needle (a match
+    /// not yet decided) and the byte before it.
+    keep: usize,
+    /// Up to the first two bytes, until the byte order mark is known.
+    head: Vec<u8>,
+    /// `None` until the encoding is known; then the UTF-16 decoder, if any.
+    decoder: Option<Option<Utf16Stream>>,
+    /// True while the window starts the text.
+    at_start: bool,
+}
+
+impl<'n> Search<'n> {
+    /// A search for `needles`, nothing read yet.
+    pub fn new(needles: &'n [String]) -> Search<'n> {
+        Search {
+            needles,
+            found: vec![false; needles.len()],
+            window: Vec::new(),
+            keep: needles.iter().map(String::len).max().unwrap_or(0) + 1,
+            head: Vec::new(),
+            decoder: None,
+            at_start: true,
         }
     }
-    Ok(needles
-        .iter()
-        .zip(found)
-        .filter(|(_, f)| *f)
-        .map(|(n, _)| n.clone())
-        .collect())
+
+    /// Searches the next piece of the text. Returns true if and only if
+    /// more text could change the answer (a needle is still not found).
+    pub fn push(&mut self, mut bytes: &[u8]) -> bool {
+        if self.decoder.is_none() {
+            // The byte order mark may arrive split across pieces.
+            let take = bytes.len().min(2 - self.head.len());
+            self.head.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.head.len() < 2 {
+                return self.undecided();
+            }
+            self.start();
+        }
+        for step in bytes.chunks(SEARCH_CHUNK) {
+            self.feed(step);
+            if !self.undecided() {
+                break;
+            }
+        }
+        self.undecided()
+    }
+
+    /// The needles found, in the order given; the text ends here.
+    pub fn finish(mut self) -> Vec<String> {
+        if self.decoder.is_none() {
+            self.start();
+        }
+        self.scan(true);
+        self.needles
+            .iter()
+            .zip(self.found)
+            .filter(|(_, f)| *f)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    fn undecided(&self) -> bool {
+        self.found.iter().any(|f| !f)
+    }
+
+    /// Decides the encoding from [`Search::head`] and searches what it held.
+    fn start(&mut self) {
+        let head = std::mem::take(&mut self.head);
+        let le = match Encoding::sniff(&head) {
+            Encoding::Utf8 => None,
+            Encoding::Utf16Le => Some(true),
+            Encoding::Utf16Be => Some(false),
+        };
+        self.decoder = Some(le.map(Utf16Stream::new));
+        match le {
+            // The byte order mark itself is not text.
+            Some(_) => {}
+            None => self.feed(&head),
+        }
+    }
+
+    /// Appends one step of bytes, searches, and forgets what is decided.
+    fn feed(&mut self, bytes: &[u8]) {
+        match &mut self.decoder {
+            Some(Some(d)) => d.push(bytes, &mut self.window),
+            _ => self.window.extend_from_slice(bytes),
+        }
+        self.scan(false);
+        let cut = self.window.len().saturating_sub(self.keep);
+        if cut > 0 {
+            self.window.drain(..cut);
+            self.at_start = false;
+        }
+    }
+
+    fn scan(&mut self, ends: bool) {
+        for (needle, found) in self.needles.iter().zip(self.found.iter_mut()) {
+            *found = *found || mentions_within(&self.window, needle, self.at_start, ends);
+        }
+    }
 }
 
 /// [`mentions`] within a window of a longer text: `starts` says whether
@@ -489,6 +646,143 @@ mod tests {
             assert_eq!(found, ["acme/other"]);
         }
         assert!(search(&b""[..], &needles).expect("read").is_empty());
+    }
+
+    #[test]
+    fn search_takes_pieces_of_any_size() {
+        let needles = ["acme/app".to_owned(), "nginx".to_owned()];
+        let body = format!(
+            "{}image: ghcr.io/acme/app:v1\nimage: nginx\n",
+            "x ".repeat(40_000)
+        );
+        for enc in [Encoding::Utf8, Encoding::Utf16Le, Encoding::Utf16Be] {
+            let mut bytes = enc.encode(&body);
+            if enc != Encoding::Utf8 {
+                // The byte order mark, so the file says it is UTF-16.
+                let mut bom = enc.encode("\u{feff}");
+                bom.append(&mut bytes);
+                bytes = bom;
+            }
+            // One byte at a time (the byte order mark split), odd sizes
+            // (code units split), and pieces larger than one step.
+            for size in [1, 3, 7, 64 * 1024 + 1, 300_000] {
+                let mut s = Search::new(&needles);
+                let mut more = true;
+                for piece in bytes.chunks(size) {
+                    more = s.push(piece);
+                    if !more {
+                        break;
+                    }
+                }
+                assert!(!more, "{enc:?} in pieces of {size}: decided at the end");
+                assert_eq!(s.finish(), needles, "{enc:?} in pieces of {size}");
+            }
+        }
+        // A needle at the very end is decided only by finish.
+        let mut s = Search::new(&needles);
+        assert!(s.push(b"image: nginx"));
+        assert_eq!(s.finish(), ["nginx"]);
+        let mut s = Search::new(&needles);
+        assert!(s.push(b"image: nginx-exporter"));
+        assert!(s.finish().is_empty());
+        // One byte only: never UTF-16, still searched.
+        let one = ["a".to_owned()];
+        let mut s = Search::new(&one);
+        s.push(b"a");
+        assert_eq!(s.finish(), ["a"]);
+    }
+
+    fn files(names: &[&str]) -> Vec<crate::backend::SourceFile> {
+        names
+            .iter()
+            .map(|n| crate::backend::SourceFile {
+                path: (*n).to_owned(),
+                bytes: n.as_bytes().to_vec(),
+            })
+            .collect()
+    }
+
+    fn paths(files: &[crate::backend::SourceFile]) -> Vec<&str> {
+        files.iter().map(|f| f.path.as_str()).collect()
+    }
+
+    #[test]
+    fn keep_retain_drops_what_it_rejects_in_order_from_an_offset() {
+        // Keeps paths that end in an even digit; judged on the bytes.
+        let even = Keep(Arc::new(|path: &str, bytes: &[u8]| {
+            assert_eq!(
+                path.as_bytes(),
+                bytes,
+                "the filter sees the file's own bytes"
+            );
+            bytes.last().is_some_and(|b| (b - b'0').is_multiple_of(2))
+        }));
+        let mut f = files(&["a1", "a2", "a3", "a4", "a5", "a6"]);
+        assert_eq!(even.retain(&mut f, 0), 3);
+        assert_eq!(paths(&f), ["a2", "a4", "a6"]);
+        // `from`: files before it were judged already and stay.
+        let mut f = files(&["a1", "a3", "b1", "b2", "b3"]);
+        assert_eq!(even.retain(&mut f, 2), 2);
+        assert_eq!(paths(&f), ["a1", "a3", "b2"]);
+        // `from` at or past the end: nothing to judge.
+        let mut f = files(&["a1", "a3"]);
+        assert_eq!(even.retain(&mut f, 2), 0);
+        assert_eq!(even.retain(&mut f, 9), 0);
+        assert_eq!(paths(&f), ["a1", "a3"]);
+        let mut none: Vec<crate::backend::SourceFile> = Vec::new();
+        assert_eq!(even.retain(&mut none, 0), 0);
+        // All dropped, none dropped.
+        let drop_all = Keep(Arc::new(|_: &str, _: &[u8]| false));
+        let keep_all = Keep(Arc::new(|_: &str, _: &[u8]| true));
+        let mut f = files(&["a1", "a2", "a3"]);
+        assert_eq!(keep_all.retain(&mut f, 0), 0);
+        assert_eq!(paths(&f), ["a1", "a2", "a3"]);
+        assert_eq!(drop_all.retain(&mut f, 1), 2);
+        assert_eq!(paths(&f), ["a1"]);
+        assert_eq!(drop_all.retain(&mut f, 0), 1);
+        assert!(f.is_empty());
+    }
+
+    #[test]
+    fn keep_retain_in_batches_equals_one_pass() {
+        // As a backend calls it: every KEEP_BATCH files, then the rest;
+        // sizes around the batch boundary and around the thread split.
+        let third = Keep(Arc::new(|path: &str, _: &[u8]| {
+            path.trim_start_matches('f')
+                .parse::<usize>()
+                .is_ok_and(|n| n % 3 == 0)
+        }));
+        for n in [
+            1,
+            7,
+            KEEP_BATCH - 1,
+            KEEP_BATCH,
+            KEEP_BATCH + 1,
+            2 * KEEP_BATCH + 5,
+        ] {
+            let names: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let mut whole = files(&refs);
+            let dropped = third.retain(&mut whole, 0);
+            let mut batched = Vec::new();
+            let (mut unfiltered, mut dropped_batched) = (0, 0);
+            for f in files(&refs) {
+                batched.push(f);
+                if batched.len() - unfiltered >= KEEP_BATCH {
+                    dropped_batched += third.retain(&mut batched, unfiltered);
+                    unfiltered = batched.len();
+                }
+            }
+            dropped_batched += third.retain(&mut batched, unfiltered);
+            let want: Vec<String> = (0..n)
+                .filter(|i| i % 3 == 0)
+                .map(|i| format!("f{i}"))
+                .collect();
+            assert_eq!(paths(&whole), want, "{n} files");
+            assert_eq!(paths(&batched), want, "{n} files in batches");
+            assert_eq!(dropped, n - want.len());
+            assert_eq!(dropped_batched, dropped);
+        }
     }
 
     #[test]

@@ -43,7 +43,9 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::backend::files::{Encoding, FileSelection, search, skipped, text_of, too_large};
+use crate::backend::files::{
+    Encoding, FileSelection, KEEP_BATCH, search, skipped, text_of, too_large,
+};
 use crate::backend::{
     Backend, BackendError, FileHistory, Interruption, SkippedContent, Snapshot, SourceFile,
 };
@@ -319,8 +321,18 @@ impl Backend for Local {
             ..Snapshot::default()
         };
         let read: HashSet<&str> = listing.paths.iter().map(String::as_str).collect();
+        let mut unfiltered = 0;
         for rel in &listing.paths {
             self.load(rel, files, &read, &mut snapshot);
+            if let Some(keep) = &files.keep
+                && snapshot.files.len() - unfiltered >= KEEP_BATCH
+            {
+                snapshot.dropped += keep.retain(&mut snapshot.files, unfiltered);
+                unfiltered = snapshot.files.len();
+            }
+        }
+        if let Some(keep) = &files.keep {
+            snapshot.dropped += keep.retain(&mut snapshot.files, unfiltered);
         }
         Ok(snapshot)
     }

@@ -39,6 +39,10 @@ pub struct Snapshot {
     /// exclude, sorted; they were not read. Only a local Git work tree has
     /// any: a commit (and so the GitHub API) holds no ignored file.
     pub ignored: Vec<String>,
+    /// Files read and then dropped because the selection's
+    /// [`files::FileSelection::keep`] filter rejected them: they hold
+    /// nothing this run can use.
+    pub dropped: usize,
 }
 
 /// What a backend kept of a file it could not offer as a manifest.

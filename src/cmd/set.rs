@@ -133,7 +133,7 @@ pub fn set(
     let mut guarding = Guarding::new(settings.writers.clone());
     let committed = commit::run(
         backend,
-        &settings.files,
+        &selection_for(settings, &resolution.targets),
         settings.retry,
         settings.dry_run,
         &mut |snapshot, history| {
@@ -182,6 +182,45 @@ pub fn set(
     Ok(report)
 }
 
+/// What a run for `targets` keeps of the files it reads: manifests with a
+/// site of a target, or a block that holds one but cannot be edited
+/// (reported, never silently dropped); and what the writer guards read:
+/// the configuration and Flux's automations, which say who else writes
+/// which paths. Owns its data, so the backend can apply it as it reads
+/// ([`FileSelection::keep`]).
+fn holds_target(targets: &[Desired]) -> impl Fn(&Manifest) -> bool + Send + Sync + 'static {
+    let targets = targets.to_vec();
+    let repositories: Vec<_> = targets.iter().map(|t| t.reference.repository()).collect();
+    move |m: &Manifest| {
+        m.sites.iter().any(|s| {
+            m.image_of(s)
+                .repository
+                .is_some_and(|r| repositories.contains(&r))
+        }) || (!m.skipped.is_empty()
+            && targets
+                .iter()
+                .any(|t| guard::blocks::mentions(std::slice::from_ref(m), t)))
+            || m.text.contains("ImageUpdateAutomation")
+            || m.path == CONFIG_PATH
+    }
+}
+
+/// The files `set` reads for `targets`: the selection, keeping only what
+/// [`holds_target`] keeps as it reads, and searching files too large to
+/// keep for the targets' repositories (so the broken-file guard can tell
+/// whether one of them would be left behind).
+fn selection_for(settings: &Settings, targets: &[Desired]) -> crate::backend::files::FileSelection {
+    settings
+        .files
+        .clone()
+        .searching(
+            targets
+                .iter()
+                .map(|t| guard::broken::needle(&t.reference.repository())),
+        )
+        .keeping(crate::discover::file_filter(holds_target(targets)))
+}
+
 /// What one round of the write path lends the plan step: the history
 /// reader and state of the writer guards, the registry, and the pin answers.
 struct Round<'r, 'h, 'p> {
@@ -199,22 +238,7 @@ fn attempt(
     snapshot: &Snapshot,
     round: Round<'_, '_, '_>,
 ) -> Planned<SetReport> {
-    let repositories: Vec<_> = targets.iter().map(|t| t.reference.repository()).collect();
-    // Kept: manifests with a site of a target, or a block that holds one
-    // but cannot be edited (reported, never silently dropped); and Flux's
-    // automations, which say who else writes which paths.
-    let holds_target = |m: &Manifest| {
-        m.sites.iter().any(|s| {
-            m.image_of(s)
-                .repository
-                .is_some_and(|r| repositories.contains(&r))
-        }) || (!m.skipped.is_empty()
-            && targets
-                .iter()
-                .any(|t| guard::blocks::mentions(std::slice::from_ref(m), t)))
-            || m.text.contains("ImageUpdateAutomation")
-    };
-    let found = discover(snapshot, &holds_target);
+    let found = discover(snapshot, &holds_target(targets));
     let selection = plan::select::select(&found.manifests, targets, &settings.tags);
     let pins = (round.repin)(
         targets,
@@ -267,11 +291,11 @@ fn attempt(
     report.findings.extend(guard::absent::check(
         targets,
         &seen,
-        snapshot
-            .files
-            .iter()
-            .filter(|f| !(settings.config_added && f.path == CONFIG_PATH))
-            .count(),
+        // The configuration read only for its owners was no place to look.
+        snapshot.files.len() + snapshot.dropped
+            - usize::from(
+                settings.config_added && snapshot.files.iter().any(|f| f.path == CONFIG_PATH),
+            ),
         settings.allow_absent,
     ));
     report

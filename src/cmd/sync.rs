@@ -53,7 +53,7 @@ pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
         apply(&mut checker, backend.as_mut())?
     } else {
         let snapshot = backend
-            .read(&settings.files)
+            .read(&selection(settings))
             .map_err(|e| anyhow::anyhow!("{}: {e}", backend.describe()))?;
         let mut round = checker.round(&snapshot, None)?;
         round.report.attempts = 1;
@@ -123,7 +123,7 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
     };
     let committed = commit::run(
         backend,
-        &settings.files,
+        &selection(settings),
         settings.retry,
         settings.dry_run,
         &mut |snapshot, history| plan(&Group::Commit, snapshot, history),
@@ -145,7 +145,7 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
         let group = Group::PullRequest(key);
         let committed = commit::run(
             backend,
-            &settings.files,
+            &selection(settings),
             settings.retry,
             settings.dry_run,
             &mut |snapshot, history| plan(&group, snapshot, history),
@@ -292,16 +292,7 @@ impl Checker<'_> {
         mut history: Option<&mut HistoryReader<'_>>,
     ) -> Result<Round> {
         let settings = self.settings;
-        // Files with references, and the objects that say how they are
-        // tracked (Flux, Argo CD).
-        let keep = |m: &Manifest| {
-            !m.sites.is_empty()
-                || !m.markers.is_empty()
-                || !m.skipped.is_empty()
-                || m.text.contains("toolkit.fluxcd.io/")
-                || m.text.contains("argoproj.io/")
-        };
-        let mut discovery = discover::discover(snapshot, &keep);
+        let mut discovery = discover::discover(snapshot, &tracks_anything);
         let config = read_config(settings, snapshot)?;
         let objects = flux::Objects::read(&discovery.manifests);
         flux::name_markers(&objects, &mut discovery.manifests);
@@ -901,6 +892,28 @@ fn progress_bar(cx: &Context, settings: &SyncSettings) -> Option<indicatif::Prog
             .expect("impossible: the template is valid"),
     );
     Some(bar)
+}
+
+/// What `sync` keeps of the files it reads: files with references, and the
+/// objects that say how they are tracked (Flux, Argo CD).
+fn tracks_anything(m: &Manifest) -> bool {
+    !m.sites.is_empty()
+        || !m.markers.is_empty()
+        || !m.skipped.is_empty()
+        || m.text.contains("toolkit.fluxcd.io/")
+        || m.text.contains("argoproj.io/")
+}
+
+/// The files `sync` reads: the selection, keeping as it reads only what
+/// [`tracks_anything`] keeps, and the configuration file.
+fn selection(settings: &SyncSettings) -> crate::backend::files::FileSelection {
+    let config = settings.config.clone();
+    settings
+        .files
+        .clone()
+        .keeping(discover::file_filter(move |m: &Manifest| {
+            m.path == config || tracks_anything(m)
+        }))
 }
 
 fn now() -> i64 {

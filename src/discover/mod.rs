@@ -10,8 +10,8 @@ pub mod config;
 pub mod flux;
 pub mod tracked;
 
-use crate::backend::Snapshot;
-use crate::backend::files::skipped;
+use crate::backend::files::{Keep, skipped, text_of};
+use crate::backend::{SkippedContent, Snapshot};
 use crate::finding::{Finding, Kind, Location};
 use crate::manifest::{Manifest, ManifestError, text};
 
@@ -30,9 +30,14 @@ pub struct Unreadable {
     /// The [`Kind::FileSkipped`] warning that says why, or for a chart
     /// template the [`Kind::ChartTemplate`] notice.
     pub finding: Finding,
-    /// Its text when it was valid UTF-8, so a guard can tell whether it
-    /// mentions an image of this run.
+    /// Its text (invalid UTF-8 replaced), so a guard can tell whether it
+    /// mentions an image of this run; `None` when nothing of it was kept.
     pub text: Option<String>,
+    /// For a file too large to keep: the [`FileSelection::needles`] a
+    /// streaming search found in it.
+    ///
+    /// [`FileSelection::needles`]: crate::backend::files::FileSelection::needles
+    pub mentions: Vec<String>,
 }
 
 /// Parses every file of `snapshot` on all cores, keeping only the manifests
@@ -66,9 +71,19 @@ pub fn discover(snapshot: &Snapshot, keep: &(dyn Fn(&Manifest) -> bool + Sync)) 
     });
     let mut out = Discovery::default();
     out.unreadable
-        .extend(snapshot.problems.iter().cloned().map(|finding| Unreadable {
-            finding,
-            text: None,
+        .extend(snapshot.problems.iter().cloned().map(|finding| {
+            let kept = snapshot.skipped.get(finding.file());
+            Unreadable {
+                text: match kept {
+                    Some(SkippedContent::Raw(bytes)) => Some(text_of(bytes.clone())),
+                    _ => None,
+                },
+                mentions: match kept {
+                    Some(SkippedContent::Mentions(found)) => found.clone(),
+                    _ => Vec::new(),
+                },
+                finding,
+            }
         }));
     for result in parts.into_iter().flatten() {
         match result {
@@ -77,6 +92,22 @@ pub fn discover(snapshot: &Snapshot, keep: &(dyn Fn(&Manifest) -> bool + Sync)) 
         }
     }
     out
+}
+
+/// The file filter for [`FileSelection::keep`] that keeps exactly what
+/// [`discover`] with `keep` would: a file that parses is kept when `keep`
+/// accepts its manifest; one that does not (a problem to report) always.
+/// The kept files are parsed again by [`discover`]; dropping the rest as
+/// they are read is what bounds memory by what the run uses.
+///
+/// [`FileSelection::keep`]: crate::backend::files::FileSelection::keep
+pub fn file_filter(keep: impl Fn(&Manifest) -> bool + Send + Sync + 'static) -> Keep {
+    Keep(std::sync::Arc::new(
+        move |path: &str, bytes: &[u8]| match parse_one(path, bytes) {
+            Parsed::Manifest(m) => keep(&m),
+            Parsed::Unreadable(_) => true,
+        },
+    ))
 }
 
 /// A parsed manifest, or a file that is not one.
@@ -92,6 +123,7 @@ fn parse_one(path: &str, bytes: &[u8]) -> Parsed {
             ..skipped(path, message)
         },
         text,
+        mentions: Vec::new(),
     };
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_owned(),
@@ -105,7 +137,9 @@ fn parse_one(path: &str, bytes: &[u8]) -> Parsed {
                 "not UTF-8 (invalid byte at offset {}); skipped",
                 e.valid_up_to()
             );
-            return Parsed::Unreadable(at_line(line, message, None));
+            // Latin-1 and the like: the references in it are still ASCII.
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            return Parsed::Unreadable(at_line(line, message, Some(lossy)));
         }
     };
     match Manifest::parse(path, text.clone()) {
@@ -118,6 +152,7 @@ fn parse_one(path: &str, bytes: &[u8]) -> Parsed {
                     "a Helm chart template (not YAML until Helm renders it); skipped",
                 ),
                 text: Some(text),
+                mentions: Vec::new(),
             })
         }
         Err(ManifestError::Syntax {
@@ -131,6 +166,7 @@ fn parse_one(path: &str, bytes: &[u8]) -> Parsed {
         Err(e @ ManifestError::AliasBudget) => Parsed::Unreadable(Unreadable {
             finding: skipped(path, format!("{e}; skipped")),
             text: Some(text),
+            mentions: Vec::new(),
         }),
     }
 }

@@ -15,6 +15,20 @@ use crate::plan::Desired;
 pub fn check(desired: &[Desired], unreadable: &[Unreadable]) -> Vec<Finding> {
     let mut out = Vec::new();
     for u in unreadable {
+        if let Some(t) = desired
+            .iter()
+            .find(|t| u.mentions.contains(&needle(&t.reference.repository())))
+        {
+            let image = t.reference.name_as_written();
+            let message = format!(
+                "{}; it mentions {image}, so the run cannot be complete without it",
+                u.finding.message.trim_end_matches("; skipped"),
+            );
+            out.push(
+                Finding::error(Kind::BrokenFile, u.finding.location.clone(), message).about(image),
+            );
+            continue;
+        }
         let Some(text) = &u.text else { continue };
         let template = u.finding.kind == Kind::ChartTemplate;
         let Some((t, line)) = desired.iter().find_map(|t| {
@@ -44,6 +58,18 @@ pub fn check(desired: &[Desired], unreadable: &[Unreadable]) -> Vec<Finding> {
         out.push(finding.about(image));
     }
     out
+}
+
+/// The word a streaming search looks for to tell whether a file too large
+/// to read mentions `repo`: its path, without Docker Hub's `library/`
+/// (`nginx` is how `docker.io/library/nginx` is written), in the form
+/// [`mentions`](crate::backend::files::mentions) matches.
+pub fn needle(repo: &crate::reference::Repository) -> String {
+    let path = repo.path();
+    match repo.domain() {
+        "docker.io" => path.strip_prefix("library/").unwrap_or(path).to_owned(),
+        _ => path.to_owned(),
+    }
 }
 
 /// The 1-based lines of `text` that hold something shaped like a reference
@@ -118,6 +144,7 @@ mod tests {
         Unreadable {
             finding,
             text: Some(text.to_owned()),
+            mentions: Vec::new(),
         }
     }
 

@@ -387,38 +387,114 @@ fn issue_13_malformed_commit_id_from_the_git_data_api_stops_before_the_ref_moves
     assert_eq!(commits(&fake), 1);
 }
 
-// See: issue #13. `--max-file-size` was ignored for exact `--files` paths
-// with `--repo` (a 30 MB file was read and committed); it applies as it
-// does for `--dir`, by GraphQL's `byteSize`, without a blob request.
-#[test]
-fn issue_13_max_file_size_applies_to_exact_paths() {
+/// `examples/gitops` plus `big.yaml`: a Pod of `image`, padded with
+/// comments to 2 MiB (over the `--max-file-size 1MiB` of these tests), in
+/// UTF-16 LE with its byte order mark when `utf16`. Returns the directory
+/// and the bytes of `big.yaml`.
+fn with_big_file(image: &str, utf16: bool) -> (tempfile::TempDir, Vec<u8>) {
     let tmp = tempfile::tempdir().expect("tempdir");
     copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops"),
         tmp.path(),
     );
-    let mut big = String::from(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n    - name: app\n      image: ghcr.io/acme/backend:v1.3.0\n",
+    let mut big = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n    - name: app\n      image: {image}\n"
     );
     while big.len() < 2 * 1024 * 1024 {
         big.push_str("# padding padding padding padding padding padding padding padding\n");
     }
-    std::fs::write(tmp.path().join("big.yaml"), &big).expect("write");
-    let fake = FakeGitHub::start(tmp.path());
-    let files = [
-        "--files",
-        "base/deployment.yaml",
-        "--files",
-        "big.yaml",
-        "--max-file-size",
-        "1MiB",
-    ];
-    let r = bump(
+    let bytes = if utf16 {
+        "\u{feff}"
+            .encode_utf16()
+            .chain(big.encode_utf16())
+            .flat_map(u16::to_le_bytes)
+            .collect()
+    } else {
+        big.into_bytes()
+    };
+    std::fs::write(tmp.path().join("big.yaml"), &bytes).expect("write");
+    (tmp, bytes)
+}
+
+/// `set ARGS BACKEND --max-file-size 1MiB` (JSON output) on `--repo` (the
+/// fake, serving `dir`) and on `--dir` (a copy of `dir`, written for real):
+/// the fake, the two runs and the copy.
+fn set_on_both(
+    dir: &Path,
+    args: &[&str],
+) -> (
+    FakeGitHub,
+    crate::common::Run,
+    crate::common::Run,
+    tempfile::TempDir,
+) {
+    let fake = FakeGitHub::start(dir);
+    let limit = ["--max-file-size", "1MiB", BACKEND];
+    let remote = bump(
         &fake,
-        &[&["--branch", "main"][..], &files[..], &[BACKEND][..]].concat(),
+        &[&["--branch", "main"][..], args, &limit[..]].concat(),
     );
+    let copy = tempfile::tempdir().expect("tempdir");
+    copy_dir(dir, copy.path());
+    let local = gitops_bump()
+        .args(["set", "--no-verify", "--output", "json", "--dir"])
+        .args([copy.path().to_str().expect("utf-8")])
+        .args(args)
+        .args(limit)
+        .run();
+    (fake, remote, local, copy)
+}
+
+/// The exact `--files` of these tests: one manifest with the target, and
+/// `big.yaml`.
+const BIG_EXACT: [&str; 4] = ["--files", "base/deployment.yaml", "--files", "big.yaml"];
+
+/// Asserts both backends refused because `big.yaml` mentions the target,
+/// in the same words, and wrote nothing.
+fn assert_both_refuse(
+    fake: &FakeGitHub,
+    remote: &crate::common::Run,
+    local: &crate::common::Run,
+    dir: &Path,
+    copy: &Path,
+) {
+    for (name, r) in [("--repo", remote), ("--dir", local)] {
+        assert_eq!(r.code, 1, "{name}: {r:?}");
+        let v = json(r);
+        let errors = v["errors"].as_array().expect("errors");
+        assert!(
+            errors.len() == 1
+                && errors[0]["file"] == "big.yaml"
+                && errors[0]["message"].as_str().is_some_and(|m| m.ends_with(
+                    " bytes is over the 1048576 byte limit (raise it with --max-file-size); it mentions ghcr.io/acme/backend, so the run cannot be complete without it"
+                )),
+            "{name}: {v}"
+        );
+        assert_eq!(v["changed"], false, "{name}");
+    }
+    assert_eq!(json(remote)["errors"], json(local)["errors"]);
+    assert_eq!(json(remote)["problems"], json(local)["problems"]);
+    assert_eq!(commits(fake), 1, "nothing committed");
     assert_eq!(
-        fake.repo().read("main", "big.yaml"),
+        crate::common::snapshot(dir),
+        crate::common::snapshot(copy),
+        "nothing written by --dir"
+    );
+}
+
+// See: issue #13. `--max-file-size` was ignored for exact `--files` paths
+// with `--repo` (a 30 MB file was read and committed); it applies as it
+// does for `--dir`, by GraphQL's `byteSize`. A file over it that mentions
+// the target fails the run on both backends (it would be left behind):
+// `--repo` streams the blob once, raw, through a bounded search, instead of
+// skipping it unread.
+#[test]
+fn issue_13_max_file_size_applies_to_exact_paths() {
+    let (tmp, big) = with_big_file("ghcr.io/acme/backend:v1.3.0", false);
+    let (fake, r, local, copy) = set_on_both(tmp.path(), &BIG_EXACT);
+    assert_both_refuse(&fake, &r, &local, tmp.path(), copy.path());
+    assert_eq!(
+        fake.repo().read("main", "big.yaml").as_bytes(),
         big,
         "big.yaml untouched"
     );
@@ -428,34 +504,169 @@ fn issue_13_max_file_size_applies_to_exact_paths() {
         problems.contains("big.yaml") && problems.contains("over the 1048576 byte limit"),
         "{v}"
     );
-    assert!(
-        !fake.counts().contains_key("GET /git/blobs/{sha}"),
-        "{:?}",
-        fake.counts()
-    );
-    assert!(fake.total() <= 4, "{:?}", fake.counts());
+    // The file query, the writer guards' history read of the files the
+    // plan touches (issue #11) and one raw read of big.yaml: never its base64 blob,
+    // never a write.
+    let want: std::collections::BTreeMap<String, u64> = [
+        ("POST /graphql".to_owned(), 2),
+        ("GET /git/blobs/{sha} raw".to_owned(), 1),
+    ]
+    .into();
+    assert_eq!(fake.counts(), want);
+    assert_eq!(v["api_requests"], 3);
+}
 
-    // The same as `--dir` on the same files.
-    let local = gitops_bump()
+// See: issue #13. The same through the listing (a glob), where the tree
+// gives the size and the blob's sha.
+#[test]
+fn issue_13_a_listed_file_over_the_limit_that_mentions_the_target_fails_the_run() {
+    let (tmp, _) = with_big_file("ghcr.io/acme/backend:v1.3.0", false);
+    let (fake, r, local, copy) = set_on_both(tmp.path(), &[]);
+    assert_both_refuse(&fake, &r, &local, tmp.path(), copy.path());
+    let counts = fake.counts();
+    assert_eq!(
+        counts.get("GET /git/blobs/{sha} raw"),
+        Some(&1),
+        "{counts:?}"
+    );
+    assert_eq!(counts.get("GET /git/blobs/{sha}"), None, "{counts:?}");
+}
+
+// See: issue #13. UTF-16 (by its byte order mark) is searched decoded, on
+// both backends.
+#[test]
+fn issue_13_a_utf16_file_over_the_limit_that_mentions_the_target_fails_the_run() {
+    let (tmp, _) = with_big_file("ghcr.io/acme/backend:v1.3.0", true);
+    let (fake, r, local, copy) = set_on_both(tmp.path(), &BIG_EXACT);
+    assert_both_refuse(&fake, &r, &local, tmp.path(), copy.path());
+    assert_eq!(fake.counts().get("GET /git/blobs/{sha} raw"), Some(&1));
+}
+
+// See: issue #13. A file over the limit that does not mention the target
+// is only a warning: both backends write the same change.
+#[test]
+fn issue_13_a_file_over_the_limit_without_the_target_is_a_warning_only() {
+    let (tmp, _) = with_big_file("ghcr.io/acme/backend-exporter:v1.3.0", false);
+    let (fake, r, local, copy) = set_on_both(tmp.path(), &BIG_EXACT);
+    for (name, r) in [("--repo", &r), ("--dir", &local)] {
+        assert_eq!(r.code, 0, "{name}: {r:?}");
+        let v = json(r);
+        assert_eq!(v["errors"], serde_json::json!([]), "{name}: {v}");
+        let problems = v["problems"].to_string();
+        assert!(
+            problems.contains("big.yaml")
+                && problems.contains(
+                    "over the 1048576 byte limit (raise it with --max-file-size); skipped"
+                ),
+            "{name}: {v}"
+        );
+        assert_eq!(v["changed"], true, "{name}: {v}");
+    }
+    assert_eq!(commits(&fake), 2, "one commit");
+    let written = std::fs::read_to_string(copy.path().join("base/deployment.yaml")).expect("read");
+    assert!(written.contains("ghcr.io/acme/backend:v1.4.0"), "{written}");
+    assert_eq!(fake.repo().read("main", "base/deployment.yaml"), written);
+    assert_eq!(json(&r)["problems"], json(&local)["problems"]);
+    assert_eq!(fake.counts().get("GET /git/blobs/{sha} raw"), Some(&1));
+}
+
+// See: issue #13. The raw read goes through the client's retries: an
+// answer that breaks off halfway is read again from its first byte.
+#[test]
+fn issue_13_a_raw_blob_read_that_breaks_off_is_retried_from_the_start() {
+    let (tmp, big) = with_big_file("ghcr.io/acme/backend:v1.3.0", false);
+    // The padding first: the search must read past the break to decide.
+    let text = String::from_utf8(big).expect("utf-8");
+    let at = text.find("# padding").expect("padding");
+    let moved = format!("{}{}", &text[at..], &text[..at]);
+    std::fs::write(tmp.path().join("big.yaml"), moved).expect("write");
+    let fake = FakeGitHub::start(tmp.path());
+    fake.faults().broken_raw_blobs = 1;
+    let r = bump(
+        &fake,
+        &[
+            &["--branch", "main", "--max-file-size", "1MiB"][..],
+            &BIG_EXACT[..],
+            &[BACKEND][..],
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        json(&r)["errors"]
+            .to_string()
+            .contains("it mentions ghcr.io/acme/backend"),
+        "{r:?}"
+    );
+    assert_eq!(
+        fake.counts().get("GET /git/blobs/{sha} raw"),
+        Some(&2),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("retrying"), "{}", r.stderr);
+    // The file query, the history read and two raw reads.
+    assert_eq!(json(&r)["api_requests"], 4);
+}
+
+// See: issue #13. Without images to look for (sync), a file over the limit
+// is skipped unread, as before.
+#[test]
+fn issue_13_sync_never_reads_a_file_over_the_limit() {
+    let (tmp, _) = with_big_file("ghcr.io/acme/backend:v1.3.0", false);
+    // No configuration: with `--default-policy none` nothing asks a registry.
+    std::fs::remove_file(tmp.path().join(".gitops-bump.yaml")).expect("remove");
+    let fake = FakeGitHub::start(tmp.path());
+    let r = gitops_bump()
+        .env("GITHUB_TOKEN", fake_github::TOKEN)
+        .env("GITHUB_API_URL", &fake.api_url())
+        .env("GITHUB_GRAPHQL_URL", &fake.graphql_url())
         .args([
-            "set",
-            "--no-verify",
-            "--dry-run",
+            "sync",
+            "--repo",
+            "acme/gitops",
+            "--branch",
+            "main",
             "--output",
             "json",
-            "--dir",
         ])
-        .args([tmp.path().to_str().expect("utf-8")])
-        .args(files)
-        .args([BACKEND])
+        .args(["--default-policy", "none", "--max-file-size", "1MiB"])
+        .args(BIG_EXACT)
         .run();
-    let lv = json(&local);
-    assert_eq!(r.code, local.code, "{r:?}\n{local:?}");
-    assert_eq!(v["problems"], lv["problems"], "{v}\n{lv}");
-    // The write's values are `updates`; the dry run's are `planned`.
+    assert_eq!(r.code, 0, "{r:?}");
+    let findings = json(&r)["findings"].to_string();
+    assert!(
+        findings.contains("big.yaml") && findings.contains("over the 1048576 byte limit"),
+        "{findings}"
+    );
+    let want: std::collections::BTreeMap<String, u64> = [("POST /graphql".to_owned(), 1)].into();
+    assert_eq!(fake.counts(), want);
+}
+
+// The branch moves between the listing and the file query: the read stops
+// after the first query, lists the tree that query saw and reads that
+// commit, pinned; the write lands on top of the competitor.
+#[test]
+fn a_branch_that_moves_after_the_listing_is_listed_again_and_read_pinned() {
+    let fake = start();
+    fake.faults().commit_after_listing = 1;
+    let r = bump(&fake, &["--branch", "main", BACKEND]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(json(&r)["changed"], true);
+    let counts = fake.counts();
+    assert_eq!(counts.get("GET /git/trees/{sha}"), Some(&2), "{counts:?}");
+    // Read at the head, read pinned, and the verification read.
     assert_eq!(
-        v["updates"].as_array().map(Vec::len),
-        lv["planned"].as_array().map(Vec::len)
+        fake.operations().get("query ReadFiles"),
+        Some(&3),
+        "{:?}",
+        fake.operations()
+    );
+    // The initial commit, the competitor, the bump on top of it.
+    assert_eq!(commits(&fake), 3);
+    assert!(holds_new_tag(&fake));
+    assert_eq!(
+        fake.repo().read("main", "competitor.txt"),
+        "competing commit 1\n"
     );
 }
 

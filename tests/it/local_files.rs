@@ -405,7 +405,6 @@ fn issue_13_the_backend_keeps_what_the_guard_needs_of_skipped_files() {
 }
 
 #[test]
-#[ignore = "TODO(#13): needs the lead's wiring: the guard searches Snapshot::skipped and discover's raw bytes"]
 fn issue_13_unreadable_files_holding_the_target_fail_the_run() {
     // See: issue #13. These ended in "already up to date", exit 0, although
     // the README promises exit 1 when a skipped file mentions the target.

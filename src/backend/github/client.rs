@@ -1,7 +1,9 @@
 //! The HTTP side of the GitHub backend: one reqwest client, the token, the
 //! request counter, the size cap on every answer, one `tracing` event per
 //! request, and the classification of every answer into "use it", "wait and
-//! retry" or "stop". Knows nothing about Git or manifests.
+//! retry" or "stop". Answers are JSON read whole ([`Client::send`]) or, in a
+//! raw media type, streamed to a [`Sink`] ([`Client::stream`]) through the
+//! same waits and retries. Knows nothing about Git or manifests.
 //!
 //! Failure classes are kept apart (DESIGN.md §6):
 //! - primary rate limit (`x-ratelimit-remaining: 0`, or a GraphQL error of
@@ -176,13 +178,34 @@ impl Client {
     /// (`github request`), every wait one more (`github retry`) besides the
     /// `warn` the user sees.
     pub async fn send(&self, req: &Req<'_>) -> Result<Resp, GitHubError> {
+        self.exchange(req, &mut Body::Json).await
+    }
+
+    /// Sends `req` like [`Client::send`] (same waits, retries, counting and
+    /// log events), asking for the media type `accept`, and hands a
+    /// successful answer's body to `sink` piece by piece as it arrives,
+    /// never holding it whole: memory stays bounded whatever its size. A
+    /// retry restarts the sink; the body stops being read once the sink
+    /// wants no more. `req.limit` caps the bytes streamed. The answer's
+    /// `json` is `Null`; an error answer is read and classified as usual.
+    pub async fn stream(
+        &self,
+        req: &Req<'_>,
+        accept: &'static str,
+        sink: &mut dyn Sink,
+    ) -> Result<Resp, GitHubError> {
+        self.exchange(req, &mut Body::Stream { accept, sink }).await
+    }
+
+    /// The retry loop around [`Client::once`].
+    async fn exchange(&self, req: &Req<'_>, body: &mut Body<'_>) -> Result<Resp, GitHubError> {
         let mut backoff = Backoff::server();
         let mut attempt = 0;
         let (host, path) = host_and_path(&req.url);
         loop {
             attempt += 1;
             let started = Instant::now();
-            let (outcome, status) = self.once(req).await;
+            let (outcome, status) = self.once(req, body).await;
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             tracing::debug!(
                 method = %req.method,
@@ -323,7 +346,7 @@ impl Client {
     }
 
     /// One attempt: the outcome, and the status when an answer came.
-    async fn once(&self, req: &Req<'_>) -> (Outcome, Option<u16>) {
+    async fn once(&self, req: &Req<'_>, body: &mut Body<'_>) -> (Outcome, Option<u16>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut auth = match HeaderValue::from_str(&format!("Bearer {}", self.token.expose())) {
             Ok(v) => v,
@@ -342,6 +365,9 @@ impl Client {
         if let Some(body) = req.body {
             builder = builder.json(body);
         }
+        if let Body::Stream { accept, .. } = body {
+            builder = builder.header(header::ACCEPT, HeaderValue::from_static(accept));
+        }
         let response = match builder.send().await {
             Ok(r) => r,
             // A refused or failed connection never reached GitHub: safe to resend.
@@ -349,6 +375,24 @@ impl Client {
             Err(e) => return (Outcome::Transient(transport(&e)), None),
         };
         let status = response.status();
+        if let Body::Stream { sink, .. } = body
+            && status.is_success()
+        {
+            // A REST answer in a raw media type: no JSON that could report
+            // a rate limit, so a 2xx is the body itself.
+            let outcome = match stream_capped(response, req.limit, &mut **sink).await {
+                Ok(()) => Outcome::Done(Resp {
+                    status,
+                    json: Value::Null,
+                }),
+                Err(Capped::TooLarge) => Outcome::Fatal(GitHubError::TooLarge {
+                    what: req.what.to_owned(),
+                    limit: req.limit,
+                }),
+                Err(Capped::Broken(e)) => Outcome::Transient(transport(&e)),
+            };
+            return (outcome, Some(status.as_u16()));
+        }
         let headers = response.headers().clone();
         let bytes = match read_capped(response, req.limit).await {
             Ok(b) => b,
@@ -468,6 +512,53 @@ enum Capped {
     TooLarge,
     /// The body broke off.
     Broken(reqwest::Error),
+}
+
+/// What becomes of a successful answer's body.
+enum Body<'s> {
+    /// Read whole (up to the request's limit) and parsed as JSON.
+    Json,
+    /// Asked for in the media type `accept` and handed to `sink` as it
+    /// arrives.
+    Stream {
+        accept: &'static str,
+        sink: &'s mut dyn Sink,
+    },
+}
+
+/// Takes a streamed answer's body ([`Client::stream`]) piece by piece.
+pub trait Sink: Send {
+    /// Forgets what was pushed: the answer is being sent again from its
+    /// first byte (a retry).
+    fn restart(&mut self);
+    /// Takes the next piece. Returns true if and only if more of the body
+    /// is wanted; false stops reading it.
+    fn push(&mut self, piece: &[u8]) -> bool;
+}
+
+/// Streams a successful answer's body into `sink` (after restarting it):
+/// longer than `limit` (declared or read) is [`Capped::TooLarge`], the rest
+/// is never downloaded; a sink that wants no more ends the read early.
+async fn stream_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+    sink: &mut dyn Sink,
+) -> Result<(), Capped> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(Capped::TooLarge);
+    }
+    sink.restart();
+    let mut read = 0usize;
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Broken)? {
+        read = read.saturating_add(chunk.len());
+        if read > limit {
+            return Err(Capped::TooLarge);
+        }
+        if !sink.push(&chunk) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Reads an answer's body as it streams in: a successful answer longer than

@@ -165,7 +165,7 @@ impl Api {
     ) -> Result<Option<String>, GitHubError> {
         match classify_file(file_entry(entry, what)?, u64::MAX) {
             Fetched::Text(t) => Ok(Some(t)),
-            Fetched::Absent | Fetched::TooLarge(_) => Ok(None),
+            Fetched::Absent | Fetched::TooLarge { .. } => Ok(None),
             Fetched::Blob(oid) => {
                 if let Some(t) = texts.get(&oid) {
                     return Ok(Some(t.clone()));

@@ -3,20 +3,24 @@
 //! listing; a cut non-recursive listing cannot be paged and fails), then
 //! read them in GraphQL queries pinned to one commit, with a blob fallback
 //! for binary or truncated text (DESIGN.md §6). `--max-file-size` applies
-//! to listed and exact paths alike (GraphQL's `byteSize`), and every object
-//! id taken from an answer is checked before it is used.
+//! to listed and exact paths alike (GraphQL's `byteSize`); a file over it
+//! is streamed (raw blob, never held whole) through a search for the
+//! selection's needles, as `--dir` searches it, so a run cannot silently
+//! leave a too-large file that holds its image behind. The selection's keep
+//! filter drops what the run cannot use as the file queries answer. Every
+//! object id taken from an answer is checked before it is used.
 
 use std::collections::HashMap;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::client::{BLOB_CEILING, TREE_LIMIT};
+use super::client::{BLOB_CEILING, Req, Sink, TREE_LIMIT, message_of};
 use super::graphql::{self, Anchor, BlobFields, FileEntry, History};
 use super::types::{checked_oid, encode_path};
 use super::{Api, CHUNK, GitHubError, ReadState};
-use crate::backend::files::{FileSelection, too_large};
-use crate::backend::{Snapshot, SourceFile};
+use crate::backend::files::{FileSelection, KEEP_BATCH, Search, too_large};
+use crate::backend::{SkippedContent, Snapshot, SourceFile};
 use crate::finding::Finding;
 
 /// One file answer, ready to become bytes.
@@ -25,12 +29,32 @@ pub(super) enum Fetched {
     Text(String),
     /// Binary or truncated: fetch the blob by id.
     Blob(String),
-    TooLarge(u64),
+    /// Over the size limit (`byteSize`): its size, and its blob id when
+    /// GitHub gave one, to search it for [`FileSelection::needles`].
+    TooLarge {
+        size: u64,
+        oid: Option<String>,
+    },
+}
+
+/// The media type that makes `GET git/blobs/{sha}` answer the blob's bytes
+/// instead of base64 in JSON (docs, "Get a blob": "Returns the raw blob
+/// data"; blobs up to 100 MB).
+const RAW: &str = "application/vnd.github.raw+json";
+
+/// What one pass over a listing ended with.
+enum Pass {
+    /// The snapshot, and what the write path needs of the read.
+    Read(Snapshot, ReadState),
+    /// The branch moved between the listing and the first file query: the
+    /// query read commit `head` with tree `tree`.
+    Moved { head: String, tree: String },
 }
 
 impl Api {
     /// Lists the selected paths (unless they are exact), then reads them in
-    /// queries pinned to one commit.
+    /// queries pinned to one commit, dropping what `files.keep` rejects as
+    /// each batch arrives.
     pub(super) async fn read(
         &self,
         files: &FileSelection,
@@ -39,61 +63,191 @@ impl Api {
             Some(paths) => Listing::exact(paths),
             None => self.list(self.branch(), files).await?,
         };
-        let max = files.max_size;
-        let (head, tree, fetched, modes) = self.fetch_files(&listing.paths, None, max).await?;
-        if listing.tree.as_ref().is_some_and(|t| t != &tree) {
-            // The listing and the file query are two requests: the branch
-            // moved in between. List the tree the query saw, read that commit.
-            listing = self.list(&tree, files).await?;
-            let (head, tree, fetched, modes) =
-                self.fetch_files(&listing.paths, Some(&head), max).await?;
-            return self
-                .finish(files, listing, head, tree, fetched, modes)
-                .await;
+        let mut pin: Option<String> = None;
+        loop {
+            match self.read_listed(files, &listing, pin.as_deref()).await? {
+                Pass::Read(snapshot, state) => return Ok((snapshot, state)),
+                Pass::Moved { head, tree } => {
+                    // The listing and the file query are two requests: the
+                    // branch moved in between. List the tree the query saw,
+                    // read that commit (pinned, so this happens once).
+                    listing = self.list(&tree, files).await?;
+                    pin = Some(head);
+                }
+            }
         }
-        self.finish(files, listing, head, tree, fetched, modes)
-            .await
     }
 
-    async fn finish(
+    /// Reads `listing.paths` in chunks: the first at the branch head (or at
+    /// `pin`), the rest pinned to the commit the first one saw. Files over
+    /// `files.max_size` (`byteSize`, or the listing's size) are skipped with
+    /// a warning, exact paths included, and streamed through a search for
+    /// `files.needles` when there are any. Every [`KEEP_BATCH`] files kept,
+    /// `files.keep` drops what the run cannot use, so memory follows what
+    /// the run needs, not the number of files.
+    async fn read_listed(
         &self,
         files: &FileSelection,
-        listing: Listing,
-        head: String,
-        tree: String,
-        fetched: Vec<(String, Fetched)>,
-        mut modes: HashMap<String, u32>,
-    ) -> Result<(Snapshot, ReadState), GitHubError> {
-        let mut snapshot = Snapshot {
-            head: Some(head.clone()),
-            files: Vec::new(),
-            problems: listing.problems,
-            ..Snapshot::default()
-        };
-        for (path, f) in fetched {
-            let bytes = match f {
-                Fetched::Absent => continue,
-                Fetched::TooLarge(size) => {
+        listing: &Listing,
+        pin: Option<&str>,
+    ) -> Result<Pass, GitHubError> {
+        let mut snapshot = Snapshot::default();
+        let mut modes = HashMap::new();
+        let mut head = pin.map(str::to_owned);
+        let mut tree = String::new();
+        let mut unfiltered = 0;
+        let mut chunks: Vec<&[String]> = listing.paths.chunks(CHUNK).collect();
+        if chunks.is_empty() {
+            chunks.push(&[]);
+        }
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let (commit, _) = self.query_files(chunk, head.as_deref(), false).await?;
+            if i == 0 {
+                if pin.is_none() && listing.tree.as_ref().is_some_and(|t| t != &commit.tree) {
+                    return Ok(Pass::Moved {
+                        head: commit.oid,
+                        tree: commit.tree,
+                    });
+                }
+                snapshot.problems.clone_from(&listing.problems);
+                for big in &listing.too_large {
+                    self.skip_too_large(
+                        files,
+                        &big.path,
+                        big.size,
+                        big.oid.as_deref(),
+                        &mut snapshot,
+                    )
+                    .await?;
+                }
+            }
+            head = Some(commit.oid);
+            tree = commit.tree;
+            for (path, entry) in chunk.iter().zip(commit.files) {
+                if let Some(mode) = entry.as_ref().and_then(|e| e.mode) {
+                    modes.insert(path.clone(), mode);
+                }
+                let bytes = match classify_file(entry, files.max_size) {
+                    Fetched::Absent => continue,
+                    Fetched::TooLarge { size, oid } => {
+                        self.skip_too_large(files, path, size, oid.as_deref(), &mut snapshot)
+                            .await?;
+                        continue;
+                    }
+                    Fetched::Text(t) => t.into_bytes(),
+                    Fetched::Blob(oid) => self.blob(&oid, path, files.max_size).await?,
+                };
+                // A blob read without `byteSize` is checked once it is here.
+                if bytes.len() as u64 > files.max_size {
                     snapshot
                         .problems
-                        .push(too_large(&path, size, files.max_size));
+                        .push(too_large(path, bytes.len() as u64, files.max_size));
+                    if !files.needles.is_empty() {
+                        let mut search = Search::new(&files.needles);
+                        search.push(&bytes);
+                        snapshot
+                            .skipped
+                            .insert(path.clone(), SkippedContent::Mentions(search.finish()));
+                    }
                     continue;
                 }
-                Fetched::Text(t) => t.into_bytes(),
-                Fetched::Blob(oid) => self.blob(&oid, &path, files.max_size).await?,
-            };
-            // A blob read without `byteSize` is checked once it is here.
-            if bytes.len() as u64 > files.max_size {
-                snapshot
-                    .problems
-                    .push(too_large(&path, bytes.len() as u64, files.max_size));
-                continue;
+                snapshot.files.push(SourceFile {
+                    path: path.clone(),
+                    bytes,
+                });
             }
-            snapshot.files.push(SourceFile { path, bytes });
+            if let Some(keep) = &files.keep
+                && snapshot.files.len() - unfiltered >= KEEP_BATCH
+            {
+                snapshot.dropped += keep.retain(&mut snapshot.files, unfiltered);
+                unfiltered = snapshot.files.len();
+            }
         }
-        modes.extend(listing.modes);
+        if let Some(keep) = &files.keep {
+            snapshot.dropped += keep.retain(&mut snapshot.files, unfiltered);
+        }
+        let head = head.ok_or_else(|| GitHubError::Unexpected {
+            what: "read files".into(),
+            message: "no head commit".into(),
+        })?;
+        modes.extend(listing.modes.iter().map(|(p, m)| (p.clone(), *m)));
+        snapshot.head = Some(head.clone());
         snapshot.files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok((snapshot, ReadState { head, tree, modes }))
+        Ok(Pass::Read(snapshot, ReadState { head, tree, modes }))
+    }
+
+    /// Skips `path`, `size` bytes over the limit, with the warning every
+    /// backend gives; with needles to look for, streams its blob `oid`
+    /// through [`Api::search_blob`] and keeps what it mentions, so a guard
+    /// can fail a run that would leave it behind (as `--dir` does).
+    async fn skip_too_large(
+        &self,
+        files: &FileSelection,
+        path: &str,
+        size: u64,
+        oid: Option<&str>,
+        snapshot: &mut Snapshot,
+    ) -> Result<(), GitHubError> {
+        snapshot
+            .problems
+            .push(too_large(path, size, files.max_size));
+        if files.needles.is_empty() {
+            return Ok(());
+        }
+        let Some(oid) = oid else {
+            // GitHub gave no blob id: nothing to search, as for a file
+            // `--dir` cannot open.
+            return Ok(());
+        };
+        let found = self.search_blob(oid, path, &files.needles).await?;
+        snapshot
+            .skipped
+            .insert(path.to_owned(), SkippedContent::Mentions(found));
+        Ok(())
+    }
+
+    /// Which of `needles` the blob `oid` (the content of `path`)
+    /// [`mentions`](crate::backend::files::mentions): one `GET git/blobs/{sha}`
+    /// in the [`RAW`] media type, streamed through a [`Search`], so memory
+    /// stays a few KiB whatever the blob's size (at most [`BLOB_CEILING`]
+    /// bytes are read). Goes through the client's waits and retries and is
+    /// counted like any request.
+    async fn search_blob(
+        &self,
+        oid: &str,
+        path: &str,
+        needles: &[String],
+    ) -> Result<Vec<String>, GitHubError> {
+        let what = format!("search {path} (over --max-file-size) for the images of this run");
+        let oid = checked_oid(Some(oid), "the blob's oid", &what)?;
+        let mut sink = Searching {
+            needles,
+            search: Search::new(needles),
+        };
+        let resp = self
+            .client
+            .stream(
+                &Req {
+                    limit: BLOB_CEILING,
+                    ..Req::rest(
+                        reqwest::Method::GET,
+                        self.rest(&format!("git/blobs/{oid}")),
+                        None,
+                        &what,
+                        true,
+                    )
+                },
+                RAW,
+                &mut sink,
+            )
+            .await?;
+        if !resp.status.is_success() {
+            return Err(GitHubError::Unexpected {
+                what,
+                message: format!("HTTP {}: {}", resp.status.as_u16(), message_of(&resp.json)),
+            });
+        }
+        Ok(sink.search.finish())
     }
 
     /// The blob paths under `treeish` that `files` selects. Walks subtrees
@@ -156,9 +310,8 @@ impl Api {
                             listing.modes.insert(path.clone(), mode);
                         }
                         if size > files.max_size {
-                            listing
-                                .problems
-                                .push(too_large(&path, size, files.max_size));
+                            let oid = entry.get("sha").and_then(Value::as_str).map(str::to_owned);
+                            listing.too_large.push(Oversized { path, size, oid });
                         } else {
                             listing.paths.push(path);
                         }
@@ -169,42 +322,6 @@ impl Api {
         }
         listing.paths.sort();
         Ok(listing)
-    }
-
-    /// Reads `paths` in chunks: the first at the branch head (or at `pin`),
-    /// the rest pinned to the commit the first one saw. Files over `max`
-    /// bytes (`byteSize`) are [`Fetched::TooLarge`], exact paths included.
-    #[allow(clippy::type_complexity)]
-    async fn fetch_files(
-        &self,
-        paths: &[String],
-        pin: Option<&str>,
-        max: u64,
-    ) -> Result<(String, String, Vec<(String, Fetched)>, HashMap<String, u32>), GitHubError> {
-        let mut head = pin.map(str::to_owned);
-        let mut tree = String::new();
-        let mut fetched = Vec::with_capacity(paths.len());
-        let mut modes = HashMap::new();
-        let mut chunks: Vec<&[String]> = paths.chunks(CHUNK).collect();
-        if chunks.is_empty() {
-            chunks.push(&[]);
-        }
-        for chunk in chunks {
-            let (commit, _) = self.query_files(chunk, head.as_deref(), false).await?;
-            head = Some(commit.oid.clone());
-            tree = commit.tree;
-            for (path, entry) in chunk.iter().zip(commit.files) {
-                if let Some(mode) = entry.as_ref().and_then(|e| e.mode) {
-                    modes.insert(path.clone(), mode);
-                }
-                fetched.push((path.clone(), classify_file(entry, max)));
-            }
-        }
-        let head = head.ok_or_else(|| GitHubError::Unexpected {
-            what: "read files".into(),
-            message: "no head commit".into(),
-        })?;
-        Ok((head, tree, fetched, modes))
     }
 
     /// One files query. With `pin`, reads that commit; else the branch head.
@@ -320,6 +437,33 @@ struct Listing {
     paths: Vec<String>,
     modes: HashMap<String, u32>,
     problems: Vec<Finding>,
+    /// Selected blobs over the size limit, in listing order: not read.
+    too_large: Vec<Oversized>,
+}
+
+/// A listed blob over `--max-file-size`.
+#[derive(Debug)]
+struct Oversized {
+    path: String,
+    size: u64,
+    /// Its sha as the listing gave it (checked before it is used).
+    oid: Option<String>,
+}
+
+/// A [`Sink`] that searches a streamed blob.
+struct Searching<'n> {
+    needles: &'n [String],
+    search: Search<'n>,
+}
+
+impl Sink for Searching<'_> {
+    fn restart(&mut self) {
+        self.search = Search::new(self.needles);
+    }
+
+    fn push(&mut self, piece: &[u8]) -> bool {
+        self.search.push(piece)
+    }
 }
 
 impl Listing {
@@ -381,7 +525,7 @@ pub(super) fn classify_file(entry: Option<FileEntry>, max: u64) -> Fetched {
     };
     let size = byte_size.unwrap_or(0);
     if size > max {
-        return Fetched::TooLarge(size);
+        return Fetched::TooLarge { size, oid };
     }
     match (text, oid) {
         (Some(t), _) if !is_truncated && is_binary != Some(true) => Fetched::Text(t),

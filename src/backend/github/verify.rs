@@ -43,7 +43,7 @@ impl Api {
                     .await
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok()),
-                Fetched::Absent | Fetched::TooLarge(_) => None,
+                Fetched::Absent | Fetched::TooLarge { .. } => None,
             };
             if !text.is_some_and(|t| change.held_by(&t)) {
                 missing.push(format!(

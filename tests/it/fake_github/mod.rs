@@ -22,7 +22,7 @@
 //! | mutations | `createCommitOnBranch`, `createRef`, `updateRefs` (create, move, delete with all-zero oids, atomically), `deleteRef`, `createPullRequest`, `updatePullRequest`, `closePullRequest`, `addComment` | see `graphql` |
 //! | `PullRequest` | `id number url title body state closed merged isDraft baseRefName headRefName headRefOid baseRefOid headRef baseRef createdAt closedAt mergedAt author { login } comments(first/last) { totalCount nodes { id body url createdAt author { login } } }` | GitHub's own state changes: `pulls` |
 //! | REST `git/trees/{sha}` | `?recursive=1` | `truncated` (docs: "Get a tree") |
-//! | REST `git/blobs/{sha}` | base64 wrapped at 60 columns | |
+//! | REST `git/blobs/{sha}` | base64 wrapped at 60 columns; with `Accept: application/vnd.github.raw+json` (or `.raw`, `.v3.raw`) the bytes themselves, streamed, `content-type: application/vnd.github.raw` | docs: "Get a blob", custom media types ("Returns the raw blob data") |
 //! | REST `git/trees`, `git/commits` (POST) | inline `content`; `author`/`committer` | commits unsigned (`verification.verified: false, reason: "unsigned"`) unless `Faults::sign_rest_commits` |
 //! | REST `git/commits/{sha}`, `commits/{ref}` (GET) | with `verification` | |
 //! | REST `git/ref/heads/{b}` (GET), `git/refs` (POST), `git/refs/heads/{b}` (PATCH, DELETE) | | `422 Update is not a fast forward`, `422 Reference does not exist`, `422 Reference already exists`, `422 Reference cannot be updated` (osunyorg/admin#104, octokit/octokit.net#2277) |
@@ -45,6 +45,8 @@
 //! | `truncate_trees_over` / `truncate_flat_trees_over` | recursive / non-recursive listings cut with `truncated: true` | docs: "Get a tree" |
 //! | `text_limit` | `Blob.text` cut at this many bytes with `isTruncated` (default 512,000) | sveltia/sveltia-cms#950 |
 //! | `text_missing_over` | `Blob.text` null (and `isTruncated` false) for larger text blobs | hardening: the schema promises `text` only "or null if the Blob is binary"; no threshold is documented |
+//! | `broken_raw_blobs` | the next raw blob answers break off halfway through the body | hardening: a long download that fails midway |
+//! | `commit_after_listing` | a competitor commits to `main` right after each of the next N tree listings is answered | the branch moving between a reader's requests |
 //! | `bad_oids` | the next write answers carry this string as the new commit id | hardening |
 //! | `floods` | the next answers are streamed JSON of N bytes, or endless, never built in memory | hardening |
 //! | `forbid_pull_requests` | pull-request mutations refused: GraphQL `FORBIDDEN` or HTTP 403 "Resource not accessible by integration" | |
@@ -68,7 +70,7 @@
 //! | `repo()` | the real repository (`git`): `head`, `info`, `range`, `diff`, `read`… |
 //!
 //! Request counters: [`FakeGitHub::counts`] per endpoint (`POST /graphql`,
-//! `GET /git/trees/{sha}`…), [`FakeGitHub::operations`] per GraphQL
+//! `GET /git/trees/{sha}`…, `GET /git/blobs/{sha} raw` for the raw media type), [`FakeGitHub::operations`] per GraphQL
 //! operation (`query ReadFiles`, `mutation CreatePullRequest`), and
 //! [`FakeGitHub::fields`] per executed GraphQL field (`Commit.history`,
 //! `Mutation.addComment`, `Ref.compare`), aliases counted each.
@@ -208,6 +210,10 @@ pub struct Faults {
     pub text_limit: Option<usize>,
     /// `Blob.text` is null for text blobs larger than this.
     pub text_missing_over: Option<u64>,
+    /// Next N raw blob answers send half the body, then break off.
+    pub broken_raw_blobs: usize,
+    /// Next N tree listings: a competitor commits to `main` right after.
+    pub commit_after_listing: usize,
     /// Next write answers carry this string instead of the new commit id.
     pub bad_oids: VecDeque<String>,
     /// Next requests are answered by these streamed documents.
@@ -248,6 +254,8 @@ impl Default for Faults {
             truncate_flat_trees_over: None,
             text_limit: Some(TEXT_LIMIT),
             text_missing_over: None,
+            broken_raw_blobs: 0,
+            commit_after_listing: 0,
             bad_oids: VecDeque::new(),
             floods: VecDeque::new(),
             forbid_pull_requests: None,
@@ -578,6 +586,9 @@ pub enum Answer {
     Json(u16, Vec<(&'static str, String)>, Value),
     /// Status and headers, no body (204).
     Empty(u16, Vec<(&'static str, String)>),
+    /// Status, headers and bytes in a raw media type, sent in pieces of
+    /// 16 KiB; with `Some(n)` the connection breaks after `n` bytes.
+    Raw(u16, Vec<(&'static str, String)>, Bytes, Option<usize>),
     /// Status, headers and a body produced chunk by chunk as the client
     /// reads it (`Faults::floods`).
     Stream(
@@ -601,6 +612,7 @@ impl Answer {
         match self {
             Answer::Json(s, h, b) => Answer::Json(s, merge(h), b),
             Answer::Empty(s, h) => Answer::Empty(s, merge(h)),
+            Answer::Raw(s, h, b, cut) => Answer::Raw(s, merge(h), b, cut),
             Answer::Stream(s, h, b) => Answer::Stream(s, merge(h), b),
             Answer::Drop => Answer::Drop,
         }
@@ -669,6 +681,27 @@ async fn serve(
             }
             resp.body(Body::empty()).expect("response")
         }
+        Answer::Raw(status, extra, bytes, cut) => {
+            let end = cut.unwrap_or(bytes.len()).min(bytes.len());
+            let mut pieces: Vec<Result<Bytes, std::io::Error>> = (0..end)
+                .step_by(16 * 1024)
+                .map(|at| Ok(bytes.slice(at..(at + 16 * 1024).min(end))))
+                .collect();
+            if cut.is_some() {
+                pieces.push(Err(std::io::Error::other("connection broke off")));
+            }
+            let mut resp = Response::builder()
+                .status(status)
+                .header("content-type", "application/vnd.github.raw");
+            if cut.is_none() {
+                resp = resp.header("content-length", bytes.len().to_string());
+            }
+            for (k, v) in extra {
+                resp = resp.header(k, v);
+            }
+            resp.body(Body::from_stream(futures_util::stream::iter(pieces)))
+                .expect("response")
+        }
         Answer::Stream(status, extra, chunks) => {
             // Polled only as the client reads: an endless body costs one
             // chunk of memory, and stops when the client hangs up.
@@ -701,7 +734,14 @@ pub(crate) enum WriteFault {
 impl State {
     fn handle(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Answer {
         let path = uri.path();
-        let label = endpoint_label(method, path);
+        let raw = headers
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(rest::wants_raw);
+        let mut label = endpoint_label(method, path);
+        if raw && label == "GET /git/blobs/{sha}" {
+            label.push_str(" raw");
+        }
         *lock(&self.counts).entry(label.clone()).or_default() += 1;
         let graphql = path == "/api/graphql";
         let resource = if graphql {
@@ -784,8 +824,22 @@ impl State {
         let answer = if graphql && method == Method::POST {
             graphql::execute(self, &body)
         } else {
-            rest::handle(self, method, path, uri.query().unwrap_or(""), &body)
+            rest::handle(self, method, path, uri.query().unwrap_or(""), &body, raw)
         };
+        if label == "GET /git/trees/{sha}" {
+            let competitor = {
+                let mut f = lock(&self.faults);
+                let due = f.commit_after_listing > 0;
+                if due {
+                    f.commit_after_listing -= 1;
+                }
+                due
+            };
+            if competitor {
+                let _writes = lock(&self.write_lock);
+                self.land_competitor(BRANCH);
+            }
+        }
         answer.with_headers(headers_ok)
     }
 

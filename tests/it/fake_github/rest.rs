@@ -19,7 +19,15 @@ const COMPARE_COMMITS: usize = 250;
 const COMPARE_FILES: usize = 300;
 
 /// Answers one REST request.
-pub fn handle(state: &State, method: &Method, path: &str, query: &str, body: &Value) -> Answer {
+/// `raw`: the request asked for a raw media type ([`wants_raw`]).
+pub fn handle(
+    state: &State,
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: &Value,
+    raw: bool,
+) -> Answer {
     let Some(rest) = path.strip_prefix(&format!("/api/v3/repos/{OWNER}/{NAME}/")) else {
         return not_found();
     };
@@ -32,7 +40,7 @@ pub fn handle(state: &State, method: &Method, path: &str, query: &str, body: &Va
                 .any(|p| p == "recursive=1" || p == "recursive=true");
             list_tree(state, &arg["trees/".len()..], recursive)
         }
-        ("GET", "git") if arg.starts_with("blobs/") => blob(state, &arg["blobs/".len()..]),
+        ("GET", "git") if arg.starts_with("blobs/") => blob(state, &arg["blobs/".len()..], raw),
         ("POST", "git") if arg == "trees" => create_tree(state, body),
         ("POST", "git") if arg == "commits" => create_commit(state, body),
         ("GET", "git") if arg.starts_with("commits/") => {
@@ -157,12 +165,39 @@ fn list_tree(state: &State, treeish: &str, recursive: bool) -> Answer {
     )
 }
 
-/// `GET git/blobs/{sha}`: base64, wrapped at 60 columns as GitHub sends it.
-fn blob(state: &State, sha: &str) -> Answer {
+/// Returns true if and only if an `Accept` header asks for a raw media
+/// type: `application/vnd.github.raw`, with `+json` or the `v3` version
+/// (docs, "Media types": `application/vnd.github[.version].param[+json]`).
+pub fn wants_raw(accept: &str) -> bool {
+    accept.split(',').any(|t| {
+        matches!(
+            t.split(';').next().unwrap_or("").trim(),
+            "application/vnd.github.raw"
+                | "application/vnd.github.raw+json"
+                | "application/vnd.github.v3.raw"
+                | "application/vnd.github.v3.raw+json"
+        )
+    })
+}
+
+/// `GET git/blobs/{sha}`: base64, wrapped at 60 columns as GitHub sends it;
+/// the bytes themselves for a `raw` media type.
+fn blob(state: &State, sha: &str, raw: bool) -> Answer {
     if state.repo.kind(sha).as_deref() != Some("blob") {
         return not_found();
     }
     let bytes = state.repo.blob(sha).unwrap_or_default();
+    if raw {
+        let cut = {
+            let mut f = lock(&state.faults);
+            let broken = f.broken_raw_blobs > 0;
+            if broken {
+                f.broken_raw_blobs -= 1;
+            }
+            broken.then_some(bytes.len() / 2)
+        };
+        return Answer::Raw(200, vec![], Bytes::from(bytes), cut);
+    }
     let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
     let wrapped: Vec<&str> = b64
         .as_bytes()

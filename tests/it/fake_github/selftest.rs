@@ -1286,3 +1286,69 @@ fn date_formatting_is_utc_iso() {
     assert_eq!(super::iso_utc(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(super::iso_utc(1_709_287_200), "2024-03-01T10:00:00Z");
 }
+
+#[test]
+fn blobs_come_raw_when_asked_for_and_can_break_off() {
+    let gh = Gh::new();
+    let mut bytes = b"\xff\xfe".to_vec();
+    bytes.extend((0..200_000u32).map(|i| (i % 251) as u8));
+    gh.fake
+        .repo()
+        .commit_on("main", &[("big.bin", bytes.as_slice())], "big");
+    let sha = gh
+        .fake
+        .repo()
+        .entry(&gh.head("main"), "big.bin")
+        .expect("blob")
+        .sha;
+    let url = format!("{}/repos/acme/gitops/git/blobs/{sha}", gh.fake.api_url());
+    // (status, content type, body); `Err` when the answer broke off.
+    let fetch = |accept: &str| {
+        gh.rt.block_on(async {
+            let resp = gh
+                .http
+                .get(&url)
+                .header("user-agent", "fake-selftest")
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("accept", accept)
+                .send()
+                .await?;
+            let status = resp.status().as_u16();
+            let kind = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let body = resp.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>((status, kind, body))
+        })
+    };
+    for accept in [
+        "application/vnd.github.raw+json",
+        "application/vnd.github.raw",
+        "application/vnd.github.v3.raw",
+    ] {
+        let (status, kind, body) = fetch(accept).expect("answer");
+        assert_eq!((status, kind.as_str()), (200, "application/vnd.github.raw"));
+        assert_eq!(body, bytes, "{accept}");
+    }
+    // The default media type: JSON with base64, as before.
+    let (status, kind, body) = fetch("application/vnd.github+json").expect("answer");
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("application/json"), "{kind}");
+    let v: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(v["encoding"], "base64");
+    let counts = gh.fake.counts();
+    assert_eq!(
+        counts.get("GET /git/blobs/{sha} raw"),
+        Some(&3),
+        "{counts:?}"
+    );
+    assert_eq!(counts.get("GET /git/blobs/{sha}"), Some(&1), "{counts:?}");
+    // Broken off halfway: the client sees an error, never a short body.
+    gh.fake.faults().broken_raw_blobs = 1;
+    assert!(fetch("application/vnd.github.raw+json").is_err());
+    let (_, _, body) = fetch("application/vnd.github.raw+json").expect("answer");
+    assert_eq!(body, bytes, "the next answer is whole");
+}
