@@ -1,0 +1,223 @@
+//! The fuzz targets of `fuzz/src/targets.rs` inside `cargo test`: every
+//! committed seed and every saved crash (`fuzz/corpus/<target>/`,
+//! `fuzz/regressions/<target>/`) replays, and a bounded proptest run mutates
+//! the seeds (fixed RNG seed, so CI is repeatable). The long, coverage-guided
+//! runs are AFL++'s: `scripts/fuzz [target] [seconds]`.
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed, TestRunner};
+
+#[path = "../../fuzz/src/targets.rs"]
+mod targets;
+
+/// Cases per target in the smoke run.
+const CASES: u32 = 256;
+
+fn files(kind: &str, target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join(kind)
+        .join(target);
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    files("corpus", target)
+        .iter()
+        .map(|p| std::fs::read(p).expect("read a seed"))
+        .collect()
+}
+
+/// One edit to a seed: at a position (a fraction of its length), delete
+/// some bytes, then insert some.
+#[derive(Clone, Debug)]
+struct Mutation {
+    at: f64,
+    delete: usize,
+    insert: Vec<u8>,
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    // Bytes that matter to the grammars: YAML indicators, reference and
+    // header punctuation, whitespace, NUL (the control separator), UTF-8.
+    let token = prop_oneof![
+        any::<u8>().prop_map(|b| vec![b]),
+        prop::sample::select(vec![
+            "\n", "\r\n", " ", "\t", ":", ": ", "- ", "#", "&a ", "*a", "'", "\"", "|", ">", "{",
+            "}", "[", "]", ",", "---\n", "...\n", "@", "/", "<", ">", ";", "rel=next", "=", "\0",
+            "\u{feff}", "é", "||", " - ", "^", "~", "x", "*", "v", "1.", "-rc", "sha256:", "?",
+            "%", "\\",
+        ])
+        .prop_map(|s| s.as_bytes().to_vec()),
+    ];
+    (0.0..=1.0f64, 0usize..8, prop::collection::vec(token, 0..4)).prop_map(
+        |(at, delete, insert)| Mutation {
+            at,
+            delete,
+            insert: insert.concat(),
+        },
+    )
+}
+
+fn mutate(seed: &[u8], mutations: &[Mutation]) -> Vec<u8> {
+    let mut out = seed.to_vec();
+    for m in mutations {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let at = ((out.len() as f64) * m.at) as usize;
+        let at = at.min(out.len());
+        let end = (at + m.delete).min(out.len());
+        out.splice(at..end, m.insert.iter().copied());
+    }
+    out
+}
+
+fn smoke(name: &str) {
+    let target = targets::target(name).expect("a known target");
+    let seeds = seeds(name);
+    assert!(!seeds.is_empty(), "fuzz/corpus/{name}/ holds no seed");
+    let config = Config {
+        cases: CASES,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(0x6769_746f_7073),
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let strategy = (0..seeds.len(), prop::collection::vec(mutation(), 1..6));
+    let result = runner.run(&strategy, |(i, mutations)| {
+        let input = mutate(&seeds[i], &mutations);
+        target(&input);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("fuzz target {name}: {e}");
+    }
+}
+
+#[test]
+fn every_seed_and_saved_crash_replays() {
+    for (name, target) in targets::TARGETS {
+        for kind in ["corpus", "regressions"] {
+            for path in files(kind, name) {
+                let data = std::fs::read(&path).expect("read an input");
+                let result = std::panic::catch_unwind(|| target(&data));
+                assert!(result.is_ok(), "{name}: {} fails", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn manifest_survives_mutated_seeds() {
+    smoke("manifest");
+}
+
+#[test]
+fn reference_survives_mutated_seeds() {
+    smoke("reference");
+}
+
+#[test]
+fn constraint_survives_mutated_seeds() {
+    smoke("constraint");
+}
+
+#[test]
+fn link_survives_mutated_seeds() {
+    smoke("link");
+}
+
+#[test]
+fn inputs_survives_mutated_seeds() {
+    smoke("inputs");
+}
+
+// Regressions: each crash the fuzz targets found, with the right behaviour.
+
+fn translated(pairs: &[(&str, &str)]) -> gitops_bump::cli::Cli {
+    use clap::Parser as _;
+    let env: std::collections::BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let args = gitops_bump::gha::inputs::translate(&env).expect("valid inputs");
+    gitops_bump::cli::Cli::try_parse_from(std::iter::once("gitops-bump".to_owned()).chain(args))
+        .expect("every value reaches its flag")
+}
+
+#[test]
+fn issue_13_input_values_starting_with_a_dash_stay_values() {
+    // See: issue #13 (the `inputs` target). clap reads a separate word
+    // starting with `-` as a flag, so a message like `-- hotfix` made the
+    // whole command line invalid, and a value could never look like a flag.
+    let cli = translated(&[
+        ("INPUT_IMAGES", "x:1"),
+        ("INPUT_REPOSITORY", "acme/gitops"),
+        ("INPUT_BRANCH", "-b"),
+        ("INPUT_MESSAGE", "-- hotfix {to}"),
+        ("INPUT_WRITER-ID", "--dry-run"),
+        ("INPUT_FILES", "-x.yaml"),
+        ("INPUT_PLATFORMS", "-p"),
+        ("INPUT_POLICY", "-numerical"),
+        ("INPUT_INSECURE-REGISTRIES", "-h:5000"),
+    ]);
+    let gitops_bump::cli::Command::Set(set) = cli.command else {
+        panic!("set");
+    };
+    assert_eq!(set.source.branch.as_deref(), Some("-b"));
+    assert_eq!(set.write.message.as_deref(), Some("-- hotfix {to}"));
+    assert_eq!(set.write.writer_id, "--dry-run");
+    assert!(!set.write.dry_run, "a value never becomes a flag");
+    assert_eq!(set.source.files, ["-x.yaml"]);
+    assert_eq!(set.registry.platforms, ["-p"]);
+    assert_eq!(set.guard.policy.as_deref(), Some("-numerical"));
+    assert_eq!(set.registry.insecure_registries, ["-h:5000"]);
+
+    let cli = translated(&[
+        ("INPUT_COMMAND", "explain"),
+        ("INPUT_IMAGES", "x"),
+        ("INPUT_POLICY", "-x"),
+    ]);
+    let gitops_bump::cli::Command::Explain(explain) = cli.command else {
+        panic!("explain");
+    };
+    assert_eq!(explain.policy, "-x");
+
+    let cli = translated(&[("INPUT_IMAGES", "x:1"), ("INPUT_WORKING-DIRECTORY", "-d")]);
+    let gitops_bump::cli::Command::Set(set) = cli.command else {
+        panic!("set");
+    };
+    assert_eq!(set.source.dir.as_deref(), Some(Path::new("-d")));
+}
+
+#[test]
+fn issue_13_a_repository_on_a_dotless_host_writes_back_as_itself() {
+    // See: issue #13 (the `reference` target). Only its capitals mark
+    // `LOCALDOMAIN` as a registry host; lowercased in the written form it
+    // named the Docker Hub repository `docker.io/localdomain/debian`.
+    use gitops_bump::reference::{Reference, Repository};
+    let repo = Reference::parse("LOCALDOMAIN/debian:12")
+        .expect("valid")
+        .repository();
+    assert_eq!((repo.domain(), repo.path()), ("localdomain", "debian"));
+    assert_eq!(repo.to_string(), "LOCALDOMAIN/debian");
+    assert_eq!(repo.familiar(), "LOCALDOMAIN/debian");
+    assert_eq!(Repository::parse(&repo.to_string()), Ok(repo.clone()));
+    assert_eq!(Repository::parse("LocalDomain/debian"), Ok(repo));
+    // Hosts that read as hosts anyway stay lowercase.
+    for (name, written) in [
+        ("Registry.Example/a", "registry.example/a"),
+        ("LOCALHOST/a", "localhost/a"),
+        ("Host:5000/a", "host:5000/a"),
+        ("localdomain/debian", "docker.io/localdomain/debian"),
+    ] {
+        let repo = Repository::parse(name).expect("valid");
+        assert_eq!(repo.to_string(), written, "{name}");
+        assert_eq!(Repository::parse(written), Ok(repo), "{name}");
+    }
+}
