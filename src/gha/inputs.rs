@@ -99,11 +99,11 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         ));
     }
     for pattern in list("files") {
-        args.extend(["--files".to_owned(), pattern]);
+        args.push(valued("--files", &pattern));
     }
     if command == "set" {
         match get("working-directory") {
-            Some(dir) => args.extend(["--dir".to_owned(), dir]),
+            Some(dir) => args.push(valued("--dir", &dir)),
             None => {
                 let repo = get("repository").ok_or_else(|| {
                     err(
@@ -114,9 +114,9 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
                 if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
                     return Err(err("repository", format!("{repo:?} is not OWNER/NAME")));
                 }
-                args.extend(["--repo".to_owned(), repo]);
+                args.push(valued("--repo", &repo));
                 if let Some(branch) = get("branch") {
-                    args.extend(["--branch".to_owned(), branch]);
+                    args.push(valued("--branch", &branch));
                 }
                 if flag("pull-request")? {
                     args.push("--pull-request".into());
@@ -133,22 +133,22 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
             args.push("--allow-downgrade".into());
         }
         if let Some(message) = get("message") {
-            args.extend(["--message".to_owned(), message]);
+            args.push(valued("--message", &message));
         }
         if let Some(writer) = get("writer-id") {
-            args.extend(["--writer-id".to_owned(), writer]);
+            args.push(valued("--writer-id", &writer));
         }
     }
     // Both commands check platforms: set verifies the new tag, explain
     // tries ranked tags until one provides them.
     for platform in list("platforms") {
-        args.extend(["--platform".to_owned(), platform]);
+        args.push(valued("--platform", &platform));
     }
     if let Some(policy) = get("policy") {
-        args.extend(["--policy".to_owned(), policy]);
+        args.push(valued("--policy", &policy));
     }
     for host in list("insecure-registries") {
-        args.extend(["--insecure-registry".to_owned(), host]);
+        args.push(valued("--insecure-registry", &host));
     }
     if let Some(extra) = get("extra-args") {
         args.extend(split_words(&extra).map_err(|m| err("extra-args", m))?);
@@ -156,6 +156,13 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
     args.push("--".into());
     args.extend(images);
     Ok(args)
+}
+
+/// One `--flag=value` word: clap reads a separate word that starts with
+/// `-` as a flag, so a value like `-- hotfix` would not reach its flag
+/// (or, worse, could act as one). Joined, any value stays a value.
+fn valued(flag: &str, value: &str) -> String {
+    format!("{flag}={value}")
 }
 
 /// Names of `INPUT_*` variables that match no declared input.
@@ -235,7 +242,7 @@ mod tests {
         ]);
         assert_eq!(
             translate(&e).expect("valid").join(" "),
-            "set --files a/*.yaml --files b/*.yaml --dir gitops --dry-run -- ghcr.io/a/b:v1 ghcr.io/a/c:v2"
+            "set --files=a/*.yaml --files=b/*.yaml --dir=gitops --dry-run -- ghcr.io/a/b:v1 ghcr.io/a/c:v2"
         );
     }
 
@@ -254,15 +261,11 @@ mod tests {
             translate(&e).expect("valid"),
             [
                 "set",
-                "--repo",
-                "acme/gitops",
-                "--branch",
-                "main",
+                "--repo=acme/gitops",
+                "--branch=main",
                 "--pull-request",
-                "--platform",
-                "linux/amd64",
-                "--platform",
-                "linux/arm64",
+                "--platform=linux/amd64",
+                "--platform=linux/arm64",
                 "--writer-id",
                 "ci dev",
                 "--no-verify",
@@ -310,7 +313,7 @@ mod tests {
         ]);
         assert_eq!(
             translate(&e).expect("valid").join(" "),
-            "explain --platform linux/arm64 --policy semver:^1 -- ghcr.io/a/b"
+            "explain --platform=linux/arm64 --policy=semver:^1 -- ghcr.io/a/b"
         );
     }
 
@@ -362,7 +365,7 @@ mod tests {
         ]);
         assert_eq!(
             translate(&e).expect("valid").join(" "),
-            "set --dir d --allow-downgrade --policy numerical -- x:1"
+            "set --dir=d --allow-downgrade --policy=numerical -- x:1"
         );
     }
 }
