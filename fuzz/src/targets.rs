@@ -26,8 +26,11 @@ use gitops_bump::reference::{self, Reference, Repository, kustomize};
 use gitops_bump::registry;
 use url::Url;
 
+/// A fuzz target: runs on any bytes, panics when a property fails.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as `scripts/fuzz` and the corpus folders name them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("manifest", manifest),
     ("reference", reference),
     ("constraint", constraint),
@@ -36,7 +39,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The target called `name`, if there is one.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
@@ -147,7 +150,7 @@ pub fn manifest(data: &[u8]) {
     let manifests = [m];
     let plans = plan::plan(&manifests, &targets);
     let allowed: Vec<usize> = (0..plans.len())
-        .filter(|&i| plans[i].unfit.is_none() && ctl.byte().unwrap_or(0) % 2 == 0)
+        .filter(|&i| plans[i].unfit.is_none() && ctl.byte().unwrap_or(0).is_multiple_of(2))
         .collect();
     let merged = merge::merge(&manifests, &plans, &allowed);
     if !merged.findings.is_empty() {

@@ -221,3 +221,38 @@ fn issue_13_a_repository_on_a_dotless_host_writes_back_as_itself() {
         assert_eq!(Repository::parse(written), Ok(repo), "{name}");
     }
 }
+
+#[test]
+fn issue_13_an_alias_inside_its_own_anchor_is_invalid_yaml_not_a_stack_overflow() {
+    // See: issue #13 (the `manifest` target). An alias inside the node its
+    // anchor names makes a cyclic graph; the site walker followed it until
+    // the stack overflowed and the process aborted. Kubernetes' go-yaml
+    // rejects such a file ("anchor 'x' value contains itself"), so the
+    // engine reports it as invalid YAML at the alias, and `set` skips it.
+    use gitops_bump::manifest::{Manifest, ManifestError};
+    for (text, line, column) in [
+        ("a: &x\n  b: *x\n", 2, 6),
+        ("- &x [*x]\n", 1, 7),
+        ("a: &x {b: [c, *x]}\n", 1, 15),
+        ("x: &img\n  - name: a\n    image: *img\n", 3, 12),
+    ] {
+        match Manifest::parse("a.yaml", text.to_owned()) {
+            Err(ManifestError::Syntax {
+                line: l,
+                column: c,
+                message,
+            }) => {
+                assert_eq!((l, c), (line, column), "{text:?}");
+                assert!(message.contains("*"), "{text:?}: {message}");
+            }
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+    // An alias to a node that has ended is fine, even inside a sibling.
+    let m = Manifest::parse(
+        "a.yaml",
+        "x: &img ghcr.io/a/b:v1\ny: &m {image: *img}\nz: [*m, *img]\n".to_owned(),
+    )
+    .expect("acyclic aliases parse");
+    assert_eq!(m.sites.len(), 1);
+}
