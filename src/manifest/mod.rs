@@ -15,6 +15,8 @@
 //!   refused with a message naming the entry.
 //! - Helm templates (`{{ … }}` outside scalars) are not YAML and are skipped
 //!   as unparseable files.
+//! - Recursive aliases (`a: &x {b: *x}`): a file holding one is reported as
+//!   invalid YAML at the alias and skipped, as Kubernetes rejects it.
 
 pub mod dialect;
 pub mod scalar;
