@@ -238,11 +238,16 @@ pub fn reference(data: &[u8]) {
             Ok(&repo),
             "a repository re-parses from its written form"
         );
-        assert_eq!(
-            Repository::parse(&repo.familiar()).as_ref(),
-            Ok(&repo),
-            "a repository re-parses from its familiar form"
-        );
+        // Upstream refuses a bare 64-hex name (an image ID to the docker
+        // CLI), so `<hex>:tag` parses but its familiar name does not.
+        let familiar = repo.familiar();
+        if !reference::is_identifier(&familiar) {
+            assert_eq!(
+                Repository::parse(&familiar).as_ref(),
+                Ok(&repo),
+                "a repository re-parses from its familiar form"
+            );
+        }
         if let Some(tag) = r.tag() {
             assert!(reference::is_valid_tag(tag), "{tag:?} is a valid tag");
         }

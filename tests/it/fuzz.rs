@@ -256,3 +256,22 @@ fn issue_13_an_alias_inside_its_own_anchor_is_invalid_yaml_not_a_stack_overflow(
     .expect("acyclic aliases parse");
     assert_eq!(m.sites.len(), 1);
 }
+
+#[test]
+fn issue_13_a_hex_name_with_a_tag_parses_but_its_familiar_name_does_not() {
+    // See: issue #13 (the `reference` target). Upstream
+    // ParseNormalizedNamed refuses a bare 64-hex string (an image ID to the
+    // docker CLI) but not the same name with a tag, so the familiar form of
+    // such a repository does not re-parse; its full form does.
+    use gitops_bump::reference::{Reference, ReferenceError, Repository};
+    let hex = "dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c235759c38df4256";
+    let repo = Reference::parse(&format!("{hex}:v1"))
+        .expect("a tag makes it a name")
+        .repository();
+    assert_eq!(repo.familiar(), hex);
+    assert_eq!(
+        Repository::parse(hex),
+        Err(ReferenceError::HexIdentifierName(hex.to_owned()))
+    );
+    assert_eq!(Repository::parse(&repo.to_string()), Ok(repo));
+}
