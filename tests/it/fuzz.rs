@@ -275,3 +275,40 @@ fn issue_13_a_hex_name_with_a_tag_parses_but_its_familiar_name_does_not() {
     );
     assert_eq!(Repository::parse(&repo.to_string()), Ok(repo));
 }
+
+#[test]
+fn issue_13_every_input_translates_to_flags_its_command_accepts() {
+    // See: issue #13 (the `inputs` target). `files` was passed to
+    // `explain`, which has no `--files`, so any explain step with `files:`
+    // set failed as a usage error. Every declared input, set alone on top of
+    // the required ones, must give a command line its command accepts.
+    use gitops_bump::gha::inputs::INPUTS;
+    let value = |input: &str| match input {
+        "dry-run" | "allow-downgrade" | "pull-request" | "skip-ci" => "true",
+        "repository" => "acme/gitops",
+        "platforms" => "linux/arm64",
+        _ => "x",
+    };
+    for command in ["set", "explain"] {
+        for &input in INPUTS {
+            if matches!(input, "command" | "images" | "extra-args") {
+                continue;
+            }
+            let key = format!("INPUT_{}", input.to_uppercase());
+            let mut pairs = vec![
+                ("INPUT_COMMAND", command),
+                ("INPUT_IMAGES", "ghcr.io/a/b:v1"),
+                ("INPUT_REPOSITORY", "acme/gitops"),
+            ];
+            pairs.retain(|(k, _)| *k != key);
+            pairs.push((&key, value(input)));
+            let cli = translated(&pairs);
+            let parsed_command = match cli.command {
+                gitops_bump::cli::Command::Set(_) => "set",
+                gitops_bump::cli::Command::Explain(_) => "explain",
+                gitops_bump::cli::Command::Action => "action",
+            };
+            assert_eq!(parsed_command, command, "{input}");
+        }
+    }
+}
