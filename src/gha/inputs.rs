@@ -98,10 +98,12 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
             format!("explain takes exactly one image, got {}", images.len()),
         ));
     }
-    for pattern in list("files") {
-        args.push(valued("--files", &pattern));
-    }
     if command == "set" {
+        // Only set reads manifests; explain ignores `files`, as it does the
+        // other inputs that choose what to write.
+        for pattern in list("files") {
+            args.push(valued("--files", &pattern));
+        }
         match get("working-directory") {
             Some(dir) => args.push(valued("--dir", &dir)),
             None => {
