@@ -312,3 +312,25 @@ fn issue_13_every_input_translates_to_flags_its_command_accepts() {
         }
     }
 }
+
+#[test]
+fn issue_13_a_docker_hub_path_starting_with_a_host_keeps_upstreams_familiar_name() {
+    // See: issue #13 (the `reference` target). Upstream FamiliarName drops
+    // `docker.io/` even when the path then starts with a host, so the
+    // familiar name of `docker.io/debi.io/debian` reads as another registry.
+    // Kept for fidelity (Docker Hub namespaces hold no dots); the full
+    // written form is the unambiguous one.
+    use gitops_bump::reference::{Reference, Repository};
+    for (name, path) in [
+        ("docker.io/debi.io/debian", "debi.io/debian"),
+        ("docker.io/index.docker.io/debian", "index.docker.io/debian"),
+        ("docker.io/localhost/x", "localhost/x"),
+    ] {
+        let repo = Reference::parse(name).expect("valid").repository();
+        assert_eq!((repo.domain(), repo.path()), ("docker.io", path));
+        assert_eq!(repo.familiar(), path);
+        assert_ne!(Repository::parse(path).as_ref(), Ok(&repo), "{name}");
+        assert_eq!(repo.to_string(), name);
+        assert_eq!(Repository::parse(&repo.to_string()), Ok(repo));
+    }
+}
