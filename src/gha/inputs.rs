@@ -112,6 +112,20 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
     only("images", &["set", "explain"], get("images").is_some())?;
     only("policy", &["set", "explain"], get("policy").is_some())?;
     only("config", &["sync"], get("config").is_some())?;
+    // explain reads no manifests and writes nothing.
+    for input in [
+        "files",
+        "repository",
+        "branch",
+        "working-directory",
+        "message",
+        "writer-id",
+    ] {
+        only(input, &["set", "sync"], get(input).is_some())?;
+    }
+    for input in ["allow-downgrade", "skip-ci"] {
+        only(input, &["set", "sync"], flag(input)?)?;
+    }
     only("apply", &["sync"], flag("apply")?)?;
     only("default-policy", &["sync"], get("default-policy").is_some())?;
     let fail_on = get("fail-on");
@@ -140,11 +154,11 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         ));
     }
     for pattern in list("files") {
-        args.extend(["--files".to_owned(), pattern]);
+        args.push(valued("--files", &pattern));
     }
     if command == "set" || command == "sync" {
         match get("working-directory") {
-            Some(dir) => args.extend(["--dir".to_owned(), dir]),
+            Some(dir) => args.push(valued("--dir", &dir)),
             None => {
                 let repo = get("repository").ok_or_else(|| {
                     err(
@@ -155,9 +169,9 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
                 if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
                     return Err(err("repository", format!("{repo:?} is not OWNER/NAME")));
                 }
-                args.extend(["--repo".to_owned(), repo]);
+                args.push(valued("--repo", &repo));
                 if let Some(branch) = get("branch") {
-                    args.extend(["--branch".to_owned(), branch]);
+                    args.push(valued("--branch", &branch));
                 }
                 if flag("pull-request")? {
                     args.push("--pull-request".into());
@@ -169,16 +183,16 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         }
         if command == "sync" {
             if let Some(config) = get("config") {
-                args.extend(["--config".to_owned(), config]);
+                args.push(valued("--config", &config));
             }
             if flag("apply")? {
                 args.push("--apply".into());
             }
             if let Some(level) = fail_on {
-                args.extend(["--fail-on".to_owned(), level]);
+                args.push(valued("--fail-on", &level));
             }
             if let Some(policy) = get("default-policy") {
-                args.extend(["--default-policy".to_owned(), policy]);
+                args.push(valued("--default-policy", &policy));
             }
         }
         if flag("dry-run")? {
@@ -194,22 +208,22 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
             args.push("--allow-revert".into());
         }
         if let Some(message) = get("message") {
-            args.extend(["--message".to_owned(), message]);
+            args.push(valued("--message", &message));
         }
         if let Some(writer) = get("writer-id") {
-            args.extend(["--writer-id".to_owned(), writer]);
+            args.push(valued("--writer-id", &writer));
         }
     }
     // Every command checks platforms: set verifies the new tag, explain
     // and sync try ranked tags until one provides them.
     for platform in list("platforms") {
-        args.extend(["--platform".to_owned(), platform]);
+        args.push(valued("--platform", &platform));
     }
     if let Some(policy) = get("policy") {
-        args.extend(["--policy".to_owned(), policy]);
+        args.push(valued("--policy", &policy));
     }
     for host in list("insecure-registries") {
-        args.extend(["--insecure-registry".to_owned(), host]);
+        args.push(valued("--insecure-registry", &host));
     }
     if let Some(extra) = get("extra-args") {
         args.extend(split_words(&extra).map_err(|m| err("extra-args", m))?);
@@ -219,6 +233,13 @@ pub fn translate(env: &BTreeMap<String, String>) -> Result<Vec<String>, InputErr
         args.extend(images);
     }
     Ok(args)
+}
+
+/// One `--flag=value` word: clap reads a separate word that starts with
+/// `-` as a flag, so a value like `-- hotfix` would not reach its flag
+/// (or, worse, could act as one). Joined, any value stays a value.
+fn valued(flag: &str, value: &str) -> String {
+    format!("{flag}={value}")
 }
 
 /// Names of `INPUT_*` variables that match no declared input.
@@ -298,7 +319,7 @@ mod tests {
         ]);
         assert_eq!(
             translate(&e).expect("valid").join(" "),
-            "set --files a/*.yaml --files b/*.yaml --dir gitops --dry-run -- ghcr.io/a/b:v1 ghcr.io/a/c:v2"
+            "set --files=a/*.yaml --files=b/*.yaml --dir=gitops --dry-run -- ghcr.io/a/b:v1 ghcr.io/a/c:v2"
         );
     }
 
@@ -317,15 +338,11 @@ mod tests {
             translate(&e).expect("valid"),
             [
                 "set",
-                "--repo",
-                "acme/gitops",
-                "--branch",
-                "main",
+                "--repo=acme/gitops",
+                "--branch=main",
                 "--pull-request",
-                "--platform",
-                "linux/amd64",
-                "--platform",
-                "linux/arm64",
+                "--platform=linux/amd64",
+                "--platform=linux/arm64",
                 "--writer-id",
                 "ci dev",
                 "--no-verify",
@@ -377,8 +394,8 @@ mod tests {
         ]);
         assert_eq!(
             translate(&e).expect("valid").join(" "),
-            "sync --repo acme/gitops --config deploy/.gitops-bump.yaml --apply --fail-on warning \
-             --default-policy none --dry-run --platform linux/arm64"
+            "sync --repo=acme/gitops --config=deploy/.gitops-bump.yaml --apply --fail-on=warning \
+             --default-policy=none --dry-run --platform=linux/arm64"
         );
         // The action's default `fail-on: error` reaches every command unasked.
         let e = env(&[
@@ -388,7 +405,7 @@ mod tests {
         ]);
         assert_eq!(
             translate(&e).expect("valid").join(" "),
-            "set --dir d -- x:1"
+            "set --dir=d -- x:1"
         );
     }
 
@@ -444,11 +461,10 @@ mod tests {
                 "input dry-run: is not read by explain (only by set and sync)",
             ),
         ] {
-            let mut e = env(&[
-                ("INPUT_COMMAND", command),
-                ("INPUT_WORKING-DIRECTORY", "d"),
-                (input, value),
-            ]);
+            let mut e = env(&[("INPUT_COMMAND", command), (input, value)]);
+            if command != "explain" {
+                e.insert("INPUT_WORKING-DIRECTORY".into(), "d".into());
+            }
             if command != "sync" && input != "INPUT_IMAGES" {
                 e.insert("INPUT_IMAGES".into(), "x:1".into());
             }
@@ -466,7 +482,7 @@ mod tests {
         ]);
         assert_eq!(
             translate(&e).expect("valid").join(" "),
-            "explain --platform linux/arm64 --policy semver:^1 -- ghcr.io/a/b"
+            "explain --platform=linux/arm64 --policy=semver:^1 -- ghcr.io/a/b"
         );
     }
 
@@ -518,7 +534,7 @@ mod tests {
         ]);
         assert_eq!(
             translate(&e).expect("valid").join(" "),
-            "set --dir d --allow-downgrade --policy numerical -- x:1"
+            "set --dir=d --allow-downgrade --policy=numerical -- x:1"
         );
     }
 
@@ -532,7 +548,7 @@ mod tests {
         ]);
         assert_eq!(
             translate(&e).expect("valid").join(" "),
-            "set --dir d --allow-absent -- x:1"
+            "set --dir=d --allow-absent -- x:1"
         );
         let e = env(&[("INPUT_IMAGES", "x:1"), ("INPUT_ALLOW-ABSENT", "maybe")]);
         assert!(translate(&e).is_err());
@@ -550,11 +566,9 @@ mod tests {
             translate(&e).expect("valid"),
             [
                 "set",
-                "--dir",
-                "d",
+                "--dir=d",
                 "--allow-revert",
-                "--writer-id",
-                "arm64 cluster",
+                "--writer-id=arm64 cluster",
                 "--",
                 "x:1"
             ]

@@ -28,6 +28,8 @@
 //! - YAML nested two levels deep in block scalars: only the first level is parsed.
 //! - Helm templates (`{{ … }}` outside scalars) are not YAML: see
 //!   [`text::is_chart_template`] and [`text::reference_lines`].
+//! - Recursive aliases (`a: &x {b: *x}`): a file holding one is reported as
+//!   invalid YAML at the alias and skipped, as Kubernetes rejects it.
 
 pub mod dialect;
 mod edit;

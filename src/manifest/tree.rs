@@ -574,6 +574,19 @@ impl Stream {
                     });
                     // The parser resolved the alias, so the anchor exists.
                     let target = anchors.get(&id).copied().unwrap_or(0);
+                    // An alias inside the collection its anchor names makes a
+                    // cycle no walk could finish; go-yaml (Kubernetes)
+                    // rejects it too ("anchor 'x' value contains itself").
+                    if stack.iter().any(|&(open, _)| open == target) {
+                        let name = names.get(&id).map_or("", String::as_str);
+                        return Err(ParseError {
+                            line: span.start.line(),
+                            column: span.start.col() + 1,
+                            message: format!(
+                                "the alias *{name} is inside the node anchored &{name} (a recursive alias)"
+                            ),
+                        });
+                    }
                     out.has_aliases = true;
                     out.push(Kind::Alias(target), range, &mut stack);
                 }

@@ -182,10 +182,11 @@ impl Repository {
         &self.path
     }
 
-    /// Upstream `FamiliarName`: `nginx` for `docker.io/library/nginx`.
+    /// Upstream `FamiliarName`: `nginx` for `docker.io/library/nginx`. A host
+    /// is written as [`Repository`]'s `Display` writes it.
     pub fn familiar(&self) -> String {
         let (domain, path) = familiarize(&self.domain, &self.path);
-        join_name(domain, path)
+        join_name(&written_domain(domain), path)
     }
 
     /// Hosts are case-insensitive, so lowercasing may reveal Docker Hub (`DOCKER.IO/x`); apply
@@ -204,10 +205,23 @@ impl Repository {
     }
 }
 
-/// `docker.io/library/nginx`.
+/// `docker.io/library/nginx`. A host that only capitals mark as a host
+/// (`LOCALDOMAIN/debian`: no `.`, no `:`, not `localhost`) is written in
+/// capitals, so the text re-parses to the same repository instead of a
+/// Docker Hub one.
 impl fmt::Display for Repository {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&join_name(&self.domain, &self.path))
+        f.write_str(&join_name(&written_domain(&self.domain), &self.path))
+    }
+}
+
+/// `domain` (lowercased) as a name must spell it to be read as a domain:
+/// uppercased when nothing else marks it as one (upstream `splitDockerDomain`).
+fn written_domain(domain: &str) -> std::borrow::Cow<'_, str> {
+    if domain.is_empty() || looks_like_domain(domain) {
+        std::borrow::Cow::Borrowed(domain)
+    } else {
+        std::borrow::Cow::Owned(domain.to_ascii_uppercase())
     }
 }
 

@@ -703,38 +703,36 @@ impl Client {
                     }
                 }
             }
-            let Some(link) = reply.header("link").and_then(next_link) else {
-                break;
-            };
-            let next = url.join(&link).map_err(|e| {
-                protocol(
-                    repo,
-                    format!("tag list: bad Link header {}: {e}", escaped(&link, 100)),
-                )
-            })?;
-            // Credentials (and trust in the answer) belong to this origin
-            // and this repository; a `Link` elsewhere is refused, never
-            // followed with or without them.
-            if !transport::same_origin(&next, &first) || next.path() != first.path() {
-                return Err(protocol(
-                    repo,
-                    format!(
-                        "tag list: the Link header points to {}, outside {}://{}{}; refusing to follow it",
-                        escaped(
-                            &format!(
-                                "{}://{}{}",
-                                next.scheme(),
-                                transport::host_of(&next),
-                                next.path()
+            let next = match reply.header("link").map(|h| next_page(&url, &first, h)) {
+                None | Some(Ok(None)) => break,
+                Some(Ok(Some(next))) => next,
+                Some(Err(LinkRefusal::BadUrl { link, error })) => {
+                    return Err(protocol(
+                        repo,
+                        format!("tag list: bad Link header {}: {error}", escaped(&link, 100)),
+                    ));
+                }
+                Some(Err(LinkRefusal::Elsewhere(next))) => {
+                    return Err(protocol(
+                        repo,
+                        format!(
+                            "tag list: the Link header points to {}, outside {}://{}{}; refusing to follow it",
+                            escaped(
+                                &format!(
+                                    "{}://{}{}",
+                                    next.scheme(),
+                                    transport::host_of(&next),
+                                    next.path()
+                                ),
+                                100
                             ),
-                            100
+                            first.scheme(),
+                            api_host(repo.domain()),
+                            first.path()
                         ),
-                        first.scheme(),
-                        api_host(repo.domain()),
-                        first.path()
-                    ),
-                ));
-            }
+                    ));
+                }
+            };
             // A registry that links back to a page already read would
             // loop forever; stop at the first repeat.
             if !seen_urls.insert(next.clone()) {
@@ -956,6 +954,39 @@ pub fn api_host(domain: &str) -> String {
         "docker.io" | "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB_API_HOST.to_owned(),
         other => other.to_owned(),
     }
+}
+
+/// Why a tag list's `Link` header is not followed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkRefusal {
+    /// The `rel="next"` target is not a URL, even relative to the page.
+    BadUrl {
+        /// The target as written.
+        link: String,
+        /// The URL parser's message.
+        error: String,
+    },
+    /// The target lies outside the first page's origin (scheme, host, port) or path.
+    Elsewhere(Url),
+}
+
+/// The next tag-list page that `link` (a `Link` header on the page `page`
+/// of a listing that started at `first`) names: `None` when it names no
+/// `rel="next"`. Credentials (and trust in the answer) belong to `first`'s
+/// origin and repository, so a target elsewhere is refused, never followed
+/// with or without them.
+pub fn next_page(page: &Url, first: &Url, link: &str) -> Result<Option<Url>, LinkRefusal> {
+    let Some(target) = next_link(link) else {
+        return Ok(None);
+    };
+    let next = page.join(&target).map_err(|e| LinkRefusal::BadUrl {
+        link: target.clone(),
+        error: e.to_string(),
+    })?;
+    if !transport::same_origin(&next, first) || next.path() != first.path() {
+        return Err(LinkRefusal::Elsewhere(next));
+    }
+    Ok(Some(next))
 }
 
 /// The `rel="next"` target of a `Link` header, as written (maybe relative).

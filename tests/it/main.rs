@@ -27,6 +27,8 @@ mod explain_registry;
 mod fake_github;
 /// Flux image-automation setter vectors.
 mod flux_setters;
+/// The fuzz targets: seed and crash replay, and a bounded mutation run.
+mod fuzz;
 /// `set --repo` against the fake GitHub: budget, CAS, faults, concurrency.
 mod github;
 /// `set --repo` against a misbehaving GitHub: lost races, rate-limit shapes, caps, bad ids.
