@@ -193,13 +193,16 @@ pub fn sync(r: &super::sync::SyncReport) -> String {
             md.push_str(&row);
         }
     }
-    for f in &r.findings {
+    for f in r.listed_findings() {
         md.push_str(&format!(
             "\n- {:?} `{}`: {}",
             f.severity,
             cell(&location(f)),
             cell(&f.message)
         ));
+    }
+    if let Some(line) = r.chart_template_line() {
+        md.push_str(&format!("\n- {}", cell(&line)));
     }
     md.push('\n');
     if let Some(diff) = &r.diff {

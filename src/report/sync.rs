@@ -114,6 +114,19 @@ impl SyncReport {
         out
     }
 
+    /// The findings listed one by one: all but skipped chart templates,
+    /// which [`SyncReport::chart_template_line`] counts in one line.
+    pub fn listed_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.kind != Kind::ChartTemplate)
+    }
+
+    /// One line counting the skipped chart templates, as `set` says it.
+    pub fn chart_template_line(&self) -> Option<String> {
+        super::chart_template_line(&self.findings)
+    }
+
     /// References that are not up to date.
     pub fn drift(&self) -> impl Iterator<Item = &ReferenceReport> {
         self.references
