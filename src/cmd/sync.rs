@@ -656,6 +656,18 @@ impl Checker<'_> {
         }
         if let crate::policy::Policy::Digest { .. } = rule.policy {
             f.followed_digest = selection.digest.clone();
+            // A child pin (one platform's image of the followed index) holds
+            // the index too: the write keeps its kind, so it is up to date.
+            if let (Some(index), Some(pinned), Some(client)) =
+                (&selection.digest, &f.current_digest, &self.client)
+                && index != pinned
+                && let Ok(crate::registry::PinKind::Child(_)) = self
+                    .cx
+                    .runtime
+                    .block_on(client.pin_kind(&key.repository, index, pinned))
+            {
+                f.followed_digest = Some(pinned.clone());
+            }
         } else if f.selected.tag == f.current
             && rule.writes_digest(site)
             && (f.current_digest.is_none() || rule.follow_digest)

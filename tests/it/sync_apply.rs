@@ -2,7 +2,8 @@
 //! distribution registry: a digest pin keeps its kind (a child pin moves to
 //! the same platform's image of the selected tag, an index pin and a Helm
 //! or kustomize `digest:` to its index), `policy: digest` writes the
-//! tracked tag's index digest (inserting the field a kustomize entry lacks),
+//! tracked tag's index digest (inserting the field a kustomize entry lacks;
+//! a child pin moves to the same platform's image and is then up to date),
 //! chart templates are one note as in `set`, and a tag list that fails
 //! mid-pagination leaves that image unchecked while the others keep their
 //! verdicts. See: issue #9 ("Apply", "Bad input and tests").
@@ -74,7 +75,8 @@ fn issue_9_sync_apply_keeps_each_pin_kind_and_writes_the_tracked_tags_index() {
                 "image:\n  repository: {host}/acme/app\n  tag: {tag}\n  digest: {index}\n"
             ),
             tracked_pod: format!(
-                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\nspec:\n  containers:\n  - name: pinned\n    image: {host}/acme/tracked:main@{main}\n"
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\nspec:\n  containers:\n  - name: pinned\n    image: {host}/acme/tracked:main@{main}\n  - name: child\n    image: {host}/acme/tracked:main@{}\n",
+                child(&host, "acme/tracked", main, "linux/arm64")
             ),
         }
     };
@@ -102,11 +104,14 @@ fn issue_9_sync_apply_keeps_each_pin_kind_and_writes_the_tracked_tags_index() {
     let r = sync(d, &host, &[]);
     assert_eq!(r.code, 1, "behind is an error: {r:?}");
     let doc = json(&r);
-    let line = line_of(&before.tracked_pod, "image:");
-    assert_eq!(
-        reference(&doc, "tracked/pod.yaml", line)["verdict"],
-        "behind"
-    );
+    for name in ["pinned", "child"] {
+        let line = line_of(&before.tracked_pod, &format!("name: {name}")) + 1;
+        assert_eq!(
+            reference(&doc, "tracked/pod.yaml", line)["verdict"],
+            "behind",
+            "{name}"
+        );
+    }
 
     let r = sync(d, &host, &["--apply", "--commit"]);
     assert_eq!(r.code, 0, "{r:?}");
