@@ -187,10 +187,10 @@ fn record(
             report.diff.get_or_insert_with(String::new).push_str(&diff);
         }
         Written::Done {
+            write,
             commit,
             pull_request,
             missing,
-            ..
         } => {
             // A pull request whose branch already held the fix changed
             // nothing and updated no value, as in `set`.
@@ -198,6 +198,11 @@ fn record(
             report.changed |= wrote;
             if wrote {
                 report.updates.extend(updates);
+                let diff = crate::report::unified_diff(&write.changes);
+                report
+                    .applied_diff
+                    .get_or_insert_with(String::new)
+                    .push_str(&diff);
             }
             if pull_request.is_none() {
                 report.commit.clone_from(&commit);

@@ -205,7 +205,7 @@ pub fn sync(r: &super::sync::SyncReport) -> String {
         md.push_str(&format!("\n- {}", cell(&line)));
     }
     md.push('\n');
-    if let Some(diff) = &r.diff {
+    if let Some(diff) = r.diff.as_ref().or(r.applied_diff.as_ref()) {
         md.push_str(&collapsed_diff(
             diff,
             SUMMARY_LIMIT.saturating_sub(md.len() + 200),

@@ -33,6 +33,9 @@ pub struct SyncReport {
     pub dry_run: bool,
     /// The unified diff (`--apply --dry-run`).
     pub diff: Option<String>,
+    /// The unified diff of what `--apply` wrote (not a dry run): the job
+    /// summary shows it collapsed; text and JSON keep `diff` for the plan.
+    pub applied_diff: Option<String>,
     /// Registry requests and rate limits.
     pub registry: Option<RegistryStats>,
     /// API requests sent (network backends only).
