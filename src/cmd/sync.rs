@@ -549,6 +549,7 @@ impl Checker<'_> {
             };
             for group in groups {
                 let writing = Writing {
+                    repin: &mut repin,
                     governed: &governed,
                     guarding: &mut self.guarding,
                     history: history.as_deref_mut(),
@@ -561,7 +562,6 @@ impl Checker<'_> {
                     &group,
                     &mut round.report,
                     writing,
-                    &mut repin,
                 ) {
                     round.writes.push((group, planned));
                 } else if let Group::PullRequest(key) = &group
@@ -731,9 +731,11 @@ impl Round {
     }
 }
 
-/// What the guard of one write group needs beyond the plan: what governs
-/// each reference, and the writer guards' state and history reader.
+/// What planning one write group needs beyond the fixes: the registry's
+/// answer for pinned digests, what governs each reference, and the writer
+/// guards' state and history reader.
 struct Writing<'g, 'h> {
+    repin: &'g mut Repin<'g>,
     governed: &'g HashMap<(usize, usize), guard::Governed>,
     guarding: &'g mut Guarding,
     history: Option<&'g mut HistoryReader<'h>>,
@@ -774,9 +776,8 @@ fn held(tracking: &Tracking, key: &str, report: &SyncReport) -> Option<String> {
 /// guard refuses is reported as blocked and left out (an error when it
 /// would fight another writer or feed a storm); a conflict between two
 /// fixes of one file writes nothing for the group (an error). A pinned
-/// digest moves by its kind, as in `set`: `repin` asks the registry what
-/// each pin becomes.
-#[allow(clippy::too_many_arguments)]
+/// digest moves by its kind, as in `set`: [`Writing::repin`] asks the
+/// registry what each pin becomes.
 fn plan_write(
     settings: &SyncSettings,
     discovery: &Discovery,
@@ -785,7 +786,6 @@ fn plan_write(
     group: &Group,
     report: &mut SyncReport,
     writing: Writing<'_, '_>,
-    repin: &mut Repin<'_>,
 ) -> Option<Planned> {
     let manifests = &discovery.manifests;
     let mut desired = Vec::new();
@@ -812,7 +812,7 @@ fn plan_write(
     if intents.is_empty() {
         return None;
     }
-    let pins = repin(
+    let pins = (writing.repin)(
         &desired,
         plan::pins_to_resolve(manifests, &desired, &intents),
     );
