@@ -708,9 +708,19 @@ impl Checker<'_> {
 }
 
 impl Round {
-    /// The keys of every pull-request entry that governs a reference.
+    /// The keys of the pull-request entries with something to do: a write,
+    /// or a pull request to retire (each gets a write path of its own,
+    /// which re-reads; the others would read for nothing).
     fn pull_request_keys(&self) -> Vec<String> {
-        self.pr_keys.clone()
+        self.pr_keys
+            .iter()
+            .filter(|k| {
+                let g = Group::PullRequest((*k).clone());
+                self.writes.iter().any(|(w, _)| *w == g)
+                    || self.retires.iter().any(|(r, _)| *r == g)
+            })
+            .cloned()
+            .collect()
     }
 
     /// The write for `group`, if it has one (its updates move to
