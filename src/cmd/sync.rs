@@ -15,8 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 
 use super::Context;
+use super::set::Repin;
 use super::writers::{self, Guarding, Planning};
-use crate::backend::{Backend, PullRequest, PullRequestSpec, Snapshot, Target, Write};
+use crate::backend::{Backend, PullRequest, PullRequestSpec, Retire, Snapshot, Target, Write};
 use crate::cli::OutputFormat;
 use crate::commit::{self, HistoryReader, Written, message};
 use crate::discover::config::{self, Mode};
@@ -27,12 +28,13 @@ use crate::drift::{self, Facts, Selected, Verdict};
 use crate::finding::{Finding, Kind, Severity};
 use crate::guard;
 use crate::manifest::{Dialect, Manifest};
-use crate::plan::{self, Desired, Intent};
+use crate::plan::{self, Desired, Intent, Pin, Pins};
 use crate::reference::{Reference, Repository};
 use crate::registry::{Client, Platform};
 use crate::report::sync::{ReferenceReport, SyncReport};
 use crate::report::{self, Outcome};
 use crate::resolve::survey::{self, Answers, Ask, Key};
+use crate::resolve::verify::repin_all;
 use crate::settings::{SyncSettings, UsageError};
 
 /// Runs `sync` and reports it.
@@ -104,11 +106,11 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
      -> commit::Planned<Option<Round>> {
         match checker.round(snapshot, Some(history)) {
             Ok(mut round) => {
-                let write = round.take_write(group);
+                let (write, retire) = round.take_write(group);
                 commit::Planned {
                     outcome: Some(round),
                     write,
-                    retire: None,
+                    retire,
                 }
             }
             Err(e) => {
@@ -185,14 +187,23 @@ fn record(
             report.diff.get_or_insert_with(String::new).push_str(&diff);
         }
         Written::Done {
+            write,
             commit,
             pull_request,
             missing,
-            ..
         } => {
-            // A pull request whose branch already held the fix changed nothing.
-            report.changed |= pull_request.as_ref().is_none_or(PullRequest::wrote);
-            report.updates.extend(updates);
+            // A pull request whose branch already held the fix changed
+            // nothing and updated no value, as in `set`.
+            let wrote = pull_request.as_ref().is_none_or(PullRequest::wrote);
+            report.changed |= wrote;
+            if wrote {
+                report.updates.extend(updates);
+                let diff = crate::report::unified_diff(&write.changes);
+                report
+                    .applied_diff
+                    .get_or_insert_with(String::new)
+                    .push_str(&diff);
+            }
             if pull_request.is_none() {
                 report.commit.clone_from(&commit);
             }
@@ -261,8 +272,12 @@ struct Round {
     /// Per write group: the write, the values it changes, and the
     /// references it fixes (by file and line).
     writes: Vec<(Group, Planned)>,
-    /// The pull-request entries with something to write.
+    /// The keys of every pull-request entry that governs a reference,
+    /// whether or not it has something to write.
     pr_keys: Vec<String>,
+    /// Per pull-request group with nothing to write and every reference
+    /// up to date: the pull request to close as having nothing left to do.
+    retires: Vec<(Group, Retire)>,
     /// The values the write taken by [`Round::take_write`] changes.
     updates: Vec<plan::Update>,
     /// The references it fixes.
@@ -446,8 +461,16 @@ impl Checker<'_> {
                 && (c.verdict == Verdict::Behind || settings.grace.is_zero())
                 && let Some(tag) = &f.selected.tag
             {
+                // A pin keeps its kind (the new index for an index pin, the
+                // same platform's image for a child pin): the registry is
+                // asked at plan time, as `set` does. Where the rule writes a
+                // digest the site does not pin yet (`policy: digest`, Flux's
+                // digest reflection, Argo CD's digest strategy), it is the
+                // selected tag's index digest.
                 let mut written = format!("{}:{tag}", image.name);
-                if (image.digest.is_some() || rule.writes_digest(site))
+                if (rule.writes_digest(site)
+                    || (image.digest.is_none()
+                        && matches!(rule.policy, crate::policy::Policy::Digest { .. })))
                     && let Some(d) = &f.selected.digest
                 {
                     written.push('@');
@@ -494,26 +517,39 @@ impl Checker<'_> {
             report,
             writes: Vec::new(),
             pr_keys: Vec::new(),
+            retires: Vec::new(),
             updates: Vec::new(),
             fixed: Vec::new(),
         };
         if settings.apply {
+            // Every pull-request entry, not only those with something to
+            // write: one whose drift was fixed on the base has a pull
+            // request to close.
             let mut groups = vec![Group::Commit];
-            for (i, _) in &fixes {
-                if let Some(r) = tracking.refs[*i].rule {
-                    let rule = &tracking.rules[r];
-                    if rule.mode == Mode::PullRequest {
-                        let g = Group::PullRequest(rule.key.clone());
-                        if !groups.contains(&g) {
-                            round.pr_keys.push(rule.key.clone());
-                            groups.push(g);
-                        }
+            for t in &tracking.refs {
+                if let Some(rule) = t.rule.map(|r| &tracking.rules[r])
+                    && rule.mode == Mode::PullRequest
+                    && rule.applicable
+                    && rule.unchecked.is_none()
+                {
+                    let g = Group::PullRequest(rule.key.clone());
+                    if !groups.contains(&g) {
+                        round.pr_keys.push(rule.key.clone());
+                        groups.push(g);
                     }
                 }
             }
             let governed = writers::governed(&discovery.manifests, &tracking, &objects);
+            let cx = self.cx;
+            let mut repin = |desired: &[Desired], pins: Vec<Pin>| -> Pins {
+                if pins.is_empty() {
+                    return Pins::new();
+                }
+                cx.runtime.block_on(repin_all(&client, desired, pins))
+            };
             for group in groups {
                 let writing = Writing {
+                    repin: &mut repin,
                     governed: &governed,
                     guarding: &mut self.guarding,
                     history: history.as_deref_mut(),
@@ -528,6 +564,14 @@ impl Checker<'_> {
                     writing,
                 ) {
                     round.writes.push((group, planned));
+                } else if let Group::PullRequest(key) = &group
+                    && let Some(held) = held(&tracking, key, &round.report)
+                {
+                    let retire = Retire {
+                        key: vec![pull_request_key(key)],
+                        held,
+                    };
+                    round.retires.push((group, retire));
                 }
             }
         }
@@ -617,6 +661,18 @@ impl Checker<'_> {
         }
         if let crate::policy::Policy::Digest { .. } = rule.policy {
             f.followed_digest = selection.digest.clone();
+            // A child pin (one platform's image of the followed index) holds
+            // the index too: the write keeps its kind, so it is up to date.
+            if let (Some(index), Some(pinned), Some(client)) =
+                (&selection.digest, &f.current_digest, &self.client)
+                && index != pinned
+                && let Ok(crate::registry::PinKind::Child(_)) = self
+                    .cx
+                    .runtime
+                    .block_on(client.pin_kind(&key.repository, index, pinned))
+            {
+                f.followed_digest = Some(pinned.clone());
+            }
         } else if f.selected.tag == f.current
             && rule.writes_digest(site)
             && (f.current_digest.is_none() || rule.follow_digest)
@@ -652,33 +708,86 @@ impl Checker<'_> {
 }
 
 impl Round {
-    /// The keys of the pull-request entries that have something to write.
+    /// The keys of the pull-request entries with something to do: a write,
+    /// or a pull request to retire (each gets a write path of its own,
+    /// which re-reads; the others would read for nothing).
     fn pull_request_keys(&self) -> Vec<String> {
-        self.pr_keys.clone()
+        self.pr_keys
+            .iter()
+            .filter(|k| {
+                let g = Group::PullRequest((*k).clone());
+                self.writes.iter().any(|(w, _)| *w == g)
+                    || self.retires.iter().any(|(r, _)| *r == g)
+            })
+            .cloned()
+            .collect()
     }
 
-    /// The write for `group`, if it has one; its updates move to `updates`.
-    fn take_write(&mut self, group: &Group) -> Option<Write> {
-        let i = self.writes.iter().position(|(g, _)| g == group)?;
+    /// The write for `group`, if it has one (its updates move to
+    /// `updates`); else the pull request it retires, if any.
+    fn take_write(&mut self, group: &Group) -> (Option<Write>, Option<Retire>) {
+        let Some(i) = self.writes.iter().position(|(g, _)| g == group) else {
+            let retire = self
+                .retires
+                .iter()
+                .position(|(g, _)| g == group)
+                .map(|i| self.retires.swap_remove(i).1);
+            return (None, retire);
+        };
         let (_, planned) = self.writes.swap_remove(i);
         self.updates = planned.updates;
         self.fixed = planned.fixed;
-        Some(planned.write)
+        (Some(planned.write), None)
     }
 }
 
-/// What the guard of one write group needs beyond the plan: what governs
-/// each reference, and the writer guards' state and history reader.
+/// What planning one write group needs beyond the fixes: the registry's
+/// answer for pinned digests, what governs each reference, and the writer
+/// guards' state and history reader.
 struct Writing<'g, 'h> {
+    repin: &'g mut Repin<'g>,
     governed: &'g HashMap<(usize, usize), guard::Governed>,
     guarding: &'g mut Guarding,
     history: Option<&'g mut HistoryReader<'h>>,
 }
 
+/// The key of a `sync` entry's pull request: `sync:` and the entry's key,
+/// so it never shares a branch with `set --pull-request`, whose keys are
+/// image repositories (`pull_branch` keeps distinct keys on distinct
+/// branches).
+fn pull_request_key(entry: &str) -> String {
+    format!("sync:{entry}")
+}
+
+/// What the base holds for pull-request entry `key` when its pull request
+/// has nothing left to do: every reference it governs is up to date (none
+/// behind, blocked, refused or unchecked). `image:tag` of each, joined.
+fn held(tracking: &Tracking, key: &str, report: &SyncReport) -> Option<String> {
+    let mut held: Vec<String> = Vec::new();
+    for (t, r) in tracking.refs.iter().zip(&report.references) {
+        let Some(rule) = t.rule.map(|ri| &tracking.rules[ri]) else {
+            continue;
+        };
+        if rule.mode != Mode::PullRequest || rule.key != key {
+            continue;
+        }
+        if r.verdict != Verdict::UpToDate {
+            return None;
+        }
+        let shown = format!("{}:{}", r.image, r.shown_current());
+        if !held.contains(&shown) {
+            held.push(shown);
+        }
+    }
+    (!held.is_empty()).then(|| held.join(", "))
+}
+
 /// Plans `group`'s fixes, guards them and merges them per file. A fix a
 /// guard refuses is reported as blocked and left out (an error when it
 /// would fight another writer or feed a storm); a conflict between two
-/// fixes of one file writes nothing for the group (an error).
+/// fixes of one file writes nothing for the group (an error). A pinned
+/// digest moves by its kind, as in `set`: [`Writing::repin`] asks the
+/// registry what each pin becomes.
 fn plan_write(
     settings: &SyncSettings,
     discovery: &Discovery,
@@ -713,7 +822,11 @@ fn plan_write(
     if intents.is_empty() {
         return None;
     }
-    let plans = plan::plan_intents(manifests, &desired, &intents);
+    let pins = (writing.repin)(
+        &desired,
+        plan::pins_to_resolve(manifests, &desired, &intents),
+    );
+    let plans = plan::plan_pinned(manifests, &desired, &intents, &pins);
     let downgrades = if settings.allow_downgrade {
         guard::Downgrades::Allowed
     } else {
@@ -774,7 +887,7 @@ fn plan_write(
         Group::PullRequest(key) => {
             let (title, body) = message::pull_request(&settings.message, &merged.updates);
             Target::PullRequest(PullRequestSpec {
-                key: vec![key.clone()],
+                key: vec![pull_request_key(key)],
                 title,
                 body,
             })

@@ -432,8 +432,13 @@ impl Objects {
             grace: None,
             writer: (in_scope && !self.automations.is_empty()).then(|| "flux".to_owned()),
             applicable: true,
+            // By name, not line: an edit above the object keeps its branch.
             key: if in_scope {
-                label
+                format!(
+                    "ImagePolicy {}/{}",
+                    policy.namespace.as_deref().unwrap_or("default"),
+                    policy.name
+                )
             } else {
                 format!("{label} outside every update.path")
             },

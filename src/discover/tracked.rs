@@ -56,7 +56,9 @@ pub struct Rule {
     /// Returns true if and only if `--apply` may write what it selects
     /// (configured rules; the default policy only when given explicitly).
     pub applicable: bool,
-    /// The pull-request key of the references it governs: its entry.
+    /// The pull-request key of the references it governs: its entry, by
+    /// what it governs (a configuration entry: its image and `files:`
+    /// scope, never its line, so an edit above it keeps its branch).
     pub key: String,
     /// Write the index digest with the tag (`tag@sha256:…`) even where the
     /// reference pins none, wherever the site has a place for one (Flux
@@ -339,6 +341,12 @@ impl PolicyReader for ConfigReader<'_> {
         let mut claims = Vec::new();
         for entry in &self.config.entries {
             let label = format!("{}:{} {}", self.config.path, entry.line, entry.name);
+            // The pull-request key names the entry by what it governs, not
+            // by its line, so editing the file above it keeps its branch.
+            let key = match &entry.files {
+                Some(scope) => format!("{} files={}", entry.name, scope.patterns.join(",")),
+                None => entry.name.clone(),
+            };
             let mut first = None;
             for (mi, m) in manifests.iter().enumerate() {
                 if entry.files.as_ref().is_some_and(|s| !s.contains(&m.path)) {
@@ -361,7 +369,7 @@ impl PolicyReader for ConfigReader<'_> {
                             grace: entry.grace,
                             writer: entry.writer.clone(),
                             applicable: true,
-                            key: label.clone(),
+                            key: key.clone(),
                             digest: false,
                             follow_digest: false,
                             unchecked: None,

@@ -126,7 +126,7 @@ pub fn sync(r: &super::sync::SyncReport) -> String {
     let findings = r
         .drift()
         .map(|x| (x.finding(), "gitops-bump: drift"))
-        .chain(r.findings.iter().map(|f| (f.clone(), "gitops-bump")));
+        .chain(r.listed_findings().map(|f| (f.clone(), "gitops-bump")));
     for (f, title) in findings {
         let slot = match f.severity {
             Severity::Error => 0,
@@ -136,6 +136,13 @@ pub fn sync(r: &super::sync::SyncReport) -> String {
         levels[slot]
             .1
             .push((f.message.clone(), at(title, &f, None)));
+    }
+    if let Some(line) = r.chart_template_line() {
+        let a = Annotation {
+            title: Some("gitops-bump: skipped".into()),
+            ..Annotation::default()
+        };
+        levels[2].1.push((line, a));
     }
     capped(levels)
 }

@@ -128,19 +128,9 @@ impl SetReport {
     }
 
     /// One line saying how many chart templates were skipped, with the
-    /// first of them, when there were any.
+    /// first of them, when there were any ([`chart_template_line`]).
     pub fn chart_template_line(&self) -> Option<String> {
-        let first = self.chart_templates().next()?;
-        let n = self.chart_templates().count();
-        let (noun, them, their) = if n == 1 {
-            ("template", "it", "its")
-        } else {
-            ("templates", "them", "their")
-        };
-        Some(format!(
-            "{n} chart {noun} skipped (not YAML until Helm renders {them}; {their} images come from values files), e.g. {}",
-            first.file()
-        ))
+        chart_template_line(&self.findings)
     }
 
     /// Records what the run did to its pull request. One whose branch
@@ -161,6 +151,24 @@ impl SetReport {
     pub fn problems(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.kind == Kind::FileSkipped)
     }
+}
+
+/// One line saying how many of `findings` are skipped chart templates
+/// ([`Kind::ChartTemplate`], one notice per file), with the first of them,
+/// when there are any: every report prints them as this one line.
+pub fn chart_template_line(findings: &[Finding]) -> Option<String> {
+    let mut templates = findings.iter().filter(|f| f.kind == Kind::ChartTemplate);
+    let first = templates.next()?;
+    let n = 1 + templates.count();
+    let (noun, them, their) = if n == 1 {
+        ("template", "it", "its")
+    } else {
+        ("templates", "them", "their")
+    };
+    Some(format!(
+        "{n} chart {noun} skipped (not YAML until Helm renders {them}; {their} images come from values files), e.g. {}",
+        first.file()
+    ))
 }
 
 /// How a run ended.

@@ -193,7 +193,7 @@ pub fn sync(r: &super::sync::SyncReport) -> String {
             md.push_str(&row);
         }
     }
-    for f in &r.findings {
+    for f in r.listed_findings() {
         md.push_str(&format!(
             "\n- {:?} `{}`: {}",
             f.severity,
@@ -201,8 +201,11 @@ pub fn sync(r: &super::sync::SyncReport) -> String {
             cell(&f.message)
         ));
     }
+    if let Some(line) = r.chart_template_line() {
+        md.push_str(&format!("\n- {}", cell(&line)));
+    }
     md.push('\n');
-    if let Some(diff) = &r.diff {
+    if let Some(diff) = r.diff.as_ref().or(r.applied_diff.as_ref()) {
         md.push_str(&collapsed_diff(
             diff,
             SUMMARY_LIMIT.saturating_sub(md.len() + 200),

@@ -33,6 +33,9 @@ pub struct SyncReport {
     pub dry_run: bool,
     /// The unified diff (`--apply --dry-run`).
     pub diff: Option<String>,
+    /// The unified diff of what `--apply` wrote (not a dry run): the job
+    /// summary shows it collapsed; text and JSON keep `diff` for the plan.
+    pub applied_diff: Option<String>,
     /// Registry requests and rate limits.
     pub registry: Option<RegistryStats>,
     /// API requests sent (network backends only).
@@ -112,6 +115,19 @@ impl SyncReport {
             *out.entry(r.verdict.as_str()).or_default() += 1;
         }
         out
+    }
+
+    /// The findings listed one by one: all but skipped chart templates,
+    /// which [`SyncReport::chart_template_line`] counts in one line.
+    pub fn listed_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.kind != Kind::ChartTemplate)
+    }
+
+    /// One line counting the skipped chart templates, as `set` says it.
+    pub fn chart_template_line(&self) -> Option<String> {
+        super::chart_template_line(&self.findings)
     }
 
     /// References that are not up to date.

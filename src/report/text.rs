@@ -209,7 +209,7 @@ pub fn sync(out: &mut dyn Write, err: &mut dyn Write, r: &super::sync::SyncRepor
     if actions {
         let _ = out.command(&super::annotations::sync(r));
     }
-    for f in &r.findings {
+    for f in r.listed_findings() {
         let level = match f.severity {
             crate::finding::Severity::Error => "error",
             crate::finding::Severity::Warning => "warning",
@@ -217,6 +217,9 @@ pub fn sync(out: &mut dyn Write, err: &mut dyn Write, r: &super::sync::SyncRepor
         };
         let prefix = f.at().map(|at| format!("{at}: ")).unwrap_or_default();
         let _ = writeln!(err, "{level}: {prefix}{}", f.message);
+    }
+    if let Some(line) = r.chart_template_line() {
+        let _ = writeln!(err, "note: {line}");
     }
     for (dir, refs) in r.by_directory() {
         let _ = writeln!(out, "{dir}/");

@@ -521,6 +521,11 @@ fn issue_9_sync_through_the_action() {
     let r = run_action_with(&apply, ws.path(), action.path(), &env);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.outputs["changed"], "true");
+    assert!(
+        r.summary.contains("<details>") && r.summary.contains("+    image: "),
+        "the diff written, collapsed: {}",
+        r.summary
+    );
     assert_eq!(
         std::fs::read_to_string(ws.path().join("apps/app.yaml")).expect("read"),
         manifest.replace("v1.0.0", "v1.1.0")

@@ -80,10 +80,16 @@ mod set_issue12;
 mod snapshots;
 /// `sync` against the real registry: verdicts, incidents, --apply.
 mod sync;
+/// `sync --apply` against the real registry: pin kinds, `policy: digest`,
+/// chart templates, a tag list failing mid-pagination.
+mod sync_apply;
 /// `sync` over Argo CD Image Updater annotations and `ImageUpdater` objects.
 mod sync_argo;
 /// `sync` over Flux ImageRepository, ImagePolicy and ImageUpdateAutomation objects.
 mod sync_flux;
+/// `sync --repo --apply` against the fake GitHub: one commit, a racer,
+/// pull requests per entry, dry run, a missing repository.
+mod sync_github;
 /// `--verbose`, `GITOPS_BUMP_LOG` and `RUNNER_DEBUG` logs through the binary, never a secret.
 mod verbose;
 /// Writers that never fight: revert detection, ownership, the storm brake, out-of-order builds.

@@ -516,6 +516,10 @@ pub enum Twist {
     },
     /// Requests whose path contains `path` are redirected (307) to `location`.
     Redirect { path: String, location: String },
+    /// Tag-list pages after the first (a `last=` query) of repositories
+    /// whose path contains `path` get `status` and an empty body: a listing
+    /// that fails mid-pagination.
+    FailLaterPages { path: String, status: u16 },
 }
 
 struct ProxyState {
@@ -695,6 +699,13 @@ async fn proxy(
                     sha256(body).parse().expect("header"),
                 );
                 return resp;
+            }
+            Twist::FailLaterPages { path: p, status }
+                if path.contains(p.as_str())
+                    && path.ends_with("/tags/list")
+                    && path_q.contains("last=") =>
+            {
+                return filler_response(*status, Some(0), true, head, s.streamed.clone());
             }
             Twist::EndlessLinks if path.ends_with("/tags/list") => {
                 let n = s.endless.fetch_add(1, Ordering::SeqCst);
