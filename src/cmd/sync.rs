@@ -510,9 +510,25 @@ impl Checker<'_> {
         }
         report.findings.extend(tracking.findings.iter().cloned());
         report.findings.extend(policy_warnings);
+        // A file that cannot be read but holds a tracked image: no verdict
+        // about that image is complete without it.
+        let tracked: Vec<Repository> = config
+            .iter()
+            .flat_map(|c| c.entries.iter().map(|e| e.repository.clone()))
+            .chain(
+                tracking
+                    .refs
+                    .iter()
+                    .filter(|t| t.rule.is_some())
+                    .filter_map(|t| {
+                        let m = &manifests[t.manifest];
+                        m.image_of(&m.sites[t.site]).repository.clone()
+                    }),
+            )
+            .collect();
         report
             .findings
-            .extend(discovery.unreadable.iter().map(|u| u.finding.clone()));
+            .extend(guard::broken::unchecked(&tracked, &discovery.unreadable));
         let mut round = Round {
             report,
             writes: Vec::new(),
@@ -850,7 +866,21 @@ fn plan_write(
         return None;
     }
     let cx = planning.context(&writers);
-    let decision = guard::check(&cx, &plans, &[]);
+    let decision = guard::check(&cx, &plans, &discovery.unreadable);
+    // An unreadable file holding an image this group changes: writing
+    // would leave it behind, so the group writes nothing.
+    let broken: Vec<&Finding> = (decision.findings.iter())
+        .filter(|f| f.kind == Kind::BrokenFile)
+        .collect();
+    if !broken.is_empty() {
+        for f in broken {
+            if !(report.findings.iter()).any(|r| r.kind == Kind::BrokenFile && r.file() == f.file())
+            {
+                report.findings.push(f.clone());
+            }
+        }
+        return None;
+    }
     // A refused fix: the reference is blocked, with the guard's reason.
     for (pi, plan) in plans.iter().enumerate() {
         if plan.changes.is_empty() || decision.allowed.contains(&pi) {

@@ -9,6 +9,7 @@ use crate::discover::Unreadable;
 use crate::finding::{Finding, Kind, Location};
 use crate::manifest::text::reference_lines;
 use crate::plan::Desired;
+use crate::reference::Repository;
 
 /// One error per unreadable file that holds a reference to one of
 /// `desired`'s images that the run would change.
@@ -58,6 +59,40 @@ pub fn check(desired: &[Desired], unreadable: &[Unreadable]) -> Vec<Finding> {
         out.push(finding.about(image));
     }
     out
+}
+
+/// For `sync`, which checks every reference of the images it tracks: the
+/// finding of each unreadable file, an error when the file holds a
+/// reference to one of `tracked` (its references cannot be checked, so no
+/// verdict about that image is complete), else its warning unchanged. A
+/// Helm chart template is not a manifest and keeps its notice.
+pub fn unchecked(tracked: &[Repository], unreadable: &[Unreadable]) -> Vec<Finding> {
+    unreadable
+        .iter()
+        .map(|u| {
+            if u.finding.kind != Kind::FileSkipped {
+                return u.finding.clone();
+            }
+            let found = tracked.iter().find_map(|repo| {
+                if u.mentions.contains(&needle(repo)) {
+                    return Some((repo, None));
+                }
+                let text = u.text.as_deref()?;
+                let line = reference_lines(text.as_bytes(), repo).into_iter().next()?;
+                Some((repo, Some(line)))
+            });
+            let Some((repo, line)) = found else {
+                return u.finding.clone();
+            };
+            let holder = line.map_or_else(|| "it".to_owned(), |l| format!("line {l}"));
+            let message = format!(
+                "{}; {holder} holds a reference to {repo}, which sync tracks, so it cannot be checked",
+                u.finding.message.trim_end_matches("; skipped"),
+            );
+            Finding::error(Kind::BrokenFile, u.finding.location.clone(), message)
+                .about(repo.to_string())
+        })
+        .collect()
 }
 
 /// The word a streaming search looks for to tell whether a file too large
@@ -188,6 +223,42 @@ mod tests {
             check(&[t], &broken)[0].message,
             "invalid YAML at column 1: x; it mentions ghcr.io/acme/app, so the run cannot be complete without it"
         );
+    }
+
+    // See: issue #13 (item 8, sync): an unreadable file holding a tracked
+    // image is an error naming the line; others keep their warning.
+    #[test]
+    fn issue_13_sync_fails_on_unreadable_holders_of_tracked_images() {
+        let tracked = [Repository::parse("ghcr.io/acme/app").expect("valid")];
+        let files = [
+            unreadable(
+                "a.yaml",
+                "x: [\nimage: ghcr.io/acme/app:v1\n",
+                Kind::FileSkipped,
+            ),
+            unreadable(
+                "b.yaml",
+                "x: [\nimage: ghcr.io/acme/other:v1\n",
+                Kind::FileSkipped,
+            ),
+            unreadable(
+                "c/templates/d.yaml",
+                "image: ghcr.io/acme/app:v1\n",
+                Kind::ChartTemplate,
+            ),
+        ];
+        let found = unchecked(&tracked, &files);
+        assert_eq!(found[0].severity, crate::finding::Severity::Error);
+        assert_eq!(
+            found[0].message,
+            "invalid YAML at column 1: x; line 2 holds a reference to ghcr.io/acme/app, which sync tracks, so it cannot be checked"
+        );
+        assert_eq!(found[1], files[1].finding);
+        assert_eq!(found[2], files[2].finding);
+        let mut big = unreadable("big.yaml", "", Kind::FileSkipped);
+        big.text = None;
+        big.mentions = vec!["acme/app".into()];
+        assert_eq!(unchecked(&tracked, &[big])[0].kind, Kind::BrokenFile);
     }
 
     // See: issue #12 §5 (false refusals by chart templates).

@@ -157,7 +157,18 @@ impl SyncReport {
             .filter(|v| **v != Verdict::UpToDate && totals[v.as_str()] > 0)
             .map(|v| format!("{} {}", totals[v.as_str()], v.as_str()))
             .collect();
-        let mut line = if drift == 0 {
+        // A skipped file may hold references nobody checked: never say
+        // "all up to date" past it.
+        let unread = (self.findings.iter())
+            .filter(|f| matches!(f.kind, Kind::FileSkipped | Kind::BrokenFile))
+            .filter_map(|f| f.location.as_ref().map(|l| l.file.as_str()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let mut line = if drift == 0 && unread > 0 {
+            format!(
+                "{n} reference(s) in the files read, no drift; {unread} file(s) could not be read"
+            )
+        } else if drift == 0 {
             format!("{n} reference(s), all up to date")
         } else {
             format!(
@@ -166,6 +177,9 @@ impl SyncReport {
                 parts.join(", ")
             )
         };
+        if drift > 0 && unread > 0 {
+            line.push_str(&format!("; {unread} file(s) could not be read"));
+        }
         let files = self
             .updates
             .iter()

@@ -467,3 +467,89 @@ fn issue_9_bad_input_is_one_line_naming_the_file_or_the_image() {
     );
     assert_eq!(verdict(&doc, "app.yaml").0, "behind");
 }
+
+/// A tracked image held only in files sync cannot read as manifests (a
+/// Latin-1 comment, a symlink out of the directory), next to a readable
+/// reference that is behind.
+fn unreadable_holding(host: &str) -> (tempfile::TempDir, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let old = deployment("a", &format!("{host}/acme/app:v1.0.0"), "");
+    write(d, "ok/app.yaml", &old);
+    std::fs::write(
+        d.join("latin1.yaml"),
+        [b"# caf\xe9\n".as_slice(), old.as_bytes()].concat(),
+    )
+    .expect("write");
+    write(outside.path(), "o.yaml", &old);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outside.path().join("o.yaml"), d.join("link.yaml"))
+        .expect("symlink");
+    write(d, "other.yaml", "a: [\n");
+    write(
+        d,
+        ".gitops-bump.yaml",
+        &format!("images:\n  - name: {host}/acme/app\n    policy: semver:^1\n"),
+    );
+    (dir, outside)
+}
+
+// See: issue #13 (item 8), through sync. A file that cannot be read but
+// holds a tracked image was a warning: sync said "all up to date" (exit 0)
+// when it was the only holder, and `--apply` moved the readable references
+// and left it behind.
+#[test]
+fn issue_13_unreadable_files_holding_a_tracked_image_fail_sync() {
+    let reg = registry();
+    let host = reg.host();
+    let (dir, _outside) = unreadable_holding(&host);
+    std::fs::remove_file(dir.path().join("ok/app.yaml")).expect("rm");
+    let r = sync(&reg, dir.path(), &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(!r.stdout.contains("all up to date"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("0 reference(s) in the files read, no drift; 3 file(s) could not be read"),
+        "{r:?}"
+    );
+    let mut holders = vec!["latin1.yaml:1: not UTF-8 (invalid byte at offset 5); line 11"];
+    if cfg!(unix) {
+        holders.push("link.yaml: symlink points outside --dir; line 10");
+    }
+    for holder in holders {
+        assert!(
+            r.stderr.contains(&format!(
+                "error: {holder} holds a reference to {host}/acme/app, which sync tracks, so it cannot be checked"
+            )),
+            "{holder}: {}",
+            r.stderr
+        );
+    }
+    // A broken file that holds no tracked image stays a warning.
+    assert!(r.stderr.contains("warning: other.yaml:1"), "{}", r.stderr);
+}
+
+#[test]
+fn issue_13_sync_apply_never_leaves_an_unreadable_holder_behind() {
+    let reg = registry();
+    let host = reg.host();
+    let (dir, _outside) = unreadable_holding(&host);
+    git_init(dir.path());
+    let before = snapshot(dir.path());
+    let r = sync(&reg, dir.path(), &["--apply"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(before, snapshot(dir.path()), "nothing written: {r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "error: latin1.yaml:1: not UTF-8 (invalid byte at offset 5); line 11 holds a reference to {host}/acme/app, which sync tracks, so it cannot be checked"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("1 reference(s): 0 up to date, 1 behind; 3 file(s) could not be read"),
+        "{r:?}"
+    );
+}

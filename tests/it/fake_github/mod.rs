@@ -41,7 +41,7 @@
 //! | `drop_commits` | the write answers success, the branch never moves | |
 //! | `secondary_limits` | 403 secondary limit with `retry-after: 1` (all endpoints) | docs: "Rate limits for the REST API", exceeding |
 //! | `secondary` | a queue of [`SecondaryLimit`]s: status 403/429 (or 200 for GraphQL), with or without `retry-after`, or with `x-ratelimit-remaining: 0` and a near reset | same |
-//! | [`FakeGitHub::exhaust_rate_limit`] / `exhaust_rate_limit_of` | primary limit: GraphQL HTTP 200 + `errors[].type` per `graphql_rate_limit`, REST `rest_rate_limit_status` (403/429), `x-ratelimit-remaining: 0` (or `graphql_rate_limit_remaining`), `x-ratelimit-reset` | octokit/plugin-throttling.js (`RATE_LIMITED`), yanyongyu/githubkit#271 (`RATE_LIMIT`, `code: graphql_rate_limit`), octokit/plugin-throttling.js#632 (remaining not 0) |
+//! | [`FakeGitHub::exhaust_rate_limit`] / `exhaust_rate_limit_of` (the window starts at the next request) | primary limit: GraphQL HTTP 200 + `errors[].type` per `graphql_rate_limit`, REST `rest_rate_limit_status` (403/429), `x-ratelimit-remaining: 0` (or `graphql_rate_limit_remaining`), `x-ratelimit-reset` | octokit/plugin-throttling.js (`RATE_LIMITED`), yanyongyu/githubkit#271 (`RATE_LIMIT`, `code: graphql_rate_limit`), octokit/plugin-throttling.js#632 (remaining not 0) |
 //! | `truncate_trees_over` / `truncate_flat_trees_over` | recursive / non-recursive listings cut with `truncated: true` | docs: "Get a tree" |
 //! | `text_limit` | `Blob.text` cut at this many bytes with `isTruncated` (default 512,000) | sveltia/sveltia-cms#950 |
 //! | `text_missing_over` | `Blob.text` null (and `isTruncated` false) for larger text blobs | hardening: the schema promises `text` only "or null if the Blob is binary"; no threshold is documented |
@@ -84,7 +84,7 @@ mod selftest;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State as AxumState;
@@ -311,8 +311,8 @@ pub struct State {
     fields: Mutex<BTreeMap<String, u64>>,
     /// Writes are serialised, as GitHub serialises pushes to one ref.
     write_lock: Mutex<u64>,
-    /// Epoch second until which each resource's primary limit is exhausted.
-    exhausted_until: Mutex<HashMap<&'static str, u64>>,
+    /// Each resource's exhausted primary limit.
+    exhausted: Mutex<HashMap<&'static str, Exhaustion>>,
     used: Mutex<HashMap<&'static str, u64>>,
     pulls: Mutex<Vec<Pull>>,
     comments: Mutex<Vec<Comment>>,
@@ -342,7 +342,7 @@ impl FakeGitHub {
             operations: Mutex::new(BTreeMap::new()),
             fields: Mutex::new(BTreeMap::new()),
             write_lock: Mutex::new(0),
-            exhausted_until: Mutex::new(HashMap::new()),
+            exhausted: Mutex::new(HashMap::new()),
             used: Mutex::new(HashMap::new()),
             pulls: Mutex::new(Vec::new()),
             comments: Mutex::new(Vec::new()),
@@ -395,9 +395,12 @@ impl FakeGitHub {
         self.exhaust_rate_limit_of(Resource::Graphql, secs);
     }
 
-    /// Exhausts one API's primary rate limit for `secs` seconds from now.
+    /// Exhausts one API's primary rate limit for `secs` seconds from the
+    /// next request to it, so that request is always refused however late it
+    /// comes (a window counted from this call could pass before a slow
+    /// process sends its first request).
     pub fn exhaust_rate_limit_of(&self, resource: Resource, secs: u64) {
-        lock(&self.state.exhausted_until).insert(resource.name(), now() + secs);
+        lock(&self.state.exhausted).insert(resource.name(), Exhaustion::Armed(secs));
     }
 
     /// Requests per endpoint so far (`POST /graphql`, `GET /git/trees/{sha}`…).
@@ -623,6 +626,34 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A resource's exhausted primary limit.
+enum Exhaustion {
+    /// Exhausted for this many seconds from the next request.
+    Armed(u64),
+    /// Exhausted until this time since the epoch.
+    Until(Duration),
+}
+
+impl Exhaustion {
+    /// Whether a request now is refused, and the reset to announce: the end
+    /// of the window rounded up to a whole second, so a client that waits
+    /// until `x-ratelimit-reset` is never refused again (rounding down would
+    /// announce a reset up to a second before the window ends).
+    fn check(&mut self) -> (bool, u64) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        if let Exhaustion::Armed(secs) = *self {
+            *self = Exhaustion::Until(now + Duration::from_secs(secs));
+        }
+        let Exhaustion::Until(until) = *self else {
+            unreachable!("armed was just replaced")
+        };
+        let reset = until.as_secs() + u64::from(until.subsec_nanos() > 0);
+        (now < until, reset)
+    }
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -756,11 +787,10 @@ impl State {
         }
         // Every answer carries the rate-limit headers (docs, "Rate limits for
         // the REST API": checking the status of your rate limit).
-        let exhausted_until = lock(&self.exhausted_until)
-            .get(resource.name())
-            .copied()
-            .unwrap_or(0);
-        let limited = now() < exhausted_until;
+        let (limited, reset) = match lock(&self.exhausted).get_mut(resource.name()) {
+            Some(e) => e.check(),
+            None => (false, 0),
+        };
         let used = {
             let mut used = lock(&self.used);
             let u = used.entry(resource.name()).or_default();
@@ -796,7 +826,7 @@ impl State {
             );
         }
         if limited {
-            return self.primary_limit(graphql, rate(0, exhausted_until));
+            return self.primary_limit(graphql, rate(0, reset));
         }
         {
             let mut faults = lock(&self.faults);

@@ -336,7 +336,8 @@ fn graphql_primary_rate_limit_has_both_shapes_and_headers() {
         .header("x-ratelimit-reset")
         .and_then(|v| v.parse().ok())
         .expect("reset");
-    assert!(reset > super::now() && reset <= super::now() + 30);
+    // The window starts at this request and its end is rounded up.
+    assert!(reset > super::now() && reset <= super::now() + 31);
 
     {
         let mut f = gh.fake.faults();
@@ -354,6 +355,30 @@ fn graphql_primary_rate_limit_has_both_shapes_and_headers() {
     let r = gh.rest(reqwest::Method::GET, "git/ref/heads/main", None);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-resource"), Some("core"));
+}
+
+// A window counted from `exhaust_rate_limit_of` could end before a slow
+// process sent its first request: under load the binary's first request
+// then succeeded and "waits for the reset" tests failed. The window starts
+// at the first request, and its announced reset is never before its end.
+#[test]
+fn primary_rate_limit_window_starts_at_the_next_request() {
+    let gh = Gh::new();
+    gh.fake.exhaust_rate_limit_of(Resource::Graphql, 1);
+    // Longer than the whole window: a late first request.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let r = gh.gql(HEAD, json!({"ref": "refs/heads/main"}));
+    assert_eq!(r.body["errors"][0]["type"], "RATE_LIMITED", "{:?}", r.body);
+    let reset: u64 = r
+        .header("x-ratelimit-reset")
+        .and_then(|v| v.parse().ok())
+        .expect("reset");
+    // Waiting until the announced reset always ends the window.
+    while super::now() < reset {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let r = gh.gql(HEAD, json!({"ref": "refs/heads/main"}));
+    assert!(r.body.get("errors").is_none(), "{:?}", r.body);
 }
 
 #[test]
