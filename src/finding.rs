@@ -58,6 +58,9 @@ pub enum Severity {
 pub enum Kind {
     /// A file the backend offered could not be read or parsed; it was skipped.
     FileSkipped,
+    /// Files the selection matched that the repository's `.gitignore`
+    /// excludes: not read (one notice with the count).
+    Ignored,
     /// A reference pinned by `# gitops-bump:ignore` was left alone.
     Pinned,
     /// A reference of the image whose current tag the run does not select

@@ -49,7 +49,7 @@ use crate::backend::files::{
 use crate::backend::{
     Backend, BackendError, FileHistory, Interruption, SkippedContent, Snapshot, SourceFile,
 };
-use crate::finding::Finding;
+use crate::finding::{Finding, Kind};
 use git::Git;
 use signals::Guard;
 
@@ -313,7 +313,19 @@ impl Backend for Local {
             (Some(git), true) => git.head()?,
             _ => None,
         };
-        let listing = self.list(files)?;
+        let mut listing = self.list(files)?;
+        if let Some(first) = listing.ignored.first() {
+            // Counted, never silent: which manifests a run sees must be
+            // visible when the repository's own rules hide some.
+            listing.problems.push(Finding::notice(
+                Kind::Ignored,
+                None,
+                format!(
+                    "{} file(s) the selection matches are ignored by the repository's .gitignore and were not read, e.g. {first}; name one with --files to read it",
+                    listing.ignored.len()
+                ),
+            ));
+        }
         let mut snapshot = Snapshot {
             head,
             problems: listing.problems,

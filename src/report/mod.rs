@@ -147,9 +147,12 @@ impl SetReport {
         self.pull_request = pull_request;
     }
 
-    /// Files skipped while reading.
+    /// Files skipped while reading, and the count of those `.gitignore`
+    /// kept out.
     pub fn problems(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.kind == Kind::FileSkipped)
+        self.findings
+            .iter()
+            .filter(|f| matches!(f.kind, Kind::FileSkipped | Kind::Ignored))
     }
 }
 

@@ -24,7 +24,11 @@ pub fn set(out: &mut dyn Write, err: &mut dyn Write, r: &SetReport, actions: boo
         let _ = out.command(&super::annotations::set(r));
     }
     for p in r.problems() {
-        let _ = writeln!(err, "warning: {}: {}", location(p), p.message);
+        match p.severity {
+            Severity::Notice => writeln!(err, "note: {}", p.message),
+            _ => writeln!(err, "warning: {}: {}", location(p), p.message),
+        }
+        .ok();
     }
     for s in r.skipped().filter(|s| s.severity == Severity::Warning) {
         let image = s.image.as_deref().unwrap_or_default();

@@ -165,8 +165,52 @@ fn issue_13_only_the_repositorys_gitignore_hides_manifests() {
             home.path().display()
         );
     }
+    // The ones .gitignore hides are counted, as a note, in every output.
+    let r = set_in(
+        repo.path(),
+        homes[0].path(),
+        &["--dry-run", "--output", "json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let ignored: Vec<&serde_json::Value> = v["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter(|p| {
+            p["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(".gitignore"))
+        })
+        .collect();
+    assert_eq!(ignored.len(), 1, "{v:#}");
+    assert!(
+        ignored[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("2 file(s) the selection matches are ignored by the repository's .gitignore and were not read, e.g. apps/x.rendered.yaml;")),
+        "{v:#}"
+    );
+    let sync = gitops_bump()
+        .env("HOME", &homes[0].path().display().to_string())
+        .args(["sync", "--default-policy", "none", "--dir"])
+        .args([repo.path()])
+        .run();
+    assert!(
+        sync.stdout
+            .contains("2 file(s) the selection matches are ignored")
+            || sync
+                .stderr
+                .contains("2 file(s) the selection matches are ignored"),
+        "{sync:?}"
+    );
     let r = set_in(repo.path(), homes[0].path(), &[]);
     assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "note: 2 file(s) the selection matches are ignored by the repository's .gitignore"
+        ),
+        "{}",
+        r.stderr
+    );
     assert!(holds(repo.path(), "kept.yaml", NEW));
     for hidden in ["build/rendered.yaml", "apps/x.rendered.yaml"] {
         assert!(holds(repo.path(), hidden, OLD), "{hidden} was read");
