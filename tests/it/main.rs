@@ -39,6 +39,8 @@ mod github_history;
 mod github_logs;
 /// Hostile names, comments and labels never become runner commands or terminal controls.
 mod injection;
+/// `set` with the read-time keep filter equals `set` holding every file, over the corpus.
+mod keep_equivalence;
 /// kustomize renders the edited overlay to the intended image.
 mod kustomize_render;
 /// The module layering of `src/` (no import cycles).
