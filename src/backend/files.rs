@@ -130,6 +130,24 @@ impl Keep {
 }
 
 impl FileSelection {
+    /// Applies [`FileSelection::keep`] to the files a backend read into
+    /// `snapshot` since `*unfiltered`, once [`KEEP_BATCH`] of them have
+    /// gathered or when the read is `done`, counting the ones dropped in
+    /// [`Snapshot::dropped`](crate::backend::Snapshot::dropped). Every
+    /// backend calls it after each file (or chunk) it reads.
+    pub fn keep_read(
+        &self,
+        snapshot: &mut crate::backend::Snapshot,
+        unfiltered: &mut usize,
+        done: bool,
+    ) {
+        let Some(keep) = &self.keep else { return };
+        if done || snapshot.files.len() - *unfiltered >= KEEP_BATCH {
+            snapshot.dropped += keep.retain(&mut snapshot.files, *unfiltered);
+            *unfiltered = snapshot.files.len();
+        }
+    }
+
     /// Returns true if and only if `path` (relative, `/`-separated) is
     /// selected: a `--files` pattern matches it and no `--exclude` does.
     pub fn matches(&self, path: &str) -> bool {

@@ -43,9 +43,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::backend::files::{
-    Encoding, FileSelection, KEEP_BATCH, search, skipped, text_of, too_large,
-};
+use crate::backend::files::{Encoding, FileSelection, search, skipped, text_of, too_large};
 use crate::backend::{
     Backend, BackendError, FileHistory, Interruption, SkippedContent, Snapshot, SourceFile,
 };
@@ -336,16 +334,9 @@ impl Backend for Local {
         let mut unfiltered = 0;
         for rel in &listing.paths {
             self.load(rel, files, &read, &mut snapshot);
-            if let Some(keep) = &files.keep
-                && snapshot.files.len() - unfiltered >= KEEP_BATCH
-            {
-                snapshot.dropped += keep.retain(&mut snapshot.files, unfiltered);
-                unfiltered = snapshot.files.len();
-            }
+            files.keep_read(&mut snapshot, &mut unfiltered, false);
         }
-        if let Some(keep) = &files.keep {
-            snapshot.dropped += keep.retain(&mut snapshot.files, unfiltered);
-        }
+        files.keep_read(&mut snapshot, &mut unfiltered, true);
         Ok(snapshot)
     }
 

@@ -19,7 +19,7 @@ use super::client::{BLOB_CEILING, Req, Sink, TREE_LIMIT, message_of};
 use super::graphql::{self, Anchor, BlobFields, FileEntry, History};
 use super::types::{checked_oid, encode_path};
 use super::{Api, CHUNK, GitHubError, ReadState};
-use crate::backend::files::{FileSelection, KEEP_BATCH, Search, too_large};
+use crate::backend::files::{FileSelection, Search, too_large};
 use crate::backend::{SkippedContent, Snapshot, SourceFile};
 use crate::finding::Finding;
 
@@ -156,16 +156,9 @@ impl Api {
                     bytes,
                 });
             }
-            if let Some(keep) = &files.keep
-                && snapshot.files.len() - unfiltered >= KEEP_BATCH
-            {
-                snapshot.dropped += keep.retain(&mut snapshot.files, unfiltered);
-                unfiltered = snapshot.files.len();
-            }
+            files.keep_read(&mut snapshot, &mut unfiltered, false);
         }
-        if let Some(keep) = &files.keep {
-            snapshot.dropped += keep.retain(&mut snapshot.files, unfiltered);
-        }
+        files.keep_read(&mut snapshot, &mut unfiltered, true);
         let head = head.ok_or_else(|| GitHubError::Unexpected {
             what: "read files".into(),
             message: "no head commit".into(),
