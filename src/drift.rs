@@ -120,6 +120,9 @@ pub struct Facts {
     pub grace: Duration,
     /// Returns true if and only if the policy is the default one (not configured).
     pub default_policy: bool,
+    /// Returns true if and only if that default was given with
+    /// `--default-policy`, so `--apply` writes its drift.
+    pub default_explicit: bool,
 }
 
 /// One reference's verdict and what to say about it.
@@ -306,11 +309,16 @@ pub fn classify(f: &Facts) -> Classified {
         );
     }
     if f.default_policy {
+        let applied = if f.default_explicit {
+            "given with --default-policy: --apply writes it"
+        } else {
+            "not configured: never applied unless --default-policy is given"
+        };
         return done(
             Verdict::Behind,
             Severity::Notice,
             format!(
-                "{shown} → {target} by the default policy {}{lacking_note} (not configured: never applied unless --default-policy is given)",
+                "{shown} → {target} by the default policy {}{lacking_note} ({applied})",
                 f.policy
             ),
         );
@@ -448,6 +456,18 @@ mod tests {
         let mut f = facts("v1", "v2");
         f.default_policy = true;
         assert_eq!(verdict(&f), (Verdict::Behind, Severity::Notice));
+        assert!(classify(&f).message.contains("never applied unless"));
+        // Given explicitly, the message says it is applied.
+        f.default_explicit = true;
+        let c = classify(&f);
+        assert_eq!((c.verdict, c.severity), (Verdict::Behind, Severity::Notice));
+        assert!(
+            c.message
+                .contains("given with --default-policy: --apply writes it")
+                && !c.message.contains("never applied"),
+            "{}",
+            c.message
+        );
     }
 
     #[test]
