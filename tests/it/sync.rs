@@ -425,6 +425,12 @@ fn issue_9_bad_input_is_one_line_naming_the_file_or_the_image() {
             "images:\n  - name: a/b\n    policy: sometimes\n",
             ".gitops-bump.yaml:3:13: policy: ",
         ),
+        // A regex that does not compile: one line, not the parser's
+        // caret diagram.
+        (
+            "images:\n  - name: a/b\n    policy: semver:*\n    filter: '(['\n",
+            ".gitops-bump.yaml:4:13: filter: invalid filter regex \"([\": unclosed character class",
+        ),
         (
             &format!(
                 "images:\n  - name: {host}/acme/app\n    policy: semver:*\n  - name: {host}/acme/app\n    policy: semver:^1\n"
