@@ -11,7 +11,7 @@
 //! | `missing-tag` | the tag in Git is not in the registry | error |
 //! | `missing-platform` | the tag in Git, or the newer tag the policy would move to, lacks a required platform | error |
 //! | `blocked` | a guard refuses the change (`# gitops-bump:ignore`, the writer guards), or a platform filter selects a tag older than Git's (moving back would be a downgrade) | warning; error when another writer keeps moving the reference, or when the tag in Git lacks a platform the workload runs on |
-//! | `unchecked` | nothing can be said (no policy applies, a template, the registry failed) | notice, or error when the registry failed |
+//! | `unchecked` | nothing can be said (no policy applies, a template, the policy selects no tag, the registry failed) | notice; warning when the policy selects no tag; error when the registry failed |
 
 use std::cmp::Ordering;
 use std::time::Duration;
