@@ -11,7 +11,7 @@
 //! | `missing-tag` | the tag in Git is not in the registry | error |
 //! | `missing-platform` | the tag in Git, or the newer tag the policy would move to, lacks a required platform | error |
 //! | `blocked` | a guard refuses the change (`# gitops-bump:ignore`, the writer guards), or a platform filter selects a tag older than Git's (moving back would be a downgrade) | warning; error when another writer keeps moving the reference, or when the tag in Git lacks a platform the workload runs on |
-//! | `unchecked` | nothing can be said (no policy applies, a template, the registry failed) | notice, or error when the registry failed |
+//! | `unchecked` | nothing can be said (no policy applies, a template, the policy selects no tag, the registry failed) | notice; warning when the policy selects no tag; error when the registry failed |
 
 use std::cmp::Ordering;
 use std::time::Duration;
@@ -120,6 +120,9 @@ pub struct Facts {
     pub grace: Duration,
     /// Returns true if and only if the policy is the default one (not configured).
     pub default_policy: bool,
+    /// Returns true if and only if that default was given with
+    /// `--default-policy`, so `--apply` writes its drift.
+    pub default_explicit: bool,
 }
 
 /// One reference's verdict and what to say about it.
@@ -306,11 +309,16 @@ pub fn classify(f: &Facts) -> Classified {
         );
     }
     if f.default_policy {
+        let applied = if f.default_explicit {
+            "given with --default-policy: --apply writes it"
+        } else {
+            "not configured: never applied unless --default-policy is given"
+        };
         return done(
             Verdict::Behind,
             Severity::Notice,
             format!(
-                "{shown} → {target} by the default policy {}{lacking_note} (not configured: never applied unless --default-policy is given)",
+                "{shown} → {target} by the default policy {}{lacking_note} ({applied})",
                 f.policy
             ),
         );
@@ -448,6 +456,18 @@ mod tests {
         let mut f = facts("v1", "v2");
         f.default_policy = true;
         assert_eq!(verdict(&f), (Verdict::Behind, Severity::Notice));
+        assert!(classify(&f).message.contains("never applied unless"));
+        // Given explicitly, the message says it is applied.
+        f.default_explicit = true;
+        let c = classify(&f);
+        assert_eq!((c.verdict, c.severity), (Verdict::Behind, Severity::Notice));
+        assert!(
+            c.message
+                .contains("given with --default-policy: --apply writes it")
+                && !c.message.contains("never applied"),
+            "{}",
+            c.message
+        );
     }
 
     #[test]

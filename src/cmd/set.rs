@@ -17,7 +17,7 @@ use crate::guard;
 use crate::guard::absent::Seen;
 use crate::manifest::Manifest;
 use crate::manifest::text::reference_lines;
-use crate::plan::select::Selection;
+use crate::plan::select::{Selection, TagRule};
 use crate::plan::{self, Desired, Pin, Pins};
 use crate::registry::Client;
 use crate::report::{self, FailOn, Outcome, SetReport};
@@ -276,7 +276,11 @@ fn attempt(
     let cx = planning.context(&writers);
     let decision = guard::check(&cx, &plans, &found.unreadable);
     let merged = plan::merge::merge(&found.manifests, &plans, &decision.allowed);
-    let seen = seen(targets, &found, &selection);
+    let match_tag = match &settings.tags {
+        TagRule::Matches(re) => Some(re.as_str()),
+        TagRule::Track => None,
+    };
+    let seen = seen(targets, &found, &selection, match_tag);
     let mut report = SetReport {
         dry_run: settings.dry_run,
         findings: decision.findings,
@@ -352,7 +356,12 @@ fn attempt(
 }
 
 /// What the run saw of each target, for [`guard::absent`].
-fn seen(targets: &[Desired], found: &Discovery, selection: &Selection) -> Vec<Seen> {
+fn seen(
+    targets: &[Desired],
+    found: &Discovery,
+    selection: &Selection,
+    match_tag: Option<&str>,
+) -> Vec<Seen> {
     targets
         .iter()
         .enumerate()
@@ -364,6 +373,7 @@ fn seen(targets: &[Desired], found: &Discovery, selection: &Selection) -> Vec<Se
                 left_out: selection.left_out[i].clone(),
                 elsewhere: guard::blocks::mentions(&found.manifests, t),
                 templates: Vec::new(),
+                match_tag: match_tag.map(str::to_owned),
             };
             for u in &found.unreadable {
                 let Some(text) = &u.text else { continue };

@@ -614,6 +614,7 @@ impl Checker<'_> {
             policy: rule.policy.to_string(),
             grace: rule.grace.unwrap_or(self.settings.grace),
             default_policy: rule.source == tracked::Source::Default,
+            default_explicit: rule.source == tracked::Source::Default && rule.applicable,
             ..Facts::default()
         };
         if m.is_pinned(site) {

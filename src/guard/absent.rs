@@ -22,6 +22,9 @@ pub struct Seen {
     /// `file:line` of chart templates that mention it (their tags come
     /// from values that cannot be tied to the image).
     pub templates: Vec<String>,
+    /// The `--match-tag` regex that selected references instead of their
+    /// tag track, when one was given.
+    pub match_tag: Option<String>,
 }
 
 /// One finding per target that selects no reference: an error, or with
@@ -33,7 +36,13 @@ pub fn check(desired: &[Desired], seen: &[Seen], files: usize, allow: bool) -> V
             continue;
         }
         let image = t.reference.name_as_written();
-        let mut message = if s.found > 0 {
+        let mut message = if let (true, Some(re)) = (s.found > 0, &s.match_tag) {
+            format!(
+                "no reference to {image} has a current tag that --match-tag {re:?} matches: its {} reference(s) hold others ({})",
+                s.found,
+                shown(&s.left_out)
+            )
+        } else if s.found > 0 {
             let tag = t.reference.tag().unwrap_or_default();
             format!(
                 "no reference to {image} is on the tag track of {tag}: its {} reference(s) are on other tracks ({}); select them with --match-tag REGEX",
@@ -121,6 +130,15 @@ mod tests {
         assert_eq!(
             check(&t, &off_track, 7, false)[0].message,
             "no reference to ghcr.io/acme/app is on the tag track of v2: its 1 reference(s) are on other tracks (a.yaml:3 client-0.0.1); select them with --match-tag REGEX"
+        );
+        // Selected by --match-tag instead of tracks: says so.
+        let unmatched = [Seen {
+            match_tag: Some("^rc-".into()),
+            ..off_track[0].clone()
+        }];
+        assert_eq!(
+            check(&t, &unmatched, 7, false)[0].message,
+            "no reference to ghcr.io/acme/app has a current tag that --match-tag \"^rc-\" matches: its 1 reference(s) hold others (a.yaml:3 client-0.0.1)"
         );
     }
 }

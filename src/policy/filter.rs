@@ -325,10 +325,17 @@ struct Exclusion {
 }
 
 fn compile(role: &'static str, pattern: &str) -> Result<Regex, PolicyError> {
-    Regex::new(pattern).map_err(|e| PolicyError::InvalidRegex {
-        role,
-        pattern: pattern.to_owned(),
-        message: e.to_string(),
+    Regex::new(pattern).map_err(|e| {
+        // The parser's message spans lines (the pattern and a caret
+        // diagram); its last line says what is wrong, and bad input is
+        // reported in one line.
+        let text = e.to_string();
+        let why = text.lines().last().unwrap_or_default();
+        PolicyError::InvalidRegex {
+            role,
+            pattern: pattern.to_owned(),
+            message: why.trim_start_matches("error: ").to_owned(),
+        }
     })
 }
 
@@ -509,6 +516,11 @@ mod tests {
         assert!(
             e.to_string().contains(r#"invalid filter regex "([""#),
             "{e}"
+        );
+        // One line, saying what is wrong.
+        assert_eq!(
+            e.to_string(),
+            r#"invalid filter regex "([": unclosed character class"#
         );
     }
 

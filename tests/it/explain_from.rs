@@ -302,3 +302,36 @@ fn explain_from_a_digest_alias_resolves_the_index_digest() {
     assert_eq!(doc["selected"]["tag"], "latest", "{doc:#}");
     assert_eq!(doc["selected"]["digest"], latest.digest.as_str());
 }
+
+/// The bundled example is complete for `sync`: its setter marker
+/// (`flux/frontend.yaml`) names an ImagePolicy the example holds, so the
+/// marker is governed by Flux's selection instead of being an error
+/// ("the repository holds no ImagePolicy of that name"). Offline, through
+/// `explain --from` on the same file.
+#[test]
+fn the_examples_setter_marker_names_an_imagepolicy_the_example_holds() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops");
+    let file = path(&example, "flux/frontend.yaml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert!(
+        text.contains(r#"# {"$imagepolicy": "flux-system:frontend"}"#),
+        "{text}"
+    );
+    let tags = tempfile::tempdir().expect("tempdir");
+    write(tags.path(), "tags.txt", "3.0.0\n3.2.1\n4.0.0\n");
+    let r = explain(&[
+        "--from",
+        &file,
+        "--alias",
+        "frontend",
+        "--tags-from",
+        &path(tags.path(), "tags.txt"),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("from ImagePolicy flux-system/frontend"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("selected: 3.2.1"), "{}", r.stdout);
+}

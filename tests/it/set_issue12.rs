@@ -513,6 +513,15 @@ fn issue_12_references_on_another_tag_track_are_skipped_with_the_reason() {
         "{}",
         r.stderr
     );
+    // --match-tag matching nothing: the message names the regex, not tag
+    // tracks, and does not ask for the --match-tag that was given.
+    let r = set(tmp.path(), &["--match-tag", "zzz", "nginx:1.27-bookworm"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("error: no reference to nginx has a current tag that --match-tag \"zzz\" matches: its 2 reference(s) hold others (pod.yaml:5 1.25-alpine, pod.yaml:6 1.26)\n"),
+        "{}",
+        r.stderr
+    );
     let r = set(tmp.path(), &["--match-tag", "(", "nginx:1.27"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(r.stderr, "error: --match-tag \"(\": unclosed group\n");

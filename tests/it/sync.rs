@@ -374,6 +374,19 @@ fn issue_9_default_policy_drift_is_a_notice_never_applied_implicitly() {
     );
     assert_eq!(doc["changed"], false);
     assert_eq!(before, snapshot(d), "not applied");
+    // Given explicitly, the report says --apply writes it (never "never
+    // applied unless --default-policy is given").
+    let r = sync(&reg, d, &["--default-policy", "semver", "--output", "json"]);
+    let doc = json(&r);
+    let message = reference(&doc, "app.yaml")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("given with --default-policy: --apply writes it")
+            && !message.contains("never applied"),
+        "{message}"
+    );
     // Given explicitly, it is applied.
     let r = sync(
         &reg,
@@ -411,6 +424,12 @@ fn issue_9_bad_input_is_one_line_naming_the_file_or_the_image() {
         (
             "images:\n  - name: a/b\n    policy: sometimes\n",
             ".gitops-bump.yaml:3:13: policy: ",
+        ),
+        // A regex that does not compile: one line, not the parser's
+        // caret diagram.
+        (
+            "images:\n  - name: a/b\n    policy: semver:*\n    filter: '(['\n",
+            ".gitops-bump.yaml:4:13: filter: invalid filter regex \"([\": unclosed character class",
         ),
         (
             &format!(
