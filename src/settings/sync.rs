@@ -148,9 +148,15 @@ impl SyncSettings {
         if args.max_candidates == 0 {
             return Err(UsageError("--max-candidates: must be at least 1".into()));
         }
-        let (platforms, registry) = registry_settings(&args.registry, env)?;
+        let (platforms, mut registry) = registry_settings(&args.registry, env)?;
         let message = super::template(&args.write, env)?;
         let writers = super::writer_rules(&args.writers, &message.writer)?;
+        let retry = super::retry(&args.write)?;
+        // --deadline bounds the registry too: no request, retry or wait of
+        // the survey outlives it (an unreachable registry is unchecked then).
+        registry.retry.deadline = registry.retry.deadline.min(retry.deadline);
+        registry.request_timeout = registry.request_timeout.min(retry.deadline);
+        registry.connect_timeout = registry.connect_timeout.min(retry.deadline);
         Ok(SyncSettings {
             store,
             files,
@@ -178,7 +184,7 @@ impl SyncSettings {
             registry,
             message,
             writers,
-            retry: super::retry(&args.write)?,
+            retry,
             output: args.output.output,
         })
     }

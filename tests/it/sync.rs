@@ -572,3 +572,47 @@ fn issue_13_sync_apply_never_leaves_an_unreadable_holder_behind() {
         "{r:?}"
     );
 }
+
+#[test]
+fn issue_9_deadline_bounds_a_registry_that_never_answers() {
+    // A registry that accepts connections and never answers: without the
+    // bound, each request waited its own 30 s timeout and retries.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let host = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        // Held open, never answered, until the test process ends.
+        let held: Vec<_> = listener.incoming().take(16).collect();
+        drop(held);
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "d.yaml",
+        &deployment("a", &format!("{host}/acme/app:v1.0.0"), ""),
+    );
+    git_init(dir.path());
+    let config = empty_docker_config();
+    let r = gitops_bump()
+        .env("DOCKER_CONFIG", &config.path().to_string_lossy())
+        .args(["sync", "--dir"])
+        .args([dir.path()])
+        .args([
+            "--insecure-registry",
+            &host,
+            "--deadline",
+            "1s",
+            "--output",
+            "json",
+        ])
+        .run();
+    assert_eq!(r.code, 1, "{r:?}");
+    let doc = json(&r);
+    let (verdict, _) = verdict(&doc, "d.yaml");
+    assert_eq!(verdict, "unchecked", "{doc:#}");
+    assert!(
+        reference(&doc, "d.yaml")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no answer within 1 s")),
+        "{doc:#}"
+    );
+}
