@@ -88,8 +88,36 @@ fn assert_all(dir: &Path, n: usize, image: &str) {
     );
 }
 
+/// Returns true if and only if this process inherited SIGINT ignored (a
+/// background job of a non-interactive shell, `nohup`). The binary keeps an
+/// inherited ignore, as it should, so a test that sends SIGINT must give
+/// its child the default back.
+fn sigint_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
 fn set_command(dir: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitops-bump"));
+    let bin = env!("CARGO_BIN_EXE_gitops-bump");
+    let mut cmd = if sigint_ignored() {
+        // exec keeps an ignored disposition but resets a set one: python
+        // sets the default and execs the binary under the same process id.
+        let mut c = Command::new("python3");
+        c.args([
+            "-c",
+            "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])",
+            bin,
+        ]);
+        c
+    } else {
+        Command::new(bin)
+    };
     cmd.args(["set", "--no-verify", "--dir"])
         .arg(dir)
         .args(extra)
