@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::finding::Severity;
+use crate::settings::units::show_duration;
 
 /// A reference's verdict (JSON spelling in kebab-case).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -304,7 +305,7 @@ pub fn classify(f: &Facts) -> Classified {
             format!(
                 "{target} was built {} ago, within the grace of {}; its deploy is probably on its way",
                 human(age),
-                human(f.grace)
+                show_duration(f.grace)
             ),
         );
     }
@@ -327,7 +328,7 @@ pub fn classify(f: &Facts) -> Classified {
         Some(age) => format!(
             "{target} was built {} ago, past the grace of {}: a deploy was probably lost",
             human(age),
-            human(f.grace)
+            show_duration(f.grace)
         ),
         None => format!("{target} is in the registry but not in Git"),
     };

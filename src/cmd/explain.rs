@@ -99,7 +99,7 @@ pub fn explain(settings: &ExplainSettings, cx: &Context) -> Result<Explained> {
                     anyhow::anyhow!(
                         "explain {}: the registry conversation did not finish within --deadline {} ({} request(s) sent); raise --deadline or check the registry",
                         settings.image,
-                        duration(settings.deadline),
+                        crate::settings::units::show_duration(settings.deadline),
                         client.stats().requests
                     )
                 })??;
@@ -110,18 +110,6 @@ pub fn explain(settings: &ExplainSettings, cx: &Context) -> Result<Explained> {
                 stats: Some(client.stats()),
             })
         }
-    }
-}
-
-/// `5m`, `90s`, `1h` or `250ms`: a duration as `--deadline` takes it.
-pub fn duration(d: std::time::Duration) -> String {
-    let (secs, ms) = (d.as_secs(), d.subsec_millis());
-    match (secs, ms) {
-        (0, ms) => format!("{ms}ms"),
-        (s, 0) if s % 3600 == 0 => format!("{}h", s / 3600),
-        (s, 0) if s % 60 == 0 => format!("{}m", s / 60),
-        (s, 0) => format!("{s}s"),
-        (s, ms) => format!("{}ms", s * 1000 + u64::from(ms)),
     }
 }
 
@@ -299,21 +287,6 @@ fn offline(settings: &ExplainSettings, source: &std::path::Path) -> Result<Expla
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_back_as_deadlines() {
-        use std::time::Duration;
-        for (d, text) in [
-            (Duration::from_secs(300), "5m"),
-            (Duration::from_secs(3600), "1h"),
-            (Duration::from_secs(90), "90s"),
-            (Duration::from_millis(250), "250ms"),
-            (Duration::from_millis(1500), "1500ms"),
-        ] {
-            assert_eq!(duration(d), text);
-            assert_eq!(crate::settings::units::parse_duration(text), Some(d));
-        }
-    }
 
     #[test]
     fn tag_lists_skip_blanks_and_comments_and_name_bad_lines() {

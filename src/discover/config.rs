@@ -145,6 +145,14 @@ pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
         message,
     };
     let defaults = raw.defaults.unwrap_or_default();
+    // Checked on their own, so a broken default is an error even where every
+    // entry overrides it, or when there are no entries yet.
+    if let Some(list) = &defaults.platforms {
+        platforms(list, &at)?;
+    }
+    mode(defaults.mode.as_ref(), &at)?;
+    grace(defaults.grace.as_ref(), &at)?;
+    writer(defaults.writer.as_ref(), &at)?;
     let mut entries = Vec::with_capacity(raw.images.len());
     for image in raw.images {
         let image = image.value;
@@ -219,43 +227,9 @@ pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
             None => None,
             Some(patterns) => Some(scope(patterns, &at)?),
         };
-        let mode = match image.mode.as_ref().or(defaults.mode.as_ref()) {
-            None => None,
-            Some(m) => Some(match m.value.as_str() {
-                "commit" => Mode::Commit,
-                "pull-request" => Mode::PullRequest,
-                "report" => Mode::Report,
-                other => {
-                    return Err(at(
-                        &m.referenced,
-                        format!("mode {other:?}: expected commit, pull-request or report"),
-                    ));
-                }
-            }),
-        };
-        let grace = match image.grace.as_ref().or(defaults.grace.as_ref()) {
-            None => None,
-            Some(g) => Some(
-                crate::settings::units::parse_duration(&g.value).ok_or_else(|| {
-                    at(
-                        &g.referenced,
-                        format!(
-                            "grace {:?}: expected seconds, or a number with ms/s/m/h",
-                            g.value
-                        ),
-                    )
-                })?,
-            ),
-        };
-        let writer = match image.writer.as_ref().or(defaults.writer.as_ref()) {
-            Some(w) if w.value.trim().is_empty() || w.value.contains(['\n', '\r']) => {
-                return Err(at(
-                    &w.referenced,
-                    "writer: must be one non-empty line".into(),
-                ));
-            }
-            w => w.map(|w| w.value.trim().to_owned()),
-        };
+        let mode = mode(image.mode.as_ref().or(defaults.mode.as_ref()), &at)?;
+        let grace = grace(image.grace.as_ref().or(defaults.grace.as_ref()), &at)?;
+        let writer = writer(image.writer.as_ref().or(defaults.writer.as_ref()), &at)?;
         entries.push(Entry {
             line: name.referenced.line() as usize,
             name: name.value.clone(),
@@ -311,6 +285,56 @@ struct RawImage {
     mode: Option<Spanned<String>>,
     grace: Option<Spanned<String>>,
     writer: Option<Spanned<String>>,
+}
+
+/// A `mode:` value.
+fn mode(
+    m: Option<&Spanned<String>>,
+    at: &dyn Fn(&serde_saphyr::Location, String) -> ConfigError,
+) -> Result<Option<Mode>, ConfigError> {
+    let Some(m) = m else { return Ok(None) };
+    match m.value.as_str() {
+        "commit" => Ok(Some(Mode::Commit)),
+        "pull-request" => Ok(Some(Mode::PullRequest)),
+        "report" => Ok(Some(Mode::Report)),
+        other => Err(at(
+            &m.referenced,
+            format!("mode {other:?}: expected commit, pull-request or report"),
+        )),
+    }
+}
+
+/// A `grace:` value.
+fn grace(
+    g: Option<&Spanned<String>>,
+    at: &dyn Fn(&serde_saphyr::Location, String) -> ConfigError,
+) -> Result<Option<std::time::Duration>, ConfigError> {
+    let Some(g) = g else { return Ok(None) };
+    crate::settings::units::parse_duration(&g.value)
+        .map(Some)
+        .ok_or_else(|| {
+            at(
+                &g.referenced,
+                format!(
+                    "grace {:?}: expected seconds, or a number with ms/s/m/h",
+                    g.value
+                ),
+            )
+        })
+}
+
+/// A `writer:` value: one non-empty line, trimmed.
+fn writer(
+    w: Option<&Spanned<String>>,
+    at: &dyn Fn(&serde_saphyr::Location, String) -> ConfigError,
+) -> Result<Option<String>, ConfigError> {
+    match w {
+        Some(w) if w.value.trim().is_empty() || w.value.contains(['\n', '\r']) => Err(at(
+            &w.referenced,
+            "writer: must be one non-empty line".into(),
+        )),
+        w => Ok(w.map(|w| w.value.trim().to_owned())),
+    }
 }
 
 fn platforms(
@@ -433,6 +457,17 @@ images:
                 "plaforms",
             ),
             ("images:\n  - name: a/b\n", (2, 5), "policy"),
+            // A broken default is an error with no entry, or where every
+            // entry overrides it.
+            ("defaults:\n  grace: 15x\n", (2, 10), "grace"),
+            ("defaults:\n  mode: sometimes\n", (2, 9), "mode"),
+            ("defaults:\n  platforms: [linux]\n", (2, 15), "platforms"),
+            ("defaults:\n  writer: ' '\n", (2, 11), "writer"),
+            (
+                "defaults:\n  grace: 15x\nimages:\n  - name: a/b\n    policy: semver:*\n    grace: 1m\n",
+                (2, 10),
+                "grace",
+            ),
             ("imgs: []\n", (1, 1), "imgs"),
             (
                 "images:\n  - name: a/b\n    policy: semver:nope\n",

@@ -19,6 +19,20 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     }
 }
 
+/// Writes `d` the way [`parse_duration`] reads it, exactly: `5m`, `90s`,
+/// `1h`, `250ms` (never rounded: a configured duration reads back as given).
+pub fn show_duration(d: Duration) -> String {
+    let (secs, ms) = (d.as_secs(), d.subsec_millis());
+    match (secs, ms) {
+        (0, ms) => format!("{ms}ms"),
+        (s, 0) if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        (s, 0) if s % 3600 == 0 => format!("{}h", s / 3600),
+        (s, 0) if s % 60 == 0 => format!("{}m", s / 60),
+        (s, 0) => format!("{s}s"),
+        (s, ms) => format!("{}ms", s * 1000 + u64::from(ms)),
+    }
+}
+
 /// Parses `123`, `64KiB`, `5MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`).
 pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
@@ -55,5 +69,21 @@ mod tests {
         assert_eq!(parse_duration("300"), Some(Duration::from_secs(300)));
         assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse_duration("5 days"), None);
+    }
+
+    #[test]
+    fn durations_read_back_as_written() {
+        use std::time::Duration;
+        for (d, text) in [
+            (Duration::from_secs(300), "5m"),
+            (Duration::from_secs(3600), "1h"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::from_secs(2 * 86_400), "2d"),
+        ] {
+            assert_eq!(show_duration(d), text);
+            assert_eq!(parse_duration(text), Some(d));
+        }
     }
 }
