@@ -51,11 +51,12 @@ pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
         now: now(),
         guarding: Guarding::new(settings.writers.clone()),
     };
+    let files = selection(settings, &configured(settings, backend.as_mut())?);
     let report = if settings.apply {
-        apply(&mut checker, backend.as_mut())?
+        apply(&mut checker, backend.as_mut(), &files)?
     } else {
         let snapshot = backend
-            .read(&selection(settings))
+            .read(&files)
             .map_err(|e| anyhow::anyhow!("{}: {e}", backend.describe()))?;
         let mut round = checker.round(&snapshot, None)?;
         round.report.attempts = 1;
@@ -97,7 +98,11 @@ pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
 /// `--apply`: the commit entries together through one write path, then
 /// each pull-request entry through its own. Every round re-reads and
 /// re-plans; what it planned for the write that landed is what is reported.
-fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncReport> {
+fn apply(
+    checker: &mut Checker<'_>,
+    backend: &mut dyn Backend,
+    files: &crate::backend::files::FileSelection,
+) -> Result<SyncReport> {
     let settings = checker.settings;
     let mut failure: Option<anyhow::Error> = None;
     let mut plan = |group: &Group,
@@ -125,7 +130,7 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
     };
     let committed = commit::run(
         backend,
-        &selection(settings),
+        files,
         settings.retry,
         settings.dry_run,
         &mut |snapshot, history| plan(&Group::Commit, snapshot, history),
@@ -147,7 +152,7 @@ fn apply(checker: &mut Checker<'_>, backend: &mut dyn Backend) -> Result<SyncRep
         let group = Group::PullRequest(key);
         let committed = commit::run(
             backend,
-            &selection(settings),
+            files,
             settings.retry,
             settings.dry_run,
             &mut |snapshot, history| plan(&group, snapshot, history),
@@ -1049,15 +1054,47 @@ fn tracks_anything(m: &Manifest) -> bool {
 }
 
 /// The files `sync` reads: the selection, keeping as it reads only what
-/// [`tracks_anything`] keeps, and the configuration file.
-fn selection(settings: &SyncSettings) -> crate::backend::files::FileSelection {
+/// [`tracks_anything`] keeps, and the configuration file; a file too large
+/// to read is searched for the `configured` repositories, so one that holds
+/// a configured image fails the run instead of being left behind.
+fn selection(
+    settings: &SyncSettings,
+    configured: &[crate::reference::Repository],
+) -> crate::backend::files::FileSelection {
     let config = settings.config.clone();
     settings
         .files
         .clone()
+        .searching(configured.iter().map(guard::broken::needle))
         .keeping(discover::file_filter(move |m: &Manifest| {
             m.path == config || tracks_anything(m)
         }))
+}
+
+/// The repositories the configuration names, read before the manifests
+/// (one exact-path read) so the manifests' read can search oversized files
+/// for them. A configuration that does not parse is left to the full read,
+/// which reports it with its line.
+fn configured(
+    settings: &SyncSettings,
+    backend: &mut dyn Backend,
+) -> Result<Vec<crate::reference::Repository>> {
+    let only = crate::backend::files::FileSelection::new(
+        std::slice::from_ref(&settings.config),
+        settings.files.max_size,
+    )
+    .map_err(|e| UsageError(format!("--config {}: {e}", settings.config)))?;
+    let snapshot = backend
+        .read(&only)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", backend.describe()))?;
+    Ok(match read_config(settings, &snapshot) {
+        Ok(Some(config)) => config
+            .entries
+            .iter()
+            .map(|e| e.repository.clone())
+            .collect(),
+        _ => Vec::new(),
+    })
 }
 
 fn now() -> i64 {

@@ -616,3 +616,43 @@ fn issue_9_deadline_bounds_a_registry_that_never_answers() {
         "{doc:#}"
     );
 }
+
+// See: issue #13 (item 8), the oversized sibling: a file over
+// --max-file-size is never read whole, so sync reads the configuration
+// first and searches that file for the configured repositories as it
+// streams past.
+#[test]
+fn issue_13_an_oversized_file_holding_a_configured_image_fails_sync() {
+    let reg = registry();
+    let host = reg.host();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let old = deployment("a", &format!("{host}/acme/app:v1.0.0"), "");
+    write(d, "ok/app.yaml", &old);
+    let mut big = old.clone();
+    while big.len() < 80 * 1024 {
+        big.push_str("# padding padding padding padding padding padding padding\n");
+    }
+    write(d, "big.yaml", &big);
+    write(
+        d,
+        ".gitops-bump.yaml",
+        &format!("images:\n  - name: {host}/acme/app\n    policy: semver:^1\n"),
+    );
+    git_init(d);
+    let before = snapshot(d);
+    for apply in [false, true] {
+        let mut args = vec!["--max-file-size", "64KiB"];
+        if apply {
+            args.push("--apply");
+        }
+        let r = sync(&reg, d, &args);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(
+            r.stderr.contains("error: big.yaml") && r.stderr.contains(&format!("{host}/acme/app")),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(before, snapshot(d), "nothing written: {r:?}");
+    }
+}
