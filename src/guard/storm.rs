@@ -25,6 +25,9 @@ impl Check for Storm {
             .changes(&m.path, &repository)
             .iter()
             .filter(|c| c.time > history.now - STORM_WINDOW)
+            // A move of its value: the commit that added the image (or the
+            // file) or removed it is no step of a loop.
+            .filter(|c| !c.from.is_empty() && !c.to.is_empty())
             .collect();
         let max = cx.writers.rules.max_changes;
         if recent.len() <= max {

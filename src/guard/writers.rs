@@ -299,6 +299,14 @@ mod tests {
         let mut relaxed = as_writer("c");
         relaxed.rules.max_changes = 11;
         assert!(run("v2", "v3", commits.clone(), &mut relaxed).is_empty());
+        // The commit that created the file is no change of the image: ten
+        // moves and a creation are not eleven changes.
+        let mut created = commits[..10].to_vec();
+        created.push(Commit {
+            before: None,
+            ..commit("c10", 60 + 10 * 60, "a", "v2", "v1")
+        });
+        assert!(run("v2", "v3", created, &mut as_writer("c")).is_empty());
         // Older than an hour: not a storm.
         let old: Vec<Commit> = commits
             .into_iter()
