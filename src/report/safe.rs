@@ -155,8 +155,8 @@ pub fn controls(text: &str) -> Cow<'_, str> {
 /// A serialized JSON document made safe the same way without changing what
 /// it means: `#[` inside strings becomes `\u0023[` (no `##[` is left), and
 /// DEL, C1 controls, line and paragraph separators and bidirectional
-/// overrides become `\uXXXX` escapes (serde_json already escapes C0). No
-/// line of pretty-printed JSON starts with `::`.
+/// overrides become `\u` escapes such as `\u2028` (serde_json already
+/// escapes C0), and pretty-printed JSON never has a line starting with `::`.
 pub fn json(text: &str) -> Cow<'_, str> {
     if !text.contains("#[") && !text.chars().any(is_control) {
         return Cow::Borrowed(text);

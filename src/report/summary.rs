@@ -4,7 +4,7 @@
 use super::{SetReport, short_sha, show};
 use crate::backend::PullRequestAction;
 use crate::commit::message::markdown_cell as cell;
-use crate::finding::Finding;
+use crate::finding::{Finding, Severity};
 
 /// Largest job summary GitHub accepts per step.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;
@@ -113,7 +113,11 @@ pub fn set(r: &SetReport, commit_url: Option<&str>) -> String {
         .collect();
     let problems: Vec<String> = r
         .problems()
-        .map(|p| format!("\n- warning `{}`: {}", cell(&location(p)), cell(&p.message)))
+        .map(|p| match (p.severity, p.at()) {
+            // The count of files .gitignore hides: a note about no file.
+            (Severity::Notice, _) => format!("\n- note: {}", cell(&p.message)),
+            _ => format!("\n- warning `{}`: {}", cell(&location(p)), cell(&p.message)),
+        })
         .collect();
     let sections = [
         ("update(s)", rows),

@@ -202,6 +202,21 @@ fn issue_13_only_the_repositorys_gitignore_hides_manifests() {
                 .contains("2 file(s) the selection matches are ignored"),
         "{sync:?}"
     );
+    let summary = tempfile::NamedTempFile::new().expect("summary file");
+    let r = gitops_bump()
+        .env("HOME", &homes[0].path().display().to_string())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary.path().display().to_string())
+        .args(["set", "--no-verify", "--dry-run", "--dir"])
+        .args([repo.path()])
+        .args([NEW])
+        .run();
+    assert_eq!(r.code, 0, "{r:?}");
+    let text = std::fs::read_to_string(summary.path()).expect("summary");
+    assert!(
+        text.contains("- note: 2 file(s) the selection matches are ignored"),
+        "{text}"
+    );
     let r = set_in(repo.path(), homes[0].path(), &[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
