@@ -6,6 +6,7 @@
 //! large to keep mentions an image. Pure apart from reading a caller's
 //! `Read`; the backends do the file system and network I/O.
 
+use std::any::Any;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -68,15 +69,32 @@ pub struct FileSelection {
     pub keep: Option<Keep>,
 }
 
-/// A filter over files as read: `(path, text)` → keep it. Text is UTF-8
-/// where the file was (UTF-16 already decoded), else the raw bytes. The
-/// command builds it from what discovery would keep, so dropping early
-/// changes nothing but memory.
+/// A filter over files as read: `(path, text)` → what to keep of it. Text
+/// is UTF-8 where the file was (UTF-16 already decoded), else the raw
+/// bytes. The command builds it from what discovery would keep, so
+/// dropping early changes nothing but memory.
 #[derive(Clone)]
 pub struct Keep(pub Arc<KeepFn>);
 
 /// The function inside a [`Keep`].
-pub type KeepFn = dyn Fn(&str, &[u8]) -> bool + Send + Sync;
+pub type KeepFn = dyn Fn(&str, &[u8]) -> Kept + Send + Sync;
+
+/// What a [`Keep`] filter makes of one file.
+#[derive(Debug)]
+pub enum Kept {
+    /// Offer the file as read.
+    File,
+    /// Drop it: it holds nothing the run can use.
+    Dropped,
+    /// Drop its bytes and offer the caller's digest of it instead (for
+    /// `sync`, the outline of a manifest that is only reported, never
+    /// written): [`Snapshot::outlines`](crate::backend::Snapshot::outlines).
+    Outline(Outline),
+}
+
+/// A caller's digest of a file, carried by a snapshot in place of its
+/// bytes; opaque to the backend, which never looks inside.
+pub type Outline = Arc<dyn Any + Send + Sync>;
 
 impl std::fmt::Debug for Keep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,8 +108,14 @@ pub const KEEP_BATCH: usize = 512;
 
 impl Keep {
     /// Drops the files of `files[from..]` this filter rejects, judging them
-    /// on up to 8 threads; returns how many it dropped.
-    pub fn retain(&self, files: &mut Vec<crate::backend::SourceFile>, from: usize) -> usize {
+    /// on up to 8 threads, and puts the outlines it makes of others in
+    /// `outlines`; returns how many it dropped.
+    pub fn retain(
+        &self,
+        files: &mut Vec<crate::backend::SourceFile>,
+        from: usize,
+        outlines: &mut Vec<Outline>,
+    ) -> usize {
         let tail = &files[from.min(files.len())..];
         if tail.is_empty() {
             return 0;
@@ -100,32 +124,52 @@ impl Keep {
             .map_or(1, |n| n.get())
             .min(8);
         let chunk = tail.len().div_ceil(threads).max(1);
-        let verdicts: Vec<bool> = std::thread::scope(|scope| {
+        let verdicts: Vec<Kept> = std::thread::scope(|scope| {
             let handles: Vec<_> = tail
                 .chunks(chunk)
                 .map(|part| {
-                    scope.spawn(move || {
+                    let len = part.len();
+                    let judged = scope.spawn(move || {
                         part.iter()
                             .map(|f| (self.0)(&f.path, &f.bytes))
-                            .collect::<Vec<bool>>()
-                    })
+                            .collect::<Vec<Kept>>()
+                    });
+                    (judged, len)
                 })
                 .collect();
             handles
                 .into_iter()
                 // A filter that panicked keeps its files: dropping is only
                 // ever an optimisation.
-                .flat_map(|h| h.join().unwrap_or_else(|_| vec![true; chunk]))
+                .flat_map(|(h, len)| {
+                    h.join()
+                        .unwrap_or_else(|_| (0..len).map(|_| Kept::File).collect())
+                })
                 .collect()
         });
-        let before = files.len();
+        let mut verdicts = verdicts.into_iter();
+        let mut dropped = 0;
         let mut index = 0;
         files.retain(|_| {
-            let keep = index < from || verdicts.get(index - from).copied().unwrap_or(true);
+            let verdict = if index < from {
+                Kept::File
+            } else {
+                verdicts.next().unwrap_or(Kept::File)
+            };
             index += 1;
-            keep
+            match verdict {
+                Kept::File => true,
+                Kept::Dropped => {
+                    dropped += 1;
+                    false
+                }
+                Kept::Outline(o) => {
+                    outlines.push(o);
+                    false
+                }
+            }
         });
-        before - files.len()
+        dropped
     }
 }
 
@@ -143,7 +187,8 @@ impl FileSelection {
     ) {
         let Some(keep) = &self.keep else { return };
         if done || snapshot.files.len() - *unfiltered >= KEEP_BATCH {
-            snapshot.dropped += keep.retain(&mut snapshot.files, *unfiltered);
+            snapshot.dropped +=
+                keep.retain(&mut snapshot.files, *unfiltered, &mut snapshot.outlines);
             *unfiltered = snapshot.files.len();
         }
     }
@@ -720,6 +765,17 @@ mod tests {
             .collect()
     }
 
+    /// A filter that keeps a file whole or drops it.
+    fn by_bool(f: impl Fn(&str, &[u8]) -> bool + Send + Sync + 'static) -> Keep {
+        Keep(Arc::new(move |path: &str, bytes: &[u8]| {
+            if f(path, bytes) {
+                Kept::File
+            } else {
+                Kept::Dropped
+            }
+        }))
+    }
+
     fn paths(files: &[crate::backend::SourceFile]) -> Vec<&str> {
         files.iter().map(|f| f.path.as_str()).collect()
     }
@@ -727,37 +783,37 @@ mod tests {
     #[test]
     fn keep_retain_drops_what_it_rejects_in_order_from_an_offset() {
         // Keeps paths that end in an even digit; judged on the bytes.
-        let even = Keep(Arc::new(|path: &str, bytes: &[u8]| {
+        let even = by_bool(|path: &str, bytes: &[u8]| {
             assert_eq!(
                 path.as_bytes(),
                 bytes,
                 "the filter sees the file's own bytes"
             );
             bytes.last().is_some_and(|b| (b - b'0').is_multiple_of(2))
-        }));
+        });
         let mut f = files(&["a1", "a2", "a3", "a4", "a5", "a6"]);
-        assert_eq!(even.retain(&mut f, 0), 3);
+        assert_eq!(even.retain(&mut f, 0, &mut Vec::new()), 3);
         assert_eq!(paths(&f), ["a2", "a4", "a6"]);
         // `from`: files before it were judged already and stay.
         let mut f = files(&["a1", "a3", "b1", "b2", "b3"]);
-        assert_eq!(even.retain(&mut f, 2), 2);
+        assert_eq!(even.retain(&mut f, 2, &mut Vec::new()), 2);
         assert_eq!(paths(&f), ["a1", "a3", "b2"]);
         // `from` at or past the end: nothing to judge.
         let mut f = files(&["a1", "a3"]);
-        assert_eq!(even.retain(&mut f, 2), 0);
-        assert_eq!(even.retain(&mut f, 9), 0);
+        assert_eq!(even.retain(&mut f, 2, &mut Vec::new()), 0);
+        assert_eq!(even.retain(&mut f, 9, &mut Vec::new()), 0);
         assert_eq!(paths(&f), ["a1", "a3"]);
         let mut none: Vec<crate::backend::SourceFile> = Vec::new();
-        assert_eq!(even.retain(&mut none, 0), 0);
+        assert_eq!(even.retain(&mut none, 0, &mut Vec::new()), 0);
         // All dropped, none dropped.
-        let drop_all = Keep(Arc::new(|_: &str, _: &[u8]| false));
-        let keep_all = Keep(Arc::new(|_: &str, _: &[u8]| true));
+        let drop_all = by_bool(|_: &str, _: &[u8]| false);
+        let keep_all = by_bool(|_: &str, _: &[u8]| true);
         let mut f = files(&["a1", "a2", "a3"]);
-        assert_eq!(keep_all.retain(&mut f, 0), 0);
+        assert_eq!(keep_all.retain(&mut f, 0, &mut Vec::new()), 0);
         assert_eq!(paths(&f), ["a1", "a2", "a3"]);
-        assert_eq!(drop_all.retain(&mut f, 1), 2);
+        assert_eq!(drop_all.retain(&mut f, 1, &mut Vec::new()), 2);
         assert_eq!(paths(&f), ["a1"]);
-        assert_eq!(drop_all.retain(&mut f, 0), 1);
+        assert_eq!(drop_all.retain(&mut f, 0, &mut Vec::new()), 1);
         assert!(f.is_empty());
     }
 
@@ -765,11 +821,11 @@ mod tests {
     fn keep_retain_in_batches_equals_one_pass() {
         // As a backend calls it: every KEEP_BATCH files, then the rest;
         // sizes around the batch boundary and around the thread split.
-        let third = Keep(Arc::new(|path: &str, _: &[u8]| {
+        let third = by_bool(|path: &str, _: &[u8]| {
             path.trim_start_matches('f')
                 .parse::<usize>()
                 .is_ok_and(|n| n % 3 == 0)
-        }));
+        });
         for n in [
             1,
             7,
@@ -781,17 +837,17 @@ mod tests {
             let names: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             let mut whole = files(&refs);
-            let dropped = third.retain(&mut whole, 0);
+            let dropped = third.retain(&mut whole, 0, &mut Vec::new());
             let mut batched = Vec::new();
             let (mut unfiltered, mut dropped_batched) = (0, 0);
             for f in files(&refs) {
                 batched.push(f);
                 if batched.len() - unfiltered >= KEEP_BATCH {
-                    dropped_batched += third.retain(&mut batched, unfiltered);
+                    dropped_batched += third.retain(&mut batched, unfiltered, &mut Vec::new());
                     unfiltered = batched.len();
                 }
             }
-            dropped_batched += third.retain(&mut batched, unfiltered);
+            dropped_batched += third.retain(&mut batched, unfiltered, &mut Vec::new());
             let want: Vec<String> = (0..n)
                 .filter(|i| i % 3 == 0)
                 .map(|i| format!("f{i}"))

@@ -43,6 +43,10 @@ pub struct Snapshot {
     /// [`files::FileSelection::keep`] filter rejected them: they hold
     /// nothing this run can use.
     pub dropped: usize,
+    /// What the [`files::FileSelection::keep`] filter kept of the files it
+    /// outlined, in reading order: their bytes were dropped and the
+    /// filter's digest of them kept ([`files::Kept::Outline`]).
+    pub outlines: Vec<files::Outline>,
 }
 
 /// What a backend kept of a file it could not offer as a manifest.

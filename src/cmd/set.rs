@@ -143,7 +143,7 @@ pub fn set(
                 registry,
                 repin: &mut *repin,
             };
-            attempt(settings, &resolution.targets, snapshot, round)
+            attempt(settings, &resolution.targets, &*snapshot, round)
         },
     )?;
     let mut report = committed.outcome;

@@ -9,7 +9,8 @@
 //! reused (the client caches them), so a compare-and-swap miss costs only
 //! the re-read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
@@ -41,42 +42,19 @@ use crate::settings::{SyncSettings, UsageError};
 pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
     let git = settings.commit && settings.apply && !settings.dry_run;
     let mut backend = cx.open(&settings.store, git, settings.retry)?;
-    let mut checker = Checker {
-        settings,
-        cx,
-        client: None,
-        insecure: Vec::new(),
-        answers: Answers::default(),
-        ages: HashMap::new(),
-        now: now(),
-        guarding: Guarding::new(settings.writers.clone()),
-    };
-    let files = selection(settings, &configured(settings, backend.as_mut())?);
-    let report = if settings.apply {
-        apply(&mut checker, backend.as_mut(), &files)?
-    } else {
-        let snapshot = backend
-            .read(&files)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", backend.describe()))?;
-        let mut round = checker.round(&snapshot, None)?;
-        round.report.attempts = 1;
-        round.report
-    };
-    let mut report = report;
-    report.registry = checker.client.as_ref().map(Client::stats);
-    report.api_requests = backend.api_requests();
-    report.dry_run = settings.dry_run || !settings.apply;
-    let summary = report::summary::sync(&report);
-    let path = cx.report_file("gitops-bump-sync.json");
-    if let Some(path) = &path
-        && let Err(e) = std::fs::write(path, report::json_v1::sync_text(&report))
-    {
-        report::warn(&format!("{}: {e}", path.display()));
+    let report = check(settings, cx, backend.as_mut())?;
+    if cx.actions {
+        let path = cx.report_file("gitops-bump-sync.json");
+        if let Some(path) = &path
+            && let Err(e) = report::json_v1::write_sync(path, &report)
+        {
+            report::warn(&format!("{}: {e}", path.display()));
+        }
+        cx.write_action_files(
+            &report::outputs::sync(&report, path.as_deref()),
+            Some(&report::summary::sync(&report)),
+        );
     }
-    cx.write_action_files(
-        &report::outputs::sync(&report, path.as_deref()),
-        Some(&summary),
-    );
     match settings.output {
         OutputFormat::Text => report::text::sync(
             &mut std::io::stdout().lock(),
@@ -95,6 +73,60 @@ pub fn run(settings: &SyncSettings, cx: &Context) -> Result<Outcome> {
     Ok(report::exit_code(&findings, settings.fail_on))
 }
 
+/// `sync` on `backend`, without presenting it: every reference with its
+/// verdict, and with `--apply` what was written (or would be, with
+/// `--dry-run`).
+///
+/// # Errors
+/// A configuration or usage error ([`UsageError`]), a backend that cannot
+/// be read, or a write path that failed.
+pub fn check(
+    settings: &SyncSettings,
+    cx: &Context,
+    backend: &mut dyn Backend,
+) -> Result<SyncReport> {
+    let mut checker = Checker {
+        settings,
+        cx,
+        client: None,
+        insecure: Vec::new(),
+        answers: Answers::default(),
+        ages: HashMap::new(),
+        now: now(),
+        guarding: Guarding::new(settings.writers.clone()),
+    };
+    let whole = Arc::new(Mutex::new(BTreeSet::new()));
+    let files = selection(settings, configured(settings, backend)?, Arc::clone(&whole));
+    let report = if settings.apply {
+        let mut tries = 0;
+        loop {
+            match apply(&mut checker, backend, &files) {
+                // A file read as an outline holds drift to fix: read it
+                // whole and plan again (nothing was written).
+                Err(e) if tries < 3 && e.is::<Reread>() => {
+                    tries += 1;
+                    if let (Some(Reread(paths)), Ok(mut whole)) = (e.downcast_ref(), whole.lock()) {
+                        whole.extend(paths.iter().cloned());
+                    }
+                }
+                other => break other?,
+            }
+        }
+    } else {
+        let mut snapshot = backend
+            .read(&files)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", backend.describe()))?;
+        let mut round = checker.round(&mut snapshot, None)?;
+        round.report.attempts = 1;
+        round.report
+    };
+    let mut report = report;
+    report.registry = checker.client.as_ref().map(Client::stats);
+    report.api_requests = backend.api_requests();
+    report.dry_run = settings.dry_run || !settings.apply;
+    Ok(report)
+}
+
 /// `--apply`: the commit entries together through one write path, then
 /// each pull-request entry through its own. Every round re-reads and
 /// re-plans; what it planned for the write that landed is what is reported.
@@ -106,10 +138,18 @@ fn apply(
     let settings = checker.settings;
     let mut failure: Option<anyhow::Error> = None;
     let mut plan = |group: &Group,
-                    snapshot: &Snapshot,
+                    snapshot: &mut Snapshot,
                     history: &mut HistoryReader<'_>|
      -> commit::Planned<Option<Round>> {
         match checker.round(snapshot, Some(history)) {
+            Ok(round) if !round.reread.is_empty() => {
+                failure = Some(Reread(round.reread).into());
+                commit::Planned {
+                    outcome: None,
+                    write: None,
+                    retire: None,
+                }
+            }
             Ok(mut round) => {
                 let (write, retire) = round.take_write(group);
                 commit::Planned {
@@ -287,7 +327,16 @@ struct Round {
     updates: Vec<plan::Update>,
     /// The references it fixes.
     fixed: Vec<(String, usize)>,
+    /// Files read as outlines that hold drift to fix: under `--apply`, the
+    /// round plans nothing until they are read whole ([`Reread`]).
+    reread: Vec<String>,
 }
+
+/// A round found drift to fix in files read as outlines: read them whole
+/// and plan again. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[error("impossible: {} read as outline(s) hold drift to fix, after reading them whole", .0.join(", "))]
+struct Reread(Vec<String>);
 
 impl Checker<'_> {
     /// The registry client, built on first use.
@@ -308,11 +357,11 @@ impl Checker<'_> {
     /// writes it would make, guarded with the history of their files.
     fn round(
         &mut self,
-        snapshot: &Snapshot,
+        snapshot: &mut Snapshot,
         mut history: Option<&mut HistoryReader<'_>>,
     ) -> Result<Round> {
         let settings = self.settings;
-        let mut discovery = discover::discover(snapshot, &tracks_anything);
+        let mut discovery = discover::discover_taking(snapshot, &tracks_anything);
         let config = read_config(settings, snapshot)?;
         let objects = flux::Objects::read(&discovery.manifests);
         flux::name_markers(&objects, &mut discovery.manifests);
@@ -338,7 +387,8 @@ impl Checker<'_> {
         let manifests = &discovery.manifests;
         // What each reference asks the registry.
         let mut asks = Vec::new();
-        let mut keys: Vec<Option<Key>> = Vec::with_capacity(tracking.refs.len());
+        // Boxed: most references of a large repository ask nothing.
+        let mut keys: Vec<Option<Box<Key>>> = Vec::with_capacity(tracking.refs.len());
         for t in &tracking.refs {
             let Some(ri) = t.rule.filter(|_| t.unchecked.is_none()) else {
                 keys.push(None);
@@ -365,7 +415,7 @@ impl Checker<'_> {
                     || rule.writes_digest(site)
                     || matches!(rule.policy, crate::policy::Policy::Digest { .. }),
             });
-            keys.push(Some(key));
+            keys.push(Some(Box::new(key)));
         }
         let client = self.client()?.clone();
         let bar = progress_bar(self.cx, settings);
@@ -394,11 +444,15 @@ impl Checker<'_> {
             }),
         );
         // Classify; learn build times only for what is behind under a grace.
-        let mut facts: Vec<Option<Facts>> = tracking
+        // Boxed: most references of a large repository have none.
+        let mut facts: Vec<Option<Box<Facts>>> = tracking
             .refs
             .iter()
             .zip(&keys)
-            .map(|(t, key)| self.facts(&discovery, &tracking, t, key.as_ref()))
+            .map(|(t, key)| {
+                self.facts(&discovery, &tracking, t, key.as_deref())
+                    .map(Box::new)
+            })
             .collect();
         let mut wanted = Vec::new();
         for (f, key) in facts.iter().zip(&keys) {
@@ -437,19 +491,39 @@ impl Checker<'_> {
                 ));
             }
         }
+        // A file that cannot be read but holds a tracked image: no verdict
+        // about that image is complete without it.
+        let tracked: Vec<Repository> = config
+            .iter()
+            .flat_map(|c| c.entries.iter().map(|e| e.repository.clone()))
+            .chain(
+                tracking
+                    .refs
+                    .iter()
+                    .filter(|t| t.rule.is_some())
+                    .filter_map(|t| {
+                        let m = &manifests[t.manifest];
+                        m.image_of(&m.sites[t.site]).repository.clone()
+                    }),
+            )
+            .collect();
         let mut report = SyncReport::default();
+        report.references.reserve_exact(tracking.refs.len());
         let mut fixes = Vec::new();
+        // Files read as outlines that hold drift `--apply` would fix.
+        let mut round_reread: Vec<String> = Vec::new();
         for (i, (t, f)) in tracking.refs.iter().zip(&facts).enumerate() {
-            let m = &manifests[t.manifest];
+            let m = &discovery.manifests[t.manifest];
             let site = &m.sites[t.site];
             let image = m.image_of(site);
             let rule = t.rule.map(|r| &tracking.rules[r]);
-            let f = f.clone().unwrap_or_else(|| Facts {
+            let f = f.as_deref().cloned().unwrap_or_else(|| Facts {
                 image: image.name.clone(),
                 unchecked: Some((
                     t.unchecked
-                        .clone()
-                        .unwrap_or_else(|| "no policy applies".into()),
+                        .as_deref()
+                        .unwrap_or("no policy applies")
+                        .to_owned(),
                     false,
                 )),
                 ..Facts::default()
@@ -481,7 +555,9 @@ impl Checker<'_> {
                     written.push('@');
                     written.push_str(d);
                 }
-                if let Ok(reference) = Reference::parse(&written) {
+                if m.is_outline() {
+                    round_reread.push(m.path.clone());
+                } else if let Ok(reference) = Reference::parse(&written) {
                     fixes.push((
                         i,
                         Desired {
@@ -512,25 +588,19 @@ impl Checker<'_> {
                     .unwrap_or_default(),
                 message: c.message,
             });
+            // Reported: without `--apply` nothing reads an outline again,
+            // so its memory goes to the next references' reports.
+            if !settings.apply
+                && tracking
+                    .refs
+                    .get(i + 1)
+                    .is_none_or(|next| next.manifest != t.manifest)
+            {
+                discovery.manifests[t.manifest].release();
+            }
         }
         report.findings.extend(tracking.findings.iter().cloned());
         report.findings.extend(policy_warnings);
-        // A file that cannot be read but holds a tracked image: no verdict
-        // about that image is complete without it.
-        let tracked: Vec<Repository> = config
-            .iter()
-            .flat_map(|c| c.entries.iter().map(|e| e.repository.clone()))
-            .chain(
-                tracking
-                    .refs
-                    .iter()
-                    .filter(|t| t.rule.is_some())
-                    .filter_map(|t| {
-                        let m = &manifests[t.manifest];
-                        m.image_of(&m.sites[t.site]).repository.clone()
-                    }),
-            )
-            .collect();
         report
             .findings
             .extend(guard::broken::unchecked(&tracked, &discovery.unreadable));
@@ -541,7 +611,12 @@ impl Checker<'_> {
             retires: Vec::new(),
             updates: Vec::new(),
             fixed: Vec::new(),
+            reread: round_reread,
         };
+        if settings.apply && !round.reread.is_empty() {
+            // Planned again once they are read whole.
+            return Ok(round);
+        }
         if settings.apply {
             // Every pull-request entry, not only those with something to
             // write: one whose drift was fixed on the base has a pull
@@ -1059,16 +1134,76 @@ fn tracks_anything(m: &Manifest) -> bool {
 /// a configured image fails the run instead of being left behind.
 fn selection(
     settings: &SyncSettings,
-    configured: &[crate::reference::Repository],
+    configured: Vec<crate::reference::Repository>,
+    whole: Arc<Mutex<BTreeSet<String>>>,
 ) -> crate::backend::files::FileSelection {
-    let config = settings.config.clone();
+    let needles = configured
+        .iter()
+        .map(guard::broken::needle)
+        .collect::<Vec<_>>();
+    let needs = Needs {
+        config: settings.config.clone(),
+        apply: settings.apply,
+        every: settings.default_explicit,
+        configured,
+        whole,
+    };
     settings
         .files
         .clone()
-        .searching(configured.iter().map(guard::broken::needle))
-        .keeping(discover::file_filter(move |m: &Manifest| {
-            m.path == config || tracks_anything(m)
+        .searching(needles)
+        .keeping(discover::outlining_filter(move |m: &Manifest| {
+            needs.fate(m)
         }))
+}
+
+/// What `sync` needs of each file it reads: whole where it may edit it or
+/// reads objects in it; an outline where it only reports its references
+/// (memory then follows what may change, not what is read).
+struct Needs {
+    config: String,
+    /// `--apply`: files with drift to fix are edited.
+    apply: bool,
+    /// `--default-policy` given: every reference may be written.
+    every: bool,
+    /// The repositories `.gitops-bump.yaml` names (read before the files).
+    configured: Vec<crate::reference::Repository>,
+    /// Files a round found drift to fix in while they were outlines.
+    whole: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl Needs {
+    fn fate(&self, m: &Manifest) -> discover::Fate {
+        use discover::Fate;
+        if m.path == self.config {
+            return Fate::Whole;
+        }
+        if !tracks_anything(m) {
+            return Fate::Drop;
+        }
+        // Flux and Argo CD objects are read from the whole tree.
+        if m.text.contains("toolkit.fluxcd.io/") || m.text.contains("argoproj.io/") {
+            return Fate::Whole;
+        }
+        if !self.apply {
+            return Fate::Outline;
+        }
+        // What a rule may write: a configured image, anything under an
+        // explicit default policy, and what Flux and Argo CD Image Updater
+        // write (markers, kustomizations, Helm values, Argo CD's override
+        // files). Anything else found to drift is read whole next round.
+        let file_name = m.path.rsplit('/').next().unwrap_or(&m.path);
+        let writable = self.every
+            || file_name.starts_with(".argocd-source")
+            || m.sites.iter().any(|s| {
+                !matches!(s.dialect, Dialect::Workload | Dialect::Image)
+                    || m.image_of(s)
+                        .repository
+                        .is_some_and(|r| self.configured.contains(&r))
+            })
+            || self.whole.lock().is_ok_and(|w| w.contains(&m.path));
+        if writable { Fate::Whole } else { Fate::Outline }
+    }
 }
 
 /// The repositories the configuration names, read before the manifests

@@ -176,16 +176,16 @@ pub fn run<R>(
     files: &FileSelection,
     retry: RetrySettings,
     dry_run: bool,
-    plan: &mut dyn FnMut(&Snapshot, &mut HistoryReader<'_>) -> Planned<R>,
+    plan: &mut dyn FnMut(&mut Snapshot, &mut HistoryReader<'_>) -> Planned<R>,
 ) -> Result<Committed<R>, CommitError> {
     let deadline = Deadline::after(retry.deadline);
     let mut backoff = Backoff::cas();
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let snapshot = backend.read(files).map_err(|e| failed(backend, e))?;
+        let mut snapshot = backend.read(files).map_err(|e| failed(backend, e))?;
         let planned = plan(
-            &snapshot,
+            &mut snapshot,
             &mut HistoryReader {
                 backend: &mut *backend,
             },

@@ -26,8 +26,8 @@ fn retry(max_attempts: usize, deadline: Duration) -> RetrySettings {
 /// heads it planned at.
 fn bump(
     heads: &mut Vec<Option<String>>,
-) -> impl FnMut(&Snapshot, &mut HistoryReader<'_>) -> Planned<usize> + '_ {
-    move |snapshot: &Snapshot, _: &mut HistoryReader<'_>| {
+) -> impl FnMut(&mut Snapshot, &mut HistoryReader<'_>) -> Planned<usize> + '_ {
+    move |snapshot: &mut Snapshot, _: &mut HistoryReader<'_>| {
         heads.push(snapshot.head.clone());
         let changes: Vec<FileChange> = snapshot
             .files

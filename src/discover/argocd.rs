@@ -59,7 +59,8 @@ pub struct Objects {
     /// Argo CD cluster `Secret`s (`argocd.argoproj.io/secret-type: cluster`).
     pub clusters: Vec<Cluster>,
     /// Each path of the manifests it was read from, with its index (the
-    /// reader is given the same manifests).
+    /// reader is given the same manifests); empty when there is no
+    /// `Application`.
     pub paths: HashMap<String, usize>,
 }
 
@@ -552,7 +553,6 @@ impl Objects {
     pub fn read(manifests: &[Manifest]) -> Objects {
         let mut out = Objects::default();
         for (mi, m) in manifests.iter().enumerate() {
-            out.paths.insert(m.path.clone(), mi);
             let s = &m.stream;
             for (doc, root) in s.docs.iter().enumerate() {
                 let Some(root) = *root else { continue };
@@ -576,6 +576,15 @@ impl Objects {
                     out.clusters.push(cluster(m, root, head));
                 }
             }
+        }
+        // Only an Application's files are looked up, and a large
+        // repository has tens of thousands of paths.
+        if !out.applications.is_empty() {
+            out.paths = manifests
+                .iter()
+                .enumerate()
+                .map(|(mi, m)| (m.path.clone(), mi))
+                .collect();
         }
         out
     }

@@ -10,7 +10,7 @@ pub mod config;
 pub mod flux;
 pub mod tracked;
 
-use crate::backend::files::{Keep, skipped, text_of};
+use crate::backend::files::{Keep, Kept, skipped, text_of};
 use crate::backend::{SkippedContent, Snapshot};
 use crate::finding::{Finding, Kind, Location};
 use crate::manifest::{Manifest, ManifestError, text};
@@ -40,9 +40,42 @@ pub struct Unreadable {
     pub mentions: Vec<String>,
 }
 
+/// [`discover`], moving the snapshot's outlines into the discovery instead
+/// of copying them (they are gone from `snapshot` after).
+pub fn discover_taking(
+    snapshot: &mut Snapshot,
+    keep: &(dyn Fn(&Manifest) -> bool + Sync),
+) -> Discovery {
+    let outlines = std::mem::take(&mut snapshot.outlines);
+    let mut out = discover(snapshot, keep);
+    // Straight into place: the outlines are most of a large repository.
+    out.manifests.reserve_exact(outlines.len());
+    merge(
+        &mut out,
+        outlines.into_iter().filter_map(|o| {
+            let m = o.downcast::<Manifest>().ok()?;
+            let m = std::sync::Arc::try_unwrap(m).unwrap_or_else(|shared| (*shared).clone());
+            keep(&m).then_some(m)
+        }),
+    );
+    out
+}
+
+/// Adds `outlined` to the discovery's manifests, in path order.
+fn merge(out: &mut Discovery, outlined: impl Iterator<Item = Manifest>) {
+    let before = out.manifests.len();
+    out.manifests.extend(outlined);
+    if out.manifests.len() > before {
+        // In place (paths are unique): a stable sort would copy half.
+        out.manifests.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    }
+}
+
 /// Parses every file of `snapshot` on all cores, keeping only the manifests
 /// `keep` accepts: the rest are dropped as soon as they are scanned, so
 /// memory follows what the run needs, not the size of the repository.
+/// Outlines the snapshot holds are copied in ([`discover_taking`] moves
+/// them).
 pub fn discover(snapshot: &Snapshot, keep: &(dyn Fn(&Manifest) -> bool + Sync)) -> Discovery {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -91,6 +124,14 @@ pub fn discover(snapshot: &Snapshot, keep: &(dyn Fn(&Manifest) -> bool + Sync)) 
             Parsed::Unreadable(u) => out.unreadable.push(u),
         }
     }
+    // Outlines were judged by the filter already; `keep` is the same test.
+    let outlined = snapshot
+        .outlines
+        .iter()
+        .filter_map(|o| o.downcast_ref::<Manifest>())
+        .filter(|m| keep(m))
+        .cloned();
+    merge(&mut out, outlined);
     out
 }
 
@@ -102,10 +143,40 @@ pub fn discover(snapshot: &Snapshot, keep: &(dyn Fn(&Manifest) -> bool + Sync)) 
 ///
 /// [`FileSelection::keep`]: crate::backend::files::FileSelection::keep
 pub fn file_filter(keep: impl Fn(&Manifest) -> bool + Send + Sync + 'static) -> Keep {
+    outlining_filter(move |m: &Manifest| if keep(m) { Fate::Whole } else { Fate::Drop })
+}
+
+/// What a run needs of a manifest it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Nothing: drop it.
+    Drop,
+    /// Its sites, to report them: keep its [`Manifest::outline`].
+    Outline,
+    /// All of it, to edit it or to read objects in it.
+    Whole,
+}
+
+/// Like [`file_filter`], with outlines: a manifest whose [`Fate`] is
+/// `Outline` is kept as [`Manifest::outline`] in the snapshot's
+/// [`outlines`](crate::backend::Snapshot::outlines) (whole, when it
+/// cannot be outlined), which [`discover`] merges back in path order.
+pub fn outlining_filter(fate: impl Fn(&Manifest) -> Fate + Send + Sync + 'static) -> Keep {
     Keep(std::sync::Arc::new(
         move |path: &str, bytes: &[u8]| match parse_one(path, bytes) {
-            Parsed::Manifest(m) => keep(&m),
-            Parsed::Unreadable(_) => true,
+            Parsed::Manifest(m) => match fate(&m) {
+                Fate::Drop => Kept::Dropped,
+                Fate::Whole => Kept::File,
+                Fate::Outline => {
+                    let m = m.outline();
+                    if m.is_outline() {
+                        Kept::Outline(std::sync::Arc::new(m))
+                    } else {
+                        Kept::File
+                    }
+                }
+            },
+            Parsed::Unreadable(_) => Kept::File,
         },
     ))
 }

@@ -6,6 +6,7 @@
 //! both. Pure: everything is read from the manifests of one snapshot.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -133,8 +134,9 @@ pub struct Tracked {
     /// The rule that governs it; `None` when nothing can be checked.
     pub rule: Option<usize>,
     /// Why it cannot be checked: when `rule` is `None`, or when its rule
-    /// cannot check what it governs ([`Rule::unchecked`]).
-    pub unchecked: Option<String>,
+    /// cannot check what it governs ([`Rule::unchecked`]). Shared: a large
+    /// repository repeats a few reasons over thousands of references.
+    pub unchecked: Option<Arc<str>>,
 }
 
 /// A rule's claim on one reference.
@@ -238,6 +240,9 @@ pub fn track(
         }
     }
     let mut defaults: HashMap<String, usize> = HashMap::new();
+    let mut reasons: HashMap<String, Arc<str>> = HashMap::new();
+    t.refs
+        .reserve_exact(manifests.iter().map(|m| m.sites.len()).sum());
     for (mi, m) in manifests.iter().enumerate() {
         for (si, site) in m.sites.iter().enumerate() {
             let image = m.image_of(site);
@@ -247,14 +252,14 @@ pub fn track(
                 site: si,
                 rule,
                 // A rule that cannot check what it governs says why.
-                unchecked: rule.and_then(|r| t.rules[r].unchecked.clone()),
+                unchecked: rule.and_then(|r| t.rules[r].unchecked.as_deref().map(Arc::from)),
             };
             if tracked.rule.is_none() {
                 if image.repository.is_none() {
-                    tracked.unchecked = Some(format!(
+                    tracked.unchecked = Some(Arc::from(format!(
                         "{:?} is not an image reference gitops-bump can read (a template?)",
                         image.name
-                    ));
+                    )));
                 } else {
                     match default_rule(default, image.tag.as_deref(), default_explicit, mode) {
                         Ok(rule) => {
@@ -265,7 +270,12 @@ pub fn track(
                             });
                             tracked.rule = Some(index);
                         }
-                        Err(why) => tracked.unchecked = Some(why),
+                        Err(why) => {
+                            let shared = reasons
+                                .entry(why)
+                                .or_insert_with_key(|k| Arc::from(k.as_str()));
+                            tracked.unchecked = Some(Arc::clone(shared));
+                        }
                     }
                 }
             }

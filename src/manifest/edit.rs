@@ -184,6 +184,7 @@ fn relocate_error(e: EditError, relocate: impl Fn(usize) -> usize) -> EditError 
             line: relocate(line),
             detail: format!("inside the block scalar: {detail}"),
         },
+        EditError::Outline => EditError::Outline,
     }
 }
 

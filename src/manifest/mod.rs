@@ -316,23 +316,42 @@ pub enum EditError {
         /// What differed.
         detail: String,
     },
+    /// The manifest is an outline ([`Manifest::outline`]): it was read to
+    /// be reported, and its text is gone.
+    #[error("the file was read as an outline to be reported, not to be edited; nothing written")]
+    Outline,
 }
 
 /// One parsed YAML file with its image sites.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Manifest {
     /// Path relative to the repository root, with `/` separators.
     pub path: String,
-    /// The original text.
+    /// The original text; in an outline ([`Manifest::outline`]), only its
+    /// lines that name `kubernetes.io/arch`, at their own line numbers.
     pub text: String,
-    /// The parsed stream (embedded YAML grafted in).
-    pub stream: Stream,
+    /// The parsed stream (embedded YAML grafted in); boxed, so a repository
+    /// of outlines ([`Manifest::outline`]) costs little per file.
+    pub stream: Box<Stream>,
     /// Image sites in source order of their first slot.
     pub sites: Vec<Site>,
     /// Flux setter markers in source order.
     pub markers: Vec<Marker>,
     /// Embedded YAML that holds images but cannot be edited.
     pub skipped: Vec<SkippedBlock>,
+    /// What an outline keeps of what it dropped, per site (empty when no
+    /// site is pinned or names a platform); `None` for a whole file.
+    outline: Option<Vec<Kept>>,
+}
+
+/// The answers about one site an outline cannot derive from the paths it
+/// keeps (pins are comments, platforms sibling fields), computed before.
+#[derive(Clone, Debug)]
+struct Kept {
+    /// [`Manifest::is_pinned`].
+    pinned: bool,
+    /// [`Manifest::platforms`].
+    platforms: Vec<String>,
 }
 
 impl Manifest {
@@ -355,11 +374,148 @@ impl Manifest {
         Ok(Manifest {
             path: path.to_owned(),
             text,
-            stream,
+            stream: Box::new(stream),
             sites,
             markers,
             skipped,
+            outline: None,
         })
+    }
+
+    /// The same manifest in a fraction of the memory, for a file that is
+    /// reported and never edited: the stream keeps only the paths to its
+    /// image sites ([`Stream::restricted`]; for containers' `image:` alone,
+    /// only the scalars), and what sites say through other parts (pins,
+    /// platforms) is kept as answers. Every read-only
+    /// query about the sites answers as before (image, lines, columns,
+    /// dialect, document, keys on the path, pins, platforms); edits fail
+    /// with [`EditError::Outline`]. A file with Flux markers, skipped
+    /// blocks, aliases or embedded YAML is given back whole (see
+    /// [`Manifest::is_outline`]): its readers need more than the paths.
+    pub fn outline(self) -> Manifest {
+        if self.outline.is_some() {
+            return self;
+        }
+        if !self.markers.is_empty() || !self.skipped.is_empty() {
+            return self;
+        }
+        let nodes = self.sites.iter().flat_map(|s| {
+            let mut n = s.slots();
+            n.extend(&s.names);
+            n.extend(&s.via_alias);
+            if let Shape::Split { fill: Some(f), .. } = &s.shape {
+                n.extend([f.map, f.after]);
+            }
+            n
+        });
+        // A container's `image:` is read alone; other dialects are matched
+        // by the keys above them (Argo CD's Helm parameters, for one).
+        let paths = !self.sites.iter().all(|s| {
+            s.dialect == Dialect::Workload
+                && matches!(s.shape, Shape::Full { .. })
+                && s.names.is_empty()
+        });
+        let Some((stream, map)) = self.stream.restricted(nodes.collect::<Vec<_>>(), paths) else {
+            return self;
+        };
+        let mut outline: Vec<Kept> = self
+            .sites
+            .iter()
+            .map(|s| Kept {
+                pinned: self.is_pinned(s),
+                platforms: self.platforms(s),
+            })
+            .collect();
+        // No pin and no platform, the usual case: nothing to keep.
+        if outline.iter().all(|k| !k.pinned && k.platforms.is_empty()) {
+            outline = Vec::new();
+        }
+        let id = |n: NodeId| map[n].expect("impossible: a site's nodes are kept");
+        let mut sites = self
+            .sites
+            .into_iter()
+            .map(|mut s| {
+                s.shape = match s.shape {
+                    Shape::Full { slot, prefix_len } => Shape::Full {
+                        slot: id(slot),
+                        prefix_len,
+                    },
+                    Shape::Split {
+                        name,
+                        tag,
+                        tag_holds_digest,
+                        digest,
+                        digest_hex_only,
+                        fill,
+                    } => Shape::Split {
+                        name,
+                        tag: tag.map(id),
+                        tag_holds_digest,
+                        digest: digest.map(id),
+                        digest_hex_only,
+                        fill: fill.map(|f| Fill {
+                            map: id(f.map),
+                            after: id(f.after),
+                            ..f
+                        }),
+                    },
+                };
+                s.names = s.names.into_iter().map(id).collect();
+                s.via_alias = s.via_alias.into_iter().map(id).collect();
+                s
+            })
+            .collect::<Vec<_>>();
+        sites.shrink_to_fit();
+        // Readers look for architectures in text the tree does not show
+        // (a kustomize patch file's path, a values file's `nodeSelector`).
+        const ARCH: &str = "kubernetes.io/arch";
+        let text = if self.text.contains(ARCH) {
+            self.text
+                .split('\n')
+                .map(|line| if line.contains(ARCH) { line } else { "" })
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            String::new()
+        };
+        Manifest {
+            path: self.path,
+            text,
+            stream: Box::new(stream),
+            sites,
+            markers: Vec::new(),
+            skipped: Vec::new(),
+            outline: Some(outline),
+        }
+    }
+
+    /// Drops what an outline holds once its references are reported: its
+    /// sites, stream and answers (the path stays). A released outline has
+    /// no site left to ask about. A whole manifest is left as it is.
+    pub fn release(&mut self) {
+        if self.outline.is_some() {
+            self.sites = Vec::new();
+            *self.stream = Stream::default();
+            self.outline = Some(Vec::new());
+        }
+    }
+
+    /// Returns true if and only if this is an outline ([`Manifest::outline`]).
+    pub fn is_outline(&self) -> bool {
+        self.outline.is_some()
+    }
+
+    /// The index of `site` among [`Manifest::sites`]: the same element, or
+    /// one with the same nodes.
+    fn site_index(&self, site: &Site) -> Option<usize> {
+        self.sites
+            .iter()
+            .position(|s| std::ptr::eq(s, site))
+            .or_else(|| {
+                self.sites.iter().position(|s| {
+                    s.slots() == site.slots() && s.names == site.names && s.doc == site.doc
+                })
+            })
     }
 
     /// The image `site` holds now.
@@ -450,6 +606,12 @@ impl Manifest {
     /// that reaches one of them (`image: *img # gitops-bump:ignore` pins
     /// the anchored value everywhere).
     pub fn is_pinned(&self, site: &Site) -> bool {
+        if let Some(o) = &self.outline {
+            return self
+                .site_index(site)
+                .and_then(|i| o.get(i))
+                .is_some_and(|k| k.pinned);
+        }
         let mut lines: Vec<usize> = Vec::new();
         for n in site.slots() {
             lines.push(self.node_position(n).0);
@@ -554,6 +716,13 @@ impl Manifest {
     /// up). Empty when the site is not in a pod spec or nothing names an
     /// architecture; the OS defaults to `linux`.
     pub fn platforms(&self, site: &Site) -> Vec<String> {
+        if let Some(o) = &self.outline {
+            return self
+                .site_index(site)
+                .and_then(|i| o.get(i))
+                .map(|k| k.platforms.clone())
+                .unwrap_or_default();
+        }
         platform::platforms(&self.stream, site)
     }
 
@@ -562,6 +731,9 @@ impl Manifest {
     /// for the changed scalars and the inserted pairs, inside embedded YAML
     /// and outside.
     pub fn apply(&self, changes: &[Change]) -> Result<(String, Vec<Edit>), EditError> {
+        if self.outline.is_some() {
+            return Err(EditError::Outline);
+        }
         edit::apply(&self.text, &self.stream, changes)
     }
 
@@ -569,6 +741,9 @@ impl Manifest {
     /// insertion change will have in the edited file (for reports), or why
     /// the insertion is impossible.
     pub fn insertion_position(&self, change: &Change) -> Result<(usize, usize), EditError> {
+        if self.outline.is_some() {
+            return Err(EditError::Outline);
+        }
         edit::insertion_position(&self.text, &self.stream, change)
     }
 }

@@ -81,7 +81,7 @@ pub struct Comment {
 /// inner stream keeps the block's own coordinates for editing. Each line of
 /// the block's decoded text is the file's line minus [`LineMap::indent`]
 /// bytes, which is what makes an edit inside it byte-exact.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Embed {
     /// The block scalar holding the YAML.
     pub host: NodeId,
@@ -123,7 +123,7 @@ pub struct LineMap {
 }
 
 /// One parsed YAML stream (all documents of a file).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Stream {
     /// Every node, in document order; grafted embedded nodes come last.
     pub nodes: Vec<Node>,
@@ -138,8 +138,12 @@ pub struct Stream {
     pub sig_offsets: Vec<usize>,
     /// YAML embedded in block scalars, in host order.
     pub embeds: Vec<Embed>,
-    /// Byte offset of the start of every line.
+    /// Byte offset of the start of every line; in a restricted stream, of
+    /// the lines its nodes start on ([`Stream::restricted`]).
     line_starts: Vec<usize>,
+    /// The 1-based line number of each of `line_starts` when they are not
+    /// every line (a restricted stream); empty when they are.
+    line_numbers: Vec<usize>,
     /// Number of nodes that belong to the stream itself (not grafted).
     own_nodes: usize,
     /// The stream (or a grafted one) holds an alias.
@@ -395,11 +399,154 @@ impl Stream {
         doc
     }
 
+    /// The stream restricted to `keep` and, with `paths`, to the paths that
+    /// lead to them: each kept node, its ancestors, and the key of every
+    /// kept value. A kept mapping holds its kept pairs and its scalar pairs
+    /// (the `name:` next to a Helm parameter's `value:`), the others
+    /// dropped; a kept sequence holds all its items (the others emptied) so
+    /// item indices stay; every document root stays so document numbers
+    /// do. Without `paths`, the nodes of `keep` alone, with no parent.
+    /// Spans, values and styles are exact, and so are the positions of the
+    /// kept nodes' first bytes (only their lines are kept); comments, the
+    /// signature and embeds are dropped. Node ids are renumbered in order:
+    /// the second value maps old ids to new.
+    ///
+    /// `None` for a stream with an alias or an embed: what a node reaches
+    /// there is not on its path, so no restriction is faithful.
+    pub fn restricted(
+        &self,
+        keep: impl IntoIterator<Item = NodeId>,
+        paths: bool,
+    ) -> Option<(Stream, Vec<Option<NodeId>>)> {
+        if self.has_aliases || !self.embeds.is_empty() {
+            return None;
+        }
+        let mut kept = vec![false; self.nodes.len()];
+        for node in keep {
+            if !paths {
+                if let Some(k) = kept.get_mut(node) {
+                    *k = true;
+                }
+                continue;
+            }
+            let mut at = Some(node);
+            while let Some(n) = at {
+                if n >= kept.len() {
+                    break;
+                }
+                kept[n] = true;
+                if let Some(key) = self.key_of(n) {
+                    kept[key] = true;
+                }
+                at = self.nodes[n].parent;
+            }
+        }
+        if paths {
+            for root in self.docs.iter().flatten() {
+                kept[*root] = true;
+            }
+        }
+        // Both halves of a kept pair, and every item of a kept sequence.
+        for n in 0..self.nodes.len() {
+            if !kept[n] || !paths {
+                continue;
+            }
+            match &self.nodes[n].kind {
+                Kind::Map(pairs) => {
+                    for &(k, v) in pairs {
+                        let scalar = matches!(self.nodes[v].kind, Kind::Scalar { .. });
+                        if kept[k] || kept[v] || scalar {
+                            kept[k] = true;
+                            kept[v] = true;
+                        }
+                    }
+                }
+                Kind::Seq(items) => items.iter().for_each(|&i| kept[i] = true),
+                Kind::Scalar { .. } | Kind::Alias(_) => {}
+            }
+        }
+        let mut map = vec![None; self.nodes.len()];
+        let mut next = 0;
+        for (n, &k) in kept.iter().enumerate() {
+            if k {
+                map[n] = Some(next);
+                next += 1;
+            }
+        }
+        let id = |n: NodeId| map[n].expect("impossible: a kept node's relatives are kept");
+        let nodes = self
+            .nodes
+            .iter()
+            .zip(&kept)
+            .filter(|(_, k)| **k)
+            .map(|(node, _)| Node {
+                kind: match &node.kind {
+                    Kind::Scalar {
+                        value,
+                        style,
+                        event,
+                    } => Kind::Scalar {
+                        value: value.clone(),
+                        style: *style,
+                        event: *event,
+                    },
+                    Kind::Seq(items) => Kind::Seq(items.iter().map(|&i| id(i)).collect()),
+                    Kind::Map(pairs) => Kind::Map(
+                        pairs
+                            .iter()
+                            .filter(|(k, v)| kept[*k] && kept[*v])
+                            .map(|&(k, v)| (id(k), id(v)))
+                            .collect(),
+                    ),
+                    Kind::Alias(t) => Kind::Alias(id(*t)),
+                },
+                span: node.span.clone(),
+                anchor: node.anchor.clone(),
+                parent: node.parent.and_then(|p| map[p]),
+            })
+            .collect::<Vec<_>>();
+        let mut nodes = nodes;
+        nodes.shrink_to_fit();
+        let own_nodes = nodes.len();
+        let mut lines: Vec<(usize, usize)> = nodes
+            .iter()
+            .map(|n| {
+                let at = n.span.start;
+                let line = self.line_starts.partition_point(|&s| s <= at);
+                (self.line_starts[line.saturating_sub(1)], line.max(1))
+            })
+            .collect();
+        lines.sort_unstable();
+        lines.dedup();
+        if lines.first().is_none_or(|&(start, _)| start > 0) {
+            lines.insert(0, (0, 1));
+        }
+        Some((
+            Stream {
+                nodes,
+                // Without paths no root is kept: no document to walk.
+                docs: if paths {
+                    self.docs.iter().map(|d| d.and_then(|r| map[r])).collect()
+                } else {
+                    Vec::new()
+                },
+                line_starts: lines.iter().map(|&(s, _)| s).collect(),
+                line_numbers: lines.iter().map(|&(_, l)| l).collect(),
+                own_nodes,
+                ..Stream::default()
+            },
+            map,
+        ))
+    }
+
     /// 1-based line and byte column of byte offset `at`.
     pub fn position(&self, at: usize) -> (usize, usize) {
         let line = self.line_starts.partition_point(|&s| s <= at);
         let start = self.line_starts[line.saturating_sub(1)];
-        (line, at - start + 1)
+        match self.line_numbers.get(line.saturating_sub(1)) {
+            Some(&number) => (number, at - start + 1),
+            None => (line, at - start + 1),
+        }
     }
 
     /// 1-based line of a node's first byte.

@@ -392,7 +392,23 @@ pub fn sync(r: &super::sync::SyncReport) -> SyncV1<'_> {
     }
 }
 
-/// The `sync` document as pretty JSON text (for the action's `report` file).
-pub fn sync_text(r: &super::sync::SyncReport) -> String {
-    serde_json::to_string_pretty(&sync(r)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+/// Writes [`sync`]'s document to `path`, streamed, whole or not at all: it
+/// goes to a temporary file next to `path`, renamed over it once written.
+///
+/// # Errors
+/// Creating, writing or renaming the file.
+pub fn write_sync(path: &std::path::Path, r: &super::sync::SyncReport) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    {
+        let mut out = std::io::BufWriter::new(file.as_file_mut());
+        serde_json::to_writer_pretty(&mut out, &sync(r))?;
+        out.flush()?;
+    }
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

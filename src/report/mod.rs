@@ -274,9 +274,15 @@ pub fn fatal(message: &str, actions: bool) {
 /// strings re-escaped by [`safe::json`] (same values, nothing a runner or
 /// terminal acts on).
 pub fn print_json<T: serde::Serialize>(v: &T) {
-    let text = serde_json::to_string_pretty(v)
-        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
-    let _ = writeln!(std::io::stdout().lock(), "{}", safe::json(&text));
+    // Streamed: a report of 50,000 references is never held as text.
+    let stdout = std::io::stdout().lock();
+    let mut out = safe::JsonWriter::new(std::io::BufWriter::new(stdout));
+    if let Err(e) = serde_json::to_writer_pretty(&mut out, v) {
+        warn(&format!("cannot write the JSON document: {e}"));
+    }
+    if let Ok(mut inner) = out.finish() {
+        let _ = writeln!(inner);
+    }
 }
 
 /// One line saying what a run did to a pull request:

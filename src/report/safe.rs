@@ -164,20 +164,101 @@ pub fn json(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 16);
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '#' && chars.peek() == Some(&'[') {
-            // Outside a string `#` is not JSON, so this is inside one.
-            out.push_str("\\u0023");
-        } else if is_control(c) && !matches!(c, '\n' | '\r' | '\t') {
-            // Structural whitespace aside, a control here is inside a string.
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        } else {
-            out.push(c);
-        }
+        push_json(c, chars.peek().copied(), &mut out);
     }
     Cow::Owned(out)
+}
+
+/// One character of serialized JSON as [`json`] writes it, `next` being
+/// the one after it.
+fn push_json(c: char, next: Option<char>, out: &mut String) {
+    if c == '#' && next == Some('[') {
+        // Outside a string `#` is not JSON, so this is inside one.
+        out.push_str("\\u0023");
+    } else if is_control(c) && !matches!(c, '\n' | '\r' | '\t') {
+        // Structural whitespace aside, a control here is inside a string.
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            out.push_str(&format!("\\u{unit:04x}"));
+        }
+    } else {
+        out.push(c);
+    }
+}
+
+/// A writer that makes serialized JSON safe as [`json`] does, as it is
+/// written: a large document goes out without being held whole. A
+/// character split between two writes, or a `#` that may precede `[`,
+/// waits for the next write (or [`JsonWriter::finish`]).
+pub struct JsonWriter<W: std::io::Write> {
+    inner: W,
+    /// Bytes not yet written: an incomplete UTF-8 sequence, or a last `#`.
+    pending: Vec<u8>,
+}
+
+impl<W: std::io::Write> JsonWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> JsonWriter<W> {
+        JsonWriter {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Writes what is pending and returns the inner writer, flushed.
+    ///
+    /// # Errors
+    /// The inner writer's.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.drain(true)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+
+    /// Writes the pending bytes that are complete characters; with `all`,
+    /// every byte (invalid UTF-8 as it is: serde_json writes none).
+    fn drain(&mut self, all: bool) -> std::io::Result<()> {
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        let text = std::str::from_utf8(&self.pending[..valid]).unwrap_or_default();
+        let mut out = String::with_capacity(text.len() + 16);
+        let mut chars = text.chars().peekable();
+        let mut used = 0;
+        while let Some(c) = chars.next() {
+            let next = chars.peek().copied();
+            if next.is_none() && c == '#' && !(all && valid == self.pending.len()) {
+                break; // it may precede a `[` of the next write
+            }
+            push_json(c, next, &mut out);
+            used += c.len_utf8();
+        }
+        self.inner.write_all(out.as_bytes())?;
+        let rest = if all { self.pending.len() } else { used };
+        if all && used < self.pending.len() {
+            // An invalid tail, or a `#` that ended the document.
+            self.inner.write_all(&self.pending[used..])?;
+        }
+        self.pending.drain(..rest);
+        Ok(())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for JsonWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= 8192 {
+            self.drain(false)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Only whole characters: the document may go on.
+        self.drain(false)?;
+        self.inner.flush()
+    }
 }
 
 /// Writes control character `c` as a Rust escape: `\r`, `\n`, `\0` or
@@ -292,5 +373,28 @@ mod tests {
             assert_eq!(back["v"], value);
             assert_eq!(back["k"][0], value);
         }
+    }
+
+    #[test]
+    fn json_writer_writes_what_json_makes_however_the_writes_are_split() {
+        let doc = serde_json::to_string_pretty(&serde_json::json!({
+            "v": ["plain", "##[error]x", "a#[b", "\u{7f}\u{85}", "\u{202e}x\u{2028}", "😀#", "#", "é#[", "end#"],
+        }))
+        .expect("json");
+        let want = json(&doc).into_owned();
+        // Every split size, so a write ends inside a character, between
+        // `#` and `[`, and at the end.
+        for size in 1..=doc.len() {
+            let mut w = JsonWriter::new(Vec::new());
+            for part in doc.as_bytes().chunks(size) {
+                std::io::Write::write_all(&mut w, part).expect("write");
+            }
+            let got = String::from_utf8(w.finish().expect("finish")).expect("utf-8");
+            assert_eq!(got, want, "writes of {size} bytes");
+        }
+        // A document that ends with `#`.
+        let mut w = JsonWriter::new(Vec::new());
+        std::io::Write::write_all(&mut w, b"\"a#").expect("write");
+        assert_eq!(w.finish().expect("finish"), b"\"a#");
     }
 }
