@@ -35,7 +35,7 @@ use crate::registry::{Client, Platform};
 use crate::report::sync::{ReferenceReport, SyncReport};
 use crate::report::{self, Outcome};
 use crate::resolve::survey::{self, Answers, Ask, Key};
-use crate::resolve::verify::repin_all;
+use crate::resolve::verify::{repin_all, verify_all};
 use crate::settings::{SyncSettings, UsageError};
 
 /// Runs `sync` and reports it.
@@ -94,6 +94,7 @@ pub fn check(
         ages: HashMap::new(),
         now: now(),
         guarding: Guarding::new(settings.writers.clone()),
+        rechecks: 0,
     };
     let whole = Arc::new(Mutex::new(BTreeSet::new()));
     let files = selection(settings, configured(settings, backend)?, Arc::clone(&whole));
@@ -121,7 +122,11 @@ pub fn check(
         round.report
     };
     let mut report = report;
-    report.registry = checker.client.as_ref().map(Client::stats);
+    report.registry = checker.client.as_ref().map(|c| {
+        let mut stats = c.stats();
+        stats.requests += checker.rechecks;
+        stats
+    });
     report.api_requests = backend.api_requests();
     report.dry_run = settings.dry_run || !settings.apply;
     Ok(report)
@@ -308,6 +313,8 @@ struct Checker<'a> {
     now: i64,
     /// The writer guards' state across rounds.
     guarding: Guarding,
+    /// Registry requests of [`Checker::recheck`], which asks past the cache.
+    rechecks: u64,
 }
 
 /// One round: the snapshot's references, their verdicts, and what
@@ -342,15 +349,82 @@ impl Checker<'_> {
     /// The registry client, built on first use.
     fn client(&mut self) -> Result<&Client> {
         if self.client.is_none() {
-            let mut options = self.settings.registry.clone();
-            for host in &self.insecure {
-                if !options.insecure.contains(host) {
-                    options.insecure.push(host.clone());
-                }
-            }
-            self.client = Some(Client::new(options)?);
+            self.client = Some(Client::new(self.registry_options())?);
         }
         Ok(self.client.as_ref().expect("impossible: built above"))
+    }
+
+    /// `--insecure-registry` and friends, plus the hosts the repository's
+    /// `ImageRepository` objects mark `insecure`.
+    fn registry_options(&self) -> crate::registry::RegistryOptions {
+        let mut options = self.settings.registry.clone();
+        for host in &self.insecure {
+            if !options.insecure.contains(host) {
+                options.insecure.push(host.clone());
+            }
+        }
+        options
+    }
+
+    /// Asks the registry again, past the run's cache, about every reference
+    /// `--apply` is about to write: the tag still exists, still has the
+    /// digest written with it, and provides the platforms the reference
+    /// needs (as `set` checks its targets). The survey's answers may be
+    /// seconds or, after compare-and-swap retries, longer old. A fix that
+    /// fails is not written; the failure is an error at its reference.
+    fn recheck(
+        &mut self,
+        fixes: &mut Vec<(usize, Desired)>,
+        keys: &[Option<Box<Key>>],
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let fresh = Client::new(self.registry_options())?;
+        let mut by_platforms: std::collections::BTreeMap<Vec<Platform>, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for (j, (i, _)) in fixes.iter().enumerate() {
+            let platforms = keys[*i].as_ref().map(|k| k.platforms.clone());
+            by_platforms
+                .entry(platforms.unwrap_or_default())
+                .or_default()
+                .push(j);
+        }
+        let mut failed = vec![false; fixes.len()];
+        for (platforms, members) in by_platforms {
+            let targets: Vec<Desired> = members
+                .iter()
+                .map(|&j| Desired {
+                    resolved_digest: None,
+                    ..fixes[j].1.clone()
+                })
+                .collect();
+            let checked = self
+                .cx
+                .runtime
+                .block_on(verify_all(&fresh, &targets, &platforms));
+            let mut errors = checked.errors.into_iter();
+            for (&j, target) in members.iter().zip(checked.targets) {
+                match target.resolved_digest {
+                    Some(digest) => fixes[j].1.resolved_digest = Some(digest),
+                    None => {
+                        failed[j] = true;
+                        let r = &mut report.references[fixes[j].0];
+                        let why = errors.next().map_or_else(
+                            || "the registry did not answer".to_owned(),
+                            |f| f.message,
+                        );
+                        r.severity = Severity::Error;
+                        r.message = format!("not written: checked again before writing, {why}");
+                    }
+                }
+            }
+        }
+        self.rechecks += fresh.stats().requests;
+        let mut j = 0;
+        fixes.retain(|_| {
+            j += 1;
+            !failed[j - 1]
+        });
+        Ok(())
     }
 
     /// One round on `snapshot`; with `history` (under `--apply`), the
@@ -385,8 +459,9 @@ impl Checker<'_> {
         )
         .map_err(|e| UsageError(e.to_string()))?;
         let manifests = &discovery.manifests;
-        // What each reference asks the registry.
-        let mut asks = Vec::new();
+        // What each reference asks the registry; thousands of references
+        // ask a few questions, so each is held once.
+        let mut asks: HashMap<Key, Ask> = HashMap::new();
         // Boxed: most references of a large repository ask nothing.
         let mut keys: Vec<Option<Box<Key>>> = Vec::with_capacity(tracking.refs.len());
         for t in &tracking.refs {
@@ -407,21 +482,24 @@ impl Checker<'_> {
                 rule: ri,
                 platforms: platforms(settings, rule, m, site),
             };
-            asks.push(Ask {
-                key: key.clone(),
-                policy: rule.policy.clone(),
-                filter: rule.filter.clone(),
-                digest: image.digest.is_some()
-                    || rule.writes_digest(site)
-                    || matches!(rule.policy, crate::policy::Policy::Digest { .. }),
-            });
+            let digest = image.digest.is_some()
+                || rule.writes_digest(site)
+                || matches!(rule.policy, crate::policy::Policy::Digest { .. });
+            asks.entry(key.clone())
+                .and_modify(|a| a.digest |= digest)
+                .or_insert_with(|| Ask {
+                    key: key.clone(),
+                    policy: rule.policy.clone(),
+                    filter: rule.filter.clone(),
+                    digest,
+                });
             keys.push(Some(Box::new(key)));
         }
         let client = self.client()?.clone();
         let bar = progress_bar(self.cx, settings);
         self.cx.runtime.block_on(survey::survey(
             &client,
-            asks,
+            asks.into_values().collect(),
             settings.max_candidates,
             &mut self.answers,
             &mut |done, total| {
@@ -616,6 +694,9 @@ impl Checker<'_> {
         if settings.apply && !round.reread.is_empty() {
             // Planned again once they are read whole.
             return Ok(round);
+        }
+        if settings.apply && !fixes.is_empty() {
+            self.recheck(&mut fixes, &keys, &mut round.report)?;
         }
         if settings.apply {
             // Every pull-request entry, not only those with something to
