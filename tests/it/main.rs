@@ -92,6 +92,9 @@ mod sync_flux;
 /// `sync --repo --apply` against the fake GitHub: one commit, a racer,
 /// pull requests per entry, dry run, a missing repository.
 mod sync_github;
+/// `sync` with outlines: the `--apply` re-read of an outline holding drift,
+/// verdicts alike from outlines, configured files held whole.
+mod sync_outline;
 /// `--verbose`, `GITOPS_BUMP_LOG` and `RUNNER_DEBUG` logs through the binary, never a secret.
 mod verbose;
 /// Writers that never fight: revert detection, ownership, the storm brake, out-of-order builds.
