@@ -342,7 +342,7 @@ struct Round {
 /// A round found drift to fix in files read as outlines: read them whole
 /// and plan again. Nothing was written.
 #[derive(Debug, thiserror::Error)]
-#[error("impossible: {} read as outline(s) hold drift to fix, after reading them whole", .0.join(", "))]
+#[error("{}: drift to fix appeared in files read as outlines in three rounds running (the repository keeps changing); run again", .0.join(", "))]
 struct Reread(Vec<String>);
 
 impl Checker<'_> {
@@ -1225,7 +1225,9 @@ fn selection(
     let needs = Needs {
         config: settings.config.clone(),
         apply: settings.apply,
-        every: settings.default_explicit,
+        // `--default-policy none` writes nothing.
+        every: settings.default_explicit
+            && !matches!(settings.default_policy, tracked::DefaultPolicy::None),
         configured,
         whole,
     };

@@ -552,4 +552,22 @@ fn apply_holds_a_configured_images_file_whole_from_the_first_read() {
     assert_eq!(read("apps/y.yaml"), moved(&y, &format!("{host}/acme/y")));
     assert_eq!(updates(&doc), both_fixed(), "{doc:#}");
     assert!(errors(&report).is_empty(), "{:#?}", report.findings);
+
+    // `--default-policy none` is explicit but writes nothing: the file it
+    // leaves unchecked stays an outline under --apply too.
+    write(
+        d,
+        "other/app.yaml",
+        &deployment("other", &format!("{host}/acme/m:1.0.0"), ""),
+    );
+    let mut backend = Watched::new(d, false);
+    run_sync(d, &host, &["--apply", "--default-policy", "none"], &mut backend);
+    assert!(
+        backend
+            .main_reads()
+            .iter()
+            .all(|seen| seen.outlines.iter().any(|p| p == "other/app.yaml")),
+        "--default-policy none held a file it cannot write: {:#?}",
+        backend.seen
+    );
 }
