@@ -99,20 +99,7 @@ pub fn check(
     let whole = Arc::new(Mutex::new(BTreeSet::new()));
     let files = selection(settings, configured(settings, backend)?, Arc::clone(&whole));
     let report = if settings.apply {
-        let mut tries = 0;
-        loop {
-            match apply(&mut checker, backend, &files) {
-                // A file read as an outline holds drift to fix: read it
-                // whole and plan again (nothing was written).
-                Err(e) if tries < 3 && e.is::<Reread>() => {
-                    tries += 1;
-                    if let (Some(Reread(paths)), Ok(mut whole)) = (e.downcast_ref(), whole.lock()) {
-                        whole.extend(paths.iter().cloned());
-                    }
-                }
-                other => break other?,
-            }
-        }
+        apply(&mut checker, backend, &files, &whole)?
     } else {
         let mut snapshot = backend
             .read(&files)
@@ -139,52 +126,9 @@ fn apply(
     checker: &mut Checker<'_>,
     backend: &mut dyn Backend,
     files: &crate::backend::files::FileSelection,
+    whole: &Mutex<BTreeSet<String>>,
 ) -> Result<SyncReport> {
-    let settings = checker.settings;
-    let mut failure: Option<anyhow::Error> = None;
-    let mut plan = |group: &Group,
-                    snapshot: &mut Snapshot,
-                    history: &mut HistoryReader<'_>|
-     -> commit::Planned<Option<Round>> {
-        match checker.round(snapshot, Some(history)) {
-            Ok(round) if !round.reread.is_empty() => {
-                failure = Some(Reread(round.reread).into());
-                commit::Planned {
-                    outcome: None,
-                    write: None,
-                    retire: None,
-                }
-            }
-            Ok(mut round) => {
-                let (write, retire) = round.take_write(group);
-                commit::Planned {
-                    outcome: Some(round),
-                    write,
-                    retire,
-                }
-            }
-            Err(e) => {
-                failure = Some(e);
-                commit::Planned {
-                    outcome: None,
-                    write: None,
-                    retire: None,
-                }
-            }
-        }
-    };
-    let committed = commit::run(
-        backend,
-        files,
-        settings.retry,
-        settings.dry_run,
-        &mut |snapshot, history| plan(&Group::Commit, snapshot, history),
-    )?;
-    let Some(mut round) = committed.outcome else {
-        return Err(
-            failure.unwrap_or_else(|| anyhow::anyhow!("impossible: a round without a plan"))
-        );
-    };
+    let (committed, mut round) = write_group(checker, backend, files, whole, &Group::Commit)?;
     let mut report = std::mem::take(&mut round.report);
     report.attempts = committed.attempts;
     record(
@@ -195,18 +139,7 @@ fn apply(
     );
     for key in round.pull_request_keys() {
         let group = Group::PullRequest(key);
-        let committed = commit::run(
-            backend,
-            files,
-            settings.retry,
-            settings.dry_run,
-            &mut |snapshot, history| plan(&group, snapshot, history),
-        )?;
-        let Some(mut pr_round) = committed.outcome else {
-            return Err(
-                failure.unwrap_or_else(|| anyhow::anyhow!("impossible: a round without a plan"))
-            );
-        };
+        let (committed, mut pr_round) = write_group(checker, backend, files, whole, &group)?;
         report.attempts = report.attempts.max(committed.attempts);
         record(
             &mut report,
@@ -216,6 +149,72 @@ fn apply(
         );
     }
     Ok(report)
+}
+
+/// One group's write path ([`commit::run`]) and the round that planned
+/// what it wrote. A round that finds drift to fix in files read as
+/// outlines writes nothing: the files join `whole`, and the write path
+/// starts again (three times at most).
+fn write_group(
+    checker: &mut Checker<'_>,
+    backend: &mut dyn Backend,
+    files: &crate::backend::files::FileSelection,
+    whole: &Mutex<BTreeSet<String>>,
+    group: &Group,
+) -> Result<(commit::Committed<Option<Round>>, Round)> {
+    let settings = checker.settings;
+    let mut tries = 0;
+    loop {
+        let mut failure: Option<anyhow::Error> = None;
+        let mut committed = commit::run(
+            backend,
+            files,
+            settings.retry,
+            settings.dry_run,
+            &mut |snapshot, history| match checker.round(snapshot, Some(history)) {
+                Ok(round) if !round.reread.is_empty() => {
+                    failure = Some(Reread(round.reread).into());
+                    commit::Planned {
+                        outcome: None,
+                        write: None,
+                        retire: None,
+                    }
+                }
+                Ok(mut round) => {
+                    let (write, retire) = round.take_write(group);
+                    commit::Planned {
+                        outcome: Some(round),
+                        write,
+                        retire,
+                    }
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    commit::Planned {
+                        outcome: None,
+                        write: None,
+                        retire: None,
+                    }
+                }
+            },
+        )?;
+        if let Some(round) = committed.outcome.take() {
+            return Ok((committed, round));
+        }
+        let failure =
+            failure.unwrap_or_else(|| anyhow::anyhow!("impossible: a round without a plan"));
+        match failure.downcast::<Reread>() {
+            // Nothing was written: read those files whole and plan again.
+            Ok(Reread(paths)) if tries < 3 => {
+                tries += 1;
+                if let Ok(mut whole) = whole.lock() {
+                    whole.extend(paths);
+                }
+            }
+            Ok(reread) => return Err(reread.into()),
+            Err(other) => return Err(other),
+        }
+    }
 }
 
 /// Adds what one write path wrote (or would write) to the report. The

@@ -561,7 +561,12 @@ fn apply_holds_a_configured_images_file_whole_from_the_first_read() {
         &deployment("other", &format!("{host}/acme/m:1.0.0"), ""),
     );
     let mut backend = Watched::new(d, false);
-    run_sync(d, &host, &["--apply", "--default-policy", "none"], &mut backend);
+    run_sync(
+        d,
+        &host,
+        &["--apply", "--default-policy", "none"],
+        &mut backend,
+    );
     assert!(
         backend
             .main_reads()
