@@ -92,6 +92,9 @@ mod sync_flux;
 /// `sync --repo --apply` against the fake GitHub: one commit, a racer,
 /// pull requests per entry, dry run, a missing repository.
 mod sync_github;
+/// `sync --apply` asks the registry again before it writes: a tag deleted,
+/// re-pushed without a platform, or moved since the survey is not written.
+mod sync_recheck;
 /// `--verbose`, `GITOPS_BUMP_LOG` and `RUNNER_DEBUG` logs through the binary, never a secret.
 mod verbose;
 /// Writers that never fight: revert detection, ownership, the storm brake, out-of-order builds.
