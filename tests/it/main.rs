@@ -95,6 +95,9 @@ mod sync_github;
 /// `sync` with outlines: the `--apply` re-read of an outline holding drift,
 /// verdicts alike from outlines, configured files held whole.
 mod sync_outline;
+/// `sync --apply` asks the registry again before it writes: a tag deleted,
+/// re-pushed without a platform, or moved since the survey is not written.
+mod sync_recheck;
 /// `--verbose`, `GITOPS_BUMP_LOG` and `RUNNER_DEBUG` logs through the binary, never a secret.
 mod verbose;
 /// Writers that never fight: revert detection, ownership, the storm brake, out-of-order builds.
