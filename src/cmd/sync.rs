@@ -400,17 +400,28 @@ impl Checker<'_> {
                 .cx
                 .runtime
                 .block_on(verify_all(&fresh, &targets, &platforms));
-            let mut errors = checked.errors.into_iter();
+            // One error per refused target, in target order, unless a check
+            // itself crashed: then no error can be told apart.
+            let refused = checked
+                .targets
+                .iter()
+                .filter(|t| t.resolved_digest.is_none())
+                .count();
+            let errors = if checked.errors.len() == refused {
+                checked.errors
+            } else {
+                Vec::new()
+            };
+            let mut errors = errors.into_iter();
             for (&j, target) in members.iter().zip(checked.targets) {
                 match target.resolved_digest {
                     Some(digest) => fixes[j].1.resolved_digest = Some(digest),
                     None => {
                         failed[j] = true;
                         let r = &mut report.references[fixes[j].0];
-                        let why = errors.next().map_or_else(
-                            || "the registry did not answer".to_owned(),
-                            |f| f.message,
-                        );
+                        let why = errors
+                            .next()
+                            .map_or_else(|| "the registry check failed".to_owned(), |f| f.message);
                         r.severity = Severity::Error;
                         r.message = format!("not written: checked again before writing, {why}");
                     }
