@@ -37,6 +37,26 @@ pub enum Kind {
     Alias(NodeId),
 }
 
+impl Kind {
+    /// The same kind with its node ids passed through `id` (a renumbering).
+    fn renumbered(&self, id: impl Fn(NodeId) -> NodeId) -> Kind {
+        match self {
+            Kind::Scalar {
+                value,
+                style,
+                event,
+            } => Kind::Scalar {
+                value: value.clone(),
+                style: *style,
+                event: *event,
+            },
+            Kind::Seq(items) => Kind::Seq(items.iter().map(|&i| id(i)).collect()),
+            Kind::Map(pairs) => Kind::Map(pairs.iter().map(|&(k, v)| (id(k), id(v))).collect()),
+            Kind::Alias(t) => Kind::Alias(id(*t)),
+        }
+    }
+}
+
 /// The kind of a node without its data, for readers that only branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
@@ -481,16 +501,7 @@ impl Stream {
             .filter(|(_, k)| **k)
             .map(|(node, _)| Node {
                 kind: match &node.kind {
-                    Kind::Scalar {
-                        value,
-                        style,
-                        event,
-                    } => Kind::Scalar {
-                        value: value.clone(),
-                        style: *style,
-                        event: *event,
-                    },
-                    Kind::Seq(items) => Kind::Seq(items.iter().map(|&i| id(i)).collect()),
+                    // Only the pairs kept: both halves are.
                     Kind::Map(pairs) => Kind::Map(
                         pairs
                             .iter()
@@ -498,7 +509,7 @@ impl Stream {
                             .map(|&(k, v)| (id(k), id(v)))
                             .collect(),
                     ),
-                    Kind::Alias(t) => Kind::Alias(id(*t)),
+                    other => other.renumbered(id),
                 },
                 span: node.span.clone(),
                 anchor: node.anchor.clone(),
@@ -575,25 +586,10 @@ impl Stream {
         let base = self.nodes.len();
         let shift = |id: NodeId| id + base;
         for node in &inner.nodes {
-            let kind = match &node.kind {
-                Kind::Scalar {
-                    value,
-                    style,
-                    event,
-                } => Kind::Scalar {
-                    value: value.clone(),
-                    style: *style,
-                    event: *event,
-                },
-                Kind::Seq(items) => Kind::Seq(items.iter().map(|&i| shift(i)).collect()),
-                Kind::Map(pairs) => {
-                    Kind::Map(pairs.iter().map(|&(k, v)| (shift(k), shift(v))).collect())
-                }
-                Kind::Alias(t) => {
-                    self.has_aliases = true;
-                    Kind::Alias(shift(*t))
-                }
-            };
+            if matches!(node.kind, Kind::Alias(_)) {
+                self.has_aliases = true;
+            }
+            let kind = node.kind.renumbered(shift);
             self.nodes.push(Node {
                 kind,
                 span: map.outer(node.span.start)..map.outer(node.span.end),

@@ -163,3 +163,85 @@ pub fn git_init(dir: &Path) {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "initial"]);
 }
+
+/// The [`gitops_bump::backend::Backend`] methods a test's wrapping backend
+/// passes unchanged to its field `$inner`: all but `describe`, `read` and
+/// `write`, which the wrapper writes itself. Use it inside the `impl`.
+macro_rules! delegate_backend {
+    ($inner:ident) => {
+        fn landed(
+            &mut self,
+            write: &gitops_bump::backend::Write,
+        ) -> Result<gitops_bump::backend::Landed, gitops_bump::backend::BackendError> {
+            self.$inner.landed(write)
+        }
+
+        fn publish(
+            &mut self,
+            write: &gitops_bump::backend::Write,
+        ) -> Result<Option<gitops_bump::backend::PullRequest>, gitops_bump::backend::BackendError> {
+            self.$inner.publish(write)
+        }
+
+        fn retire(
+            &mut self,
+            retire: &gitops_bump::backend::Retire,
+        ) -> Result<Option<gitops_bump::backend::PullRequest>, gitops_bump::backend::BackendError> {
+            self.$inner.retire(retire)
+        }
+
+        fn verify(
+            &mut self,
+            write: &gitops_bump::backend::Write,
+            commit: Option<&str>,
+        ) -> Result<Vec<String>, gitops_bump::backend::BackendError> {
+            self.$inner.verify(write, commit)
+        }
+
+        fn verify_plan(&self, write: &gitops_bump::backend::Write) -> (String, Vec<String>) {
+            self.$inner.verify_plan(write)
+        }
+
+        fn history(
+            &mut self,
+            paths: &[String],
+            since: i64,
+            depth: usize,
+        ) -> Result<
+            Option<Vec<gitops_bump::backend::FileHistory>>,
+            gitops_bump::backend::BackendError,
+        > {
+            self.$inner.history(paths, since, depth)
+        }
+
+        fn api_requests(&self) -> Option<u64> {
+            self.$inner.api_requests()
+        }
+    };
+}
+pub(crate) use delegate_backend;
+
+/// `gitops-bump sync --output json --dir DIR ARGS…` through the library
+/// (`cmd::sync::check`) on `backend`, never reading the machine's Docker
+/// credentials (the loopback registries of the tests are open).
+pub fn sync_check(
+    dir: &Path,
+    args: &[&str],
+    backend: &mut dyn gitops_bump::backend::Backend,
+) -> gitops_bump::report::sync::SyncReport {
+    let argv = ["gitops-bump", "sync", "--output", "json", "--dir"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([dir.display().to_string()])
+        .chain(args.iter().map(|a| (*a).to_owned()));
+    let cli =
+        <gitops_bump::cli::Cli as clap::Parser>::try_parse_from(argv).expect("valid arguments");
+    let gitops_bump::cli::Command::Sync(args) = cli.command else {
+        panic!("not sync")
+    };
+    let env = gitops_bump::settings::Env::from_pairs([]);
+    let mut settings = gitops_bump::settings::SyncSettings::resolve(&args, &env).expect("settings");
+    settings.registry.use_docker_config = false;
+    let cx = gitops_bump::cmd::Context::new(env).expect("context");
+    gitops_bump::cmd::sync::check(&settings, &cx, backend).expect("sync runs")
+}

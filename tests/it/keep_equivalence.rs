@@ -12,14 +12,12 @@ use std::fs;
 
 use gitops_bump::backend::files::FileSelection;
 use gitops_bump::backend::local::Local;
-use gitops_bump::backend::{
-    Backend, BackendError, FileHistory, Landed, PullRequest, Retire, Snapshot, Write,
-};
+use gitops_bump::backend::{Backend, BackendError, Snapshot, Write};
 use gitops_bump::cli::{Cli, Command};
 use gitops_bump::manifest::{Dialect, EditError, Manifest, Shape, Site};
 use gitops_bump::plan::{Desired, Pin, Pins};
 use gitops_bump::resolve::verify::Resolution;
-use gitops_bump::settings::{Env, Settings, SyncSettings};
+use gitops_bump::settings::{Env, Settings};
 
 use crate::common::shared;
 
@@ -58,38 +56,7 @@ impl Backend for Counted {
         self.inner.write(at, write)
     }
 
-    fn landed(&mut self, write: &Write) -> Result<Landed, BackendError> {
-        self.inner.landed(write)
-    }
-
-    fn publish(&mut self, write: &Write) -> Result<Option<PullRequest>, BackendError> {
-        self.inner.publish(write)
-    }
-
-    fn retire(&mut self, retire: &Retire) -> Result<Option<PullRequest>, BackendError> {
-        self.inner.retire(retire)
-    }
-
-    fn verify(&mut self, write: &Write, commit: Option<&str>) -> Result<Vec<String>, BackendError> {
-        self.inner.verify(write, commit)
-    }
-
-    fn verify_plan(&self, write: &Write) -> (String, Vec<String>) {
-        self.inner.verify_plan(write)
-    }
-
-    fn history(
-        &mut self,
-        paths: &[String],
-        since: i64,
-        depth: usize,
-    ) -> Result<Option<Vec<FileHistory>>, BackendError> {
-        self.inner.history(paths, since, depth)
-    }
-
-    fn api_requests(&self) -> Option<u64> {
-        self.inner.api_requests()
-    }
+    crate::common::delegate_backend!(inner);
 }
 
 /// `set --no-verify --dry-run --dir DIR TARGETS…` through the library, with
@@ -210,25 +177,6 @@ fn set_with_the_keep_filter_reports_what_it_reports_holding_every_file() {
 /// JSON document, and how many files the backend held and outlined. With
 /// no policy the registry is never asked, so only loopback is touched.
 fn run_sync(dir: &std::path::Path, filter: bool) -> (String, usize, usize) {
-    let argv = [
-        "gitops-bump",
-        "sync",
-        "--default-policy",
-        "none",
-        "--output",
-        "json",
-        "--dir",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .chain([dir.display().to_string()]);
-    let cli = <Cli as clap::Parser>::try_parse_from(argv).expect("valid arguments");
-    let Command::Sync(args) = cli.command else {
-        panic!("not sync")
-    };
-    let env = Env::from_pairs([]);
-    let settings = SyncSettings::resolve(&args, &env).expect("settings");
-    let cx = gitops_bump::cmd::Context::new(env).expect("context");
     let mut backend = Counted {
         inner: Local::open(dir, false).expect("open"),
         filter,
@@ -236,7 +184,7 @@ fn run_sync(dir: &std::path::Path, filter: bool) -> (String, usize, usize) {
         dropped: 0,
         outlined: 0,
     };
-    let report = gitops_bump::cmd::sync::check(&settings, &cx, &mut backend).expect("sync runs");
+    let report = crate::common::sync_check(dir, &["--default-policy", "none"], &mut backend);
     let doc =
         serde_json::to_string_pretty(&gitops_bump::report::json_v1::sync(&report)).expect("json");
     (doc, backend.held, backend.outlined)

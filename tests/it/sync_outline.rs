@@ -13,14 +13,10 @@ use std::path::Path;
 
 use gitops_bump::backend::files::FileSelection;
 use gitops_bump::backend::local::Local;
-use gitops_bump::backend::{
-    Backend, BackendError, FileHistory, Landed, PullRequest, Retire, Snapshot, Write,
-};
-use gitops_bump::cli::{Cli, Command};
+use gitops_bump::backend::{Backend, BackendError, Snapshot, Write};
 use gitops_bump::finding::Severity;
 use gitops_bump::manifest::Manifest;
 use gitops_bump::report::sync::SyncReport;
-use gitops_bump::settings::{Env, SyncSettings};
 use serde_json::Value;
 
 use crate::common::{git, git_init, snapshot};
@@ -112,58 +108,15 @@ impl Backend for Watched {
         self.inner.write(at, write)
     }
 
-    fn landed(&mut self, write: &Write) -> Result<Landed, BackendError> {
-        self.inner.landed(write)
-    }
-
-    fn publish(&mut self, write: &Write) -> Result<Option<PullRequest>, BackendError> {
-        self.inner.publish(write)
-    }
-
-    fn retire(&mut self, retire: &Retire) -> Result<Option<PullRequest>, BackendError> {
-        self.inner.retire(retire)
-    }
-
-    fn verify(&mut self, write: &Write, commit: Option<&str>) -> Result<Vec<String>, BackendError> {
-        self.inner.verify(write, commit)
-    }
-
-    fn verify_plan(&self, write: &Write) -> (String, Vec<String>) {
-        self.inner.verify_plan(write)
-    }
-
-    fn history(
-        &mut self,
-        paths: &[String],
-        since: i64,
-        depth: usize,
-    ) -> Result<Option<Vec<FileHistory>>, BackendError> {
-        self.inner.history(paths, since, depth)
-    }
-
-    fn api_requests(&self) -> Option<u64> {
-        self.inner.api_requests()
-    }
+    crate::common::delegate_backend!(inner);
 }
 
 /// `sync --dir DIR --insecure-registry HOST --output json ARGS` through the
 /// library on `backend` (no docker config is read): the report.
 fn run_sync(dir: &Path, host: &str, args: &[&str], backend: &mut Watched) -> SyncReport {
-    let argv = ["gitops-bump", "sync", "--output", "json", "--dir"]
-        .into_iter()
-        .map(str::to_owned)
-        .chain([dir.display().to_string()])
-        .chain(["--insecure-registry".to_owned(), host.to_owned()])
-        .chain(args.iter().map(|a| (*a).to_owned()));
-    let cli = <Cli as clap::Parser>::try_parse_from(argv).expect("valid arguments");
-    let Command::Sync(args) = cli.command else {
-        panic!("not sync")
-    };
-    let env = Env::from_pairs([]);
-    let mut settings = SyncSettings::resolve(&args, &env).expect("settings");
-    settings.registry.use_docker_config = false;
-    let cx = gitops_bump::cmd::Context::new(env).expect("context");
-    gitops_bump::cmd::sync::check(&settings, &cx, backend).expect("sync runs")
+    let mut all = vec!["--insecure-registry", host];
+    all.extend_from_slice(args);
+    crate::common::sync_check(dir, &all, backend)
 }
 
 fn doc(report: &SyncReport) -> Value {

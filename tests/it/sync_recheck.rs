@@ -16,14 +16,10 @@ use std::path::Path;
 
 use gitops_bump::backend::files::FileSelection;
 use gitops_bump::backend::local::Local;
-use gitops_bump::backend::{
-    Backend, BackendError, FileHistory, Landed, PullRequest, Retire, Snapshot, Write,
-};
-use gitops_bump::cli::{Cli, Command};
+use gitops_bump::backend::{Backend, BackendError, Snapshot, Write};
 use gitops_bump::finding::{FailOn, Severity};
 use gitops_bump::report::sync::{ReferenceReport, SyncReport};
 use gitops_bump::report::{self, Outcome};
-use gitops_bump::settings::{Env, SyncSettings};
 
 use crate::common::{git, git_init};
 use crate::registry_support::{Pushed, Registry, block_on, write};
@@ -58,38 +54,7 @@ impl<F: FnMut()> Backend for Racer<F> {
         self.inner.write(at, write)
     }
 
-    fn landed(&mut self, write: &Write) -> Result<Landed, BackendError> {
-        self.inner.landed(write)
-    }
-
-    fn publish(&mut self, write: &Write) -> Result<Option<PullRequest>, BackendError> {
-        self.inner.publish(write)
-    }
-
-    fn retire(&mut self, retire: &Retire) -> Result<Option<PullRequest>, BackendError> {
-        self.inner.retire(retire)
-    }
-
-    fn verify(&mut self, write: &Write, commit: Option<&str>) -> Result<Vec<String>, BackendError> {
-        self.inner.verify(write, commit)
-    }
-
-    fn verify_plan(&self, write: &Write) -> (String, Vec<String>) {
-        self.inner.verify_plan(write)
-    }
-
-    fn history(
-        &mut self,
-        paths: &[String],
-        since: i64,
-        depth: usize,
-    ) -> Result<Option<Vec<FileHistory>>, BackendError> {
-        self.inner.history(paths, since, depth)
-    }
-
-    fn api_requests(&self) -> Option<u64> {
-        self.inner.api_requests()
-    }
+    crate::common::delegate_backend!(inner);
 }
 
 /// `sync --dir DIR --insecure-registry HOST EXTRA…` through the library on
@@ -100,29 +65,9 @@ fn sync(
     extra: &[&str],
     backend: &mut dyn Backend,
 ) -> (SyncReport, Outcome) {
-    let argv = [
-        "gitops-bump",
-        "sync",
-        "--output",
-        "json",
-        "--insecure-registry",
-        host,
-        "--dir",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .chain([dir.display().to_string()])
-    .chain(extra.iter().map(|s| (*s).to_owned()));
-    let cli = <Cli as clap::Parser>::try_parse_from(argv).expect("valid arguments");
-    let Command::Sync(args) = cli.command else {
-        panic!("not sync")
-    };
-    let env = Env::from_pairs([]);
-    let mut settings = SyncSettings::resolve(&args, &env).expect("settings");
-    // The loopback registry is open: no credentials of the machine's.
-    settings.registry.use_docker_config = false;
-    let cx = gitops_bump::cmd::Context::new(env).expect("context");
-    let report = gitops_bump::cmd::sync::check(&settings, &cx, backend).expect("sync runs");
+    let mut all = vec!["--insecure-registry", host];
+    all.extend_from_slice(extra);
+    let report = crate::common::sync_check(dir, &all, backend);
     let findings: Vec<_> = (report.references.iter())
         .map(ReferenceReport::finding)
         .chain(report.findings.iter().cloned())
