@@ -912,7 +912,22 @@ impl PolicyReader for ArgoReader<'_> {
             let app = &objects.applications[image.app];
             let made = image.rule(self.mode);
             let rule = match made {
-                Ok(rule) => rule,
+                // One pull request per Application and image, as Image
+                // Updater writes each Application apart; named by them,
+                // not by a line, so an edit above keeps its branch.
+                Ok(rule) => {
+                    let of = format!(
+                        "Application {}/{}",
+                        app.namespace.as_deref().unwrap_or("argocd"),
+                        app.name
+                    );
+                    let key = if image.by == of {
+                        format!("{of} {}", image.shown())
+                    } else {
+                        format!("{} {} for {of}", image.by, image.shown())
+                    };
+                    Rule { key, ..rule }
+                }
                 Err(why) => {
                     findings.push(Finding::error(
                         Kind::Configuration,
@@ -1578,6 +1593,37 @@ spec:
         let sidecar = images[1].rule(Mode::Commit).expect("valid");
         assert_eq!(sidecar.policy.to_string(), "newest-build");
         assert!(sidecar.platforms.is_empty());
+    }
+
+    #[test]
+    fn pull_request_keys_name_the_application_and_image_not_a_line() {
+        let keys = |app: &str| {
+            let kust = "images:\n  - name: ghcr.io/acme/api\n    newTag: 1.2.0\n";
+            let ms = manifests(&[
+                ("argocd/api.yaml", app),
+                ("apps/api/overlays/base/kustomization.yaml", kust),
+            ]);
+            let objects = Objects::read(&ms);
+            let reader = ArgoReader {
+                objects: &objects,
+                mode: Mode::PullRequest,
+            };
+            let mut rules = Vec::new();
+            let (claims, _) = reader.read(&ms, &mut rules);
+            assert!(!claims.is_empty(), "the kustomization is claimed");
+            claims
+                .iter()
+                .map(|c| rules[c.rule].key.clone())
+                .collect::<Vec<_>>()
+        };
+        let before = keys(APP);
+        // Lines added above the annotations: the same entries, the same keys.
+        let after = keys(&format!("# owned by payments\n# see the runbook\n{APP}"));
+        assert_eq!(before, after);
+        assert_eq!(
+            before,
+            ["Application argocd/api alias api (ghcr.io/acme/api)"]
+        );
     }
 
     #[test]
