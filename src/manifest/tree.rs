@@ -425,7 +425,8 @@ impl Stream {
     /// (the `name:` next to a Helm parameter's `value:`), the others
     /// dropped; a kept sequence holds all its items (the others emptied) so
     /// item indices stay; every document root stays so document numbers
-    /// do. Without `paths`, the nodes of `keep` alone, with no parent.
+    /// do. Without `paths`, the nodes of `keep` alone, with no parent and
+    /// no document root.
     /// Spans, values and styles are exact, and so are the positions of the
     /// kept nodes' first bytes (only their lines are kept); comments, the
     /// signature and embeds are dropped. Node ids are renumbered in order:
