@@ -1212,11 +1212,13 @@ fn progress_bar(cx: &Context, settings: &SyncSettings) -> Option<indicatif::Prog
 /// What `sync` keeps of the files it reads: files with references, and the
 /// objects that say how they are tracked (Flux, Argo CD).
 fn tracks_anything(m: &Manifest) -> bool {
-    !m.sites.is_empty()
-        || !m.markers.is_empty()
-        || !m.skipped.is_empty()
-        || m.text.contains("toolkit.fluxcd.io/")
-        || m.text.contains("argoproj.io/")
+    !m.sites.is_empty() || !m.markers.is_empty() || !m.skipped.is_empty() || holds_objects(m)
+}
+
+/// Returns true if and only if the file may hold Flux or Argo CD objects
+/// (by their API groups), which their readers read from the whole tree.
+fn holds_objects(m: &Manifest) -> bool {
+    m.text.contains("toolkit.fluxcd.io/") || m.text.contains("argoproj.io/")
 }
 
 /// The files `sync` reads: the selection, keeping as it reads only what
@@ -1274,8 +1276,7 @@ impl Needs {
         if !tracks_anything(m) {
             return Fate::Drop;
         }
-        // Flux and Argo CD objects are read from the whole tree.
-        if m.text.contains("toolkit.fluxcd.io/") || m.text.contains("argoproj.io/") {
+        if holds_objects(m) {
             return Fate::Whole;
         }
         if !self.apply {

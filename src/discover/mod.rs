@@ -53,7 +53,10 @@ pub fn discover_taking(
     merge(
         &mut out,
         outlines.into_iter().filter_map(|o| {
-            let m = o.downcast::<Manifest>().ok()?;
+            // Only `outlining_filter` makes outlines, and they are manifests.
+            let m = o
+                .downcast::<Manifest>()
+                .expect("impossible: an outline that is not a manifest");
             let m = std::sync::Arc::try_unwrap(m).unwrap_or_else(|shared| (*shared).clone());
             keep(&m).then_some(m)
         }),

@@ -35,6 +35,19 @@ struct Counted {
     outlined: usize,
 }
 
+impl Counted {
+    /// A local backend on `dir`, reading with the keep filter or without.
+    fn new(dir: &std::path::Path, filter: bool) -> Counted {
+        Counted {
+            inner: Local::open(dir, false).expect("open"),
+            filter,
+            held: 0,
+            dropped: 0,
+            outlined: 0,
+        }
+    }
+}
+
 impl Backend for Counted {
     fn describe(&self) -> String {
         self.inner.describe()
@@ -77,13 +90,7 @@ fn run_set(dir: &std::path::Path, targets: &[String], filter: bool) -> (String, 
         targets: settings.targets.clone(),
         ..Resolution::default()
     };
-    let mut backend = Counted {
-        inner: Local::open(dir, false).expect("open"),
-        filter,
-        held: 0,
-        dropped: 0,
-        outlined: 0,
-    };
+    let mut backend = Counted::new(dir, filter);
     let mut repin = |_: &[Desired], _: Vec<Pin>| Pins::new();
     let report = gitops_bump::cmd::set::set(&settings, resolution, &mut backend, &mut repin, None)
         .expect("set runs");
@@ -177,13 +184,7 @@ fn set_with_the_keep_filter_reports_what_it_reports_holding_every_file() {
 /// JSON document, and how many files the backend held and outlined. With
 /// no policy the registry is never asked, so only loopback is touched.
 fn run_sync(dir: &std::path::Path, filter: bool) -> (String, usize, usize) {
-    let mut backend = Counted {
-        inner: Local::open(dir, false).expect("open"),
-        filter,
-        held: 0,
-        dropped: 0,
-        outlined: 0,
-    };
+    let mut backend = Counted::new(dir, filter);
     let report = crate::common::sync_check(dir, &["--default-policy", "none"], &mut backend);
     let doc =
         serde_json::to_string_pretty(&gitops_bump::report::json_v1::sync(&report)).expect("json");
